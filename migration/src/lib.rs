@@ -1,0 +1,19 @@
+//! sea-orm migrations of the user_events store.
+//!
+//! Every migration leaves the platform's `user_events` columns and rows alone: the table is
+//! created only where it does not exist yet, and what the server derives lives in tables of its
+//! own.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261125_000001_create_user_events;
+
+/// The ordered list of migrations.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261125_000001_create_user_events::Migration)]
+    }
+}

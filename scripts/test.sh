@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh machine: installs what it needs (PostgreSQL 15, Chromium),
+# starts a throwaway PostgreSQL cluster under a temp dir on a free loopback port, runs
+# `cargo fmt --check`, `cargo clippy -D warnings` and every test on SQLite and PostgreSQL, and
+# stops the cluster whatever happens. Extra arguments go to `cargo test` (e.g. a test name).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+apt_updated=
+apt_install() {
+  if [ -z "$apt_updated" ]; then as_root apt-get update -qq; apt_updated=1; fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+pgbin=/usr/lib/postgresql/15/bin
+if [ ! -x "$pgbin/initdb" ]; then
+  echo "test.sh: installing postgresql-15"
+  apt_install postgresql-15
+fi
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "test.sh: installing chromium (browser tests)"
+  apt_install chromium
+fi
+
+# A throwaway cluster, owned by an unprivileged user when we are root (initdb refuses root).
+pgdir=$(mktemp -d /tmp/user-events-pg.XXXXXX)
+run_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+if [ "$(id -u)" = 0 ]; then chown postgres: "$pgdir"; fi
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+cleanup() {
+  run_pg "$pgbin/pg_ctl" -D "$pgdir/data" -m immediate stop >/dev/null 2>&1 || true
+  rm -rf "$pgdir"
+}
+trap cleanup EXIT
+run_pg "$pgbin/initdb" -D "$pgdir/data" -U postgres --auth=trust --encoding=UTF8 --locale=C.UTF-8 >/dev/null
+run_pg "$pgbin/pg_ctl" -D "$pgdir/data" -l "$pgdir/server.log" -w -t 60 \
+  -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$pgdir -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" \
+  start >/dev/null
+export TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
+echo "test.sh: PostgreSQL $("$pgbin/postgres" --version | awk '{print $3}') on 127.0.0.1:$port"
+
+cargo fmt --all --check
+cargo clippy --workspace --all-targets -- -D warnings
+cargo test --workspace "$@"

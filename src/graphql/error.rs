@@ -1,0 +1,79 @@
+//! Errors at the GraphQL edge: every error a client sees carries `extensions.code`.
+//!
+//! - `BAD_USER_INPUT`: the request is at fault (syntax, validation, argument values, cursors);
+//!   the message names the argument.
+//! - `INTERNAL`: the server is at fault; the cause is logged and the client is told only
+//!   "internal error", so no SQL, path or type name leaks.
+
+use std::sync::Arc;
+
+use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextRequest};
+use async_graphql::{ErrorExtensions, Response, Value};
+
+use crate::store::StoreError;
+
+/// The request is at fault.
+pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
+/// The server is at fault.
+pub const INTERNAL: &str = "INTERNAL";
+
+/// An error blaming the request, naming the argument at fault.
+pub fn bad_input(argument: &str, message: impl std::fmt::Display) -> async_graphql::Error {
+    async_graphql::Error::new(format!(
+        "invalid value for argument \"{argument}\": {message}"
+    ))
+    .extend_with(|_, e| {
+        e.set("code", BAD_USER_INPUT);
+        e.set("argument", argument);
+    })
+}
+
+/// An internal error: logged here, reported to the client without detail.
+pub fn internal(error: StoreError) -> async_graphql::Error {
+    tracing::error!(error = %error, "store error");
+    async_graphql::Error::new("internal error").extend_with(|_, e| e.set("code", INTERNAL))
+}
+
+/// Maps a store result at the GraphQL edge. Resolvers must use this rather than `?` on a
+/// `StoreError`: async-graphql would turn the error's text (SQL included) into the message.
+pub trait OrInternal<T> {
+    /// The value, or an `INTERNAL` error with the cause logged.
+    fn or_internal(self) -> async_graphql::Result<T>;
+}
+
+impl<T> OrInternal<T> for Result<T, StoreError> {
+    fn or_internal(self) -> async_graphql::Result<T> {
+        self.map_err(internal)
+    }
+}
+
+/// The store every resolver works on (registered when the schema is built).
+pub fn store<'a>(ctx: &async_graphql::Context<'a>) -> &'a crate::store::Store {
+    ctx.data_unchecked::<crate::store::Store>()
+}
+
+/// Gives `BAD_USER_INPUT` to the errors the engine itself raises (parse, validation, input
+/// coercion), which carry no code: every error the server raises sets its own.
+pub struct ErrorCodes;
+
+impl ExtensionFactory for ErrorCodes {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(ErrorCodesExtension)
+    }
+}
+
+struct ErrorCodesExtension;
+
+#[async_trait::async_trait]
+impl Extension for ErrorCodesExtension {
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
+        let mut response = next.run(ctx).await;
+        for error in &mut response.errors {
+            let extensions = error.extensions.get_or_insert_with(Default::default);
+            if extensions.get("code").is_none() {
+                extensions.set("code", Value::from(BAD_USER_INPUT));
+            }
+        }
+        response
+    }
+}

@@ -1,0 +1,34 @@
+//! `eventCatalog` and `categoryCounts`.
+
+use async_graphql::{Context, Object};
+
+use crate::catalog::CATALOG;
+use crate::graphql::error::{OrInternal, store};
+use crate::graphql::types::{CategoryCount, EventFilterInput, EventTypeInfo};
+
+/// The catalog of tracked events and counts by category.
+#[derive(Default)]
+pub struct CatalogQuery;
+
+#[Object]
+impl CatalogQuery {
+    /// Every tracked event of the product documentation: kind, name, category, documentation.
+    async fn event_catalog(&self) -> Vec<EventTypeInfo> {
+        CATALOG.iter().map(EventTypeInfo).collect()
+    }
+
+    /// Events per category, one row per category that has events, count descending, then
+    /// category name.
+    async fn category_counts(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<EventFilterInput>,
+    ) -> async_graphql::Result<Vec<CategoryCount>> {
+        let filter = EventFilterInput::into_store(filter, "filter")?;
+        let counts = store(ctx).category_counts(&filter).await.or_internal()?;
+        Ok(counts
+            .into_iter()
+            .map(|(category, count)| CategoryCount { category, count })
+            .collect())
+    }
+}

@@ -1,0 +1,43 @@
+//! `events` and `event`.
+
+use async_graphql::{Context, ID, Object};
+
+use super::page_request;
+use crate::graphql::error::bad_input;
+use crate::graphql::error::{OrInternal, store};
+use crate::graphql::types::{Event, EventConnection, EventFilterInput, SortOrderInput};
+
+/// Lists of events and single events.
+#[derive(Default)]
+pub struct EventsQuery;
+
+#[Object]
+impl EventsQuery {
+    /// Events matching `filter`, ordered by `(createdAt, id)`, newest first unless
+    /// `order: ASC`; a Relay connection with opaque cursors. `first` defaults to 50, at most
+    /// 1000.
+    #[allow(clippy::too_many_arguments)]
+    async fn events(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<EventFilterInput>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        #[graphql(default)] order: SortOrderInput,
+    ) -> async_graphql::Result<EventConnection> {
+        let filter = EventFilterInput::into_store(filter, "filter")?;
+        let page = page_request(first, after, last, before, order.into())?;
+        let rows = store(ctx).events_page(&filter, &page).await.or_internal()?;
+        Ok(EventConnection::new(rows, filter))
+    }
+
+    /// One event by id; null when there is none.
+    async fn event(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Event>> {
+        let id: i64 = id
+            .parse()
+            .map_err(|_| bad_input("id", format!("{:?} is not an event id", id.as_str())))?;
+        Ok(store(ctx).event(id).await.or_internal()?.map(Event::from))
+    }
+}

@@ -1,0 +1,13 @@
+//! The query root: one object per domain, merged.
+
+mod catalog;
+mod events;
+mod paging;
+
+use async_graphql::MergedObject;
+
+pub use paging::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, page_request};
+
+/// Every query.
+#[derive(MergedObject, Default)]
+pub struct QueryRoot(events::EventsQuery, catalog::CatalogQuery);

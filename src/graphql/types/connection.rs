@@ -1,0 +1,84 @@
+//! `EventConnection`: a Relay connection over `(createdAt, id)` keyset pages.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, Object, SimpleObject};
+
+use super::Event;
+use crate::graphql::error::{OrInternal, store};
+use crate::store::{EventFilter, EventRow, Page};
+
+/// A page of events.
+pub struct EventConnection {
+    rows: Vec<Arc<EventRow>>,
+    has_next: bool,
+    has_previous: bool,
+    filter: EventFilter,
+}
+
+impl EventConnection {
+    /// Wraps a page; `filter` is kept for `totalCount`.
+    pub fn new(page: Page, filter: EventFilter) -> Self {
+        EventConnection {
+            rows: page.rows.into_iter().map(Arc::new).collect(),
+            has_next: page.has_next,
+            has_previous: page.has_previous,
+            filter,
+        }
+    }
+}
+
+/// One event and its cursor.
+pub struct EventEdge(Arc<EventRow>);
+
+/// One event and its cursor.
+#[Object]
+impl EventEdge {
+    /// Where this event stands, for `after` / `before`.
+    async fn cursor(&self) -> String {
+        self.0.cursor().encode()
+    }
+    /// The event.
+    async fn node(&self) -> Event {
+        Event(self.0.clone())
+    }
+}
+
+/// Where a page stands in the whole list.
+#[derive(SimpleObject)]
+pub struct PageInfo {
+    /// Whether events follow this page.
+    pub has_next_page: bool,
+    /// Whether events precede this page.
+    pub has_previous_page: bool,
+    /// The first edge's cursor.
+    pub start_cursor: Option<String>,
+    /// The last edge's cursor.
+    pub end_cursor: Option<String>,
+}
+
+/// A page of events.
+#[Object]
+impl EventConnection {
+    /// The page's events with their cursors.
+    async fn edges(&self) -> Vec<EventEdge> {
+        self.rows.iter().cloned().map(EventEdge).collect()
+    }
+    /// The page's events.
+    async fn nodes(&self) -> Vec<Event> {
+        self.rows.iter().cloned().map(Event).collect()
+    }
+    /// Where this page stands.
+    async fn page_info(&self) -> PageInfo {
+        PageInfo {
+            has_next_page: self.has_next,
+            has_previous_page: self.has_previous,
+            start_cursor: self.rows.first().map(|r| r.cursor().encode()),
+            end_cursor: self.rows.last().map(|r| r.cursor().encode()),
+        }
+    }
+    /// How many events match the filter in all (counted only when asked for).
+    async fn total_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
+        store(ctx).count_events(&self.filter).await.or_internal()
+    }
+}

@@ -1,0 +1,13 @@
+//! GraphQL object and input types, built from store rows and catalog entries.
+
+mod catalog;
+mod connection;
+mod details;
+mod event;
+mod filter;
+
+pub use catalog::{CategoryCount, EventTypeInfo};
+pub use connection::{EventConnection, EventEdge, PageInfo};
+pub use details::EventDetails;
+pub use event::Event;
+pub use filter::{EventFilterInput, SortOrderInput};

@@ -1,0 +1,15 @@
+//! user-events: a GraphQL reporting server over the `user_events` audit log.
+//!
+//! Data flows one way: HTTP or CLI -> graphql -> store -> database.
+
+pub mod catalog;
+/// The command line and its subcommands.
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod details;
+pub mod graphql;
+pub mod http;
+pub mod logging;
+pub mod serve;
+pub mod store;

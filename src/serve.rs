@@ -1,0 +1,94 @@
+//! `serve`: migrate, optionally load demo data, listen, and shut down cleanly on a signal.
+
+use std::io;
+
+use tokio::net::TcpListener;
+
+use crate::config::{DatabaseArgs, ServeArgs};
+use crate::demo::{DEMO_EVENTS, DemoOptions};
+use crate::http::{AppState, router};
+use crate::store::{Store, StoreError};
+
+/// Why the server could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The store failed at start.
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    /// The address could not be bound.
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        /// The address.
+        address: std::net::SocketAddr,
+        /// Why.
+        source: io::Error,
+    },
+    /// The server stopped on an I/O error.
+    #[error("server error: {0}")]
+    Io(#[from] io::Error),
+}
+
+/// Runs the server until SIGINT or SIGTERM.
+pub async fn serve(database: &DatabaseArgs, args: &ServeArgs) -> Result<(), ServeError> {
+    let store = Store::connect(&database.store_options()).await?;
+    let ran = store.migrate().await?;
+    tracing::info!(migrations = ran, "schema is up to date");
+    if args.demo {
+        if store.is_empty().await? {
+            tracing::info!(
+                events = DEMO_EVENTS,
+                "filling the empty database with demo events"
+            );
+            let inserted = crate::demo::load(&store, &DemoOptions::default()).await?;
+            tracing::info!(events = inserted, "demo events loaded");
+        } else {
+            tracing::info!("the database already has events; no demo events added");
+        }
+    }
+    let app = router(AppState {
+        schema: crate::graphql::build_schema(store.clone()),
+        store: store.clone(),
+    });
+    let listener = TcpListener::bind(args.listen)
+        .await
+        .map_err(|source| ServeError::Bind {
+            address: args.listen,
+            source,
+        })?;
+    let address = listener.local_addr()?;
+    tracing::info!("listening on http://{address} (GraphiQL: http://{address}/graphql)");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::warn!(%error, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => tracing::info!("SIGINT received, shutting down"),
+        () = terminate => tracing::info!("SIGTERM received, shutting down"),
+    }
+}

@@ -1,0 +1,34 @@
+//! The store's errors. None of their texts may reach a client: the GraphQL and HTTP edges log
+//! them and answer "internal error".
+
+use sea_orm::DbErr;
+
+/// What can go wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The URL names neither SQLite nor PostgreSQL.
+    #[error("unsupported database URL: expected sqlite:// or postgres://")]
+    UnsupportedUrl,
+    /// A first connection failed.
+    #[error("cannot connect to the database: {0}")]
+    Unreachable(String),
+    /// The pool could not be built.
+    #[error("cannot connect to the database: {0}")]
+    Connect(#[source] DbErr),
+    /// A migration failed.
+    #[error("migration failed: {0}")]
+    Migration(#[source] DbErr),
+    /// A statement failed.
+    #[error("database error: {0}")]
+    Database(#[from] DbErr),
+    /// A stored row holds a value the server cannot read.
+    #[error("row {id} has an unreadable {column}: {value:?}")]
+    BadRow {
+        /// The row's id.
+        id: i64,
+        /// The column at fault.
+        column: &'static str,
+        /// What it holds.
+        value: String,
+    },
+}

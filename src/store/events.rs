@@ -1,0 +1,309 @@
+//! Reading and writing `user_events` rows: keyset pages, counts, single rows, inserts.
+
+use chrono::NaiveDateTime;
+use sea_orm::{ConnectionTrait, QueryResult, TransactionTrait};
+use uuid::Uuid;
+
+use super::cursor::Cursor;
+use super::filter::EventFilter;
+use super::sql::Sql;
+use super::time::{parse_db_time, truncate_to_micros};
+use super::{Dialect, Store, StoreError};
+use crate::catalog::{EventCategory, EventKind};
+
+/// One stored event, as read from either backend.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EventRow {
+    /// Row id.
+    pub id: i64,
+    /// The acting user, if any.
+    pub user_id: Option<Uuid>,
+    /// Address of the user or component.
+    pub ipaddr: String,
+    /// The client's user agent.
+    pub user_agent: String,
+    /// The event name as written.
+    pub event_name: String,
+    /// The raw description.
+    pub description: String,
+    /// When it happened, UTC.
+    pub created_at: NaiveDateTime,
+    /// `created_at` as SQLite stores it (keyset comparisons use the stored text there).
+    created_at_text: Option<String>,
+}
+
+impl EventRow {
+    /// The row's position for keyset paging.
+    pub fn cursor(&self) -> Cursor {
+        Cursor {
+            id: self.id,
+            at: self.created_at,
+            at_text: self
+                .created_at_text
+                .clone()
+                .unwrap_or_else(|| super::time::format_db_time(self.created_at)),
+        }
+    }
+}
+
+/// A new event to store.
+#[derive(Clone, Debug)]
+pub struct NewEventRow {
+    /// The acting user, if any.
+    pub user_id: Option<Uuid>,
+    /// Address of the user or component.
+    pub ipaddr: String,
+    /// The client's user agent.
+    pub user_agent: String,
+    /// The event name.
+    pub event_name: String,
+    /// The description (usually a JSON object).
+    pub description: String,
+    /// When it happened, UTC.
+    pub created_at: NaiveDateTime,
+}
+
+/// Newest first or oldest first, by `(created_at, id)`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Default)]
+pub enum SortOrder {
+    /// Oldest first.
+    Asc,
+    /// Newest first.
+    #[default]
+    Desc,
+}
+
+/// A Relay-style page request; `first` and `last` are already validated.
+#[derive(Clone, Debug, Default)]
+pub struct PageRequest {
+    /// Take this many from the start (after `after`).
+    pub first: Option<u64>,
+    /// Take this many from the end (before `before`).
+    pub last: Option<u64>,
+    /// Only rows after this position, in `order`.
+    pub after: Option<Cursor>,
+    /// Only rows before this position, in `order`.
+    pub before: Option<Cursor>,
+    /// The order of the list.
+    pub order: SortOrder,
+}
+
+/// One page of rows, in the requested order.
+#[derive(Clone, Debug, Default)]
+pub struct Page {
+    /// The rows.
+    pub rows: Vec<EventRow>,
+    /// Whether rows follow the page.
+    pub has_next: bool,
+    /// Whether rows precede the page.
+    pub has_previous: bool,
+}
+
+const COLUMNS: &str = "id, user_id, ipaddr, user_agent, event_name, description, created_at";
+
+/// Rows inserted per statement when bulk loading (well under both backends' placeholder limits).
+const INSERT_BATCH: usize = 500;
+
+impl Store {
+    /// One page of events matching `filter`, keyset-paged over `(created_at, id)`.
+    pub async fn events_page(
+        &self,
+        filter: &EventFilter,
+        page: &PageRequest,
+    ) -> Result<Page, StoreError> {
+        let backward = page.last.is_some() && page.first.is_none();
+        let limit = if backward { page.last } else { page.first }.unwrap_or(50);
+        // Scan direction: the list's order, or its reverse when taking from the end.
+        let ascending = (page.order == SortOrder::Asc) != backward;
+
+        let mut sql = Sql::new(self.dialect);
+        sql.push("SELECT ")
+            .push(COLUMNS)
+            .push(" FROM user_events WHERE 1 = 1");
+        filter.push_conditions(&mut sql, self.dialect);
+        // "after" lies behind the list's start, "before" beyond its end.
+        let list_ascending = page.order == SortOrder::Asc;
+        if let Some(after) = &page.after {
+            self.push_key_bound(&mut sql, if list_ascending { ">" } else { "<" }, after);
+        }
+        if let Some(before) = &page.before {
+            self.push_key_bound(&mut sql, if list_ascending { "<" } else { ">" }, before);
+        }
+        sql.push(if ascending {
+            " ORDER BY created_at ASC, id ASC LIMIT "
+        } else {
+            " ORDER BY created_at DESC, id DESC LIMIT "
+        });
+        sql.bind(i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX));
+
+        let mut rows = self.fetch_rows(sql).await?;
+        let more = rows.len() as u64 > limit;
+        rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        if backward {
+            rows.reverse();
+            Ok(Page {
+                rows,
+                has_next: page.before.is_some(),
+                has_previous: more,
+            })
+        } else {
+            Ok(Page {
+                rows,
+                has_next: more,
+                has_previous: page.after.is_some(),
+            })
+        }
+    }
+
+    /// How many events match `filter`.
+    pub async fn count_events(&self, filter: &EventFilter) -> Result<i64, StoreError> {
+        let mut sql = Sql::new(self.dialect);
+        sql.push("SELECT COUNT(*) FROM user_events WHERE 1 = 1");
+        filter.push_conditions(&mut sql, self.dialect);
+        let row = self.db.query_one_raw(sql.into_statement()).await?;
+        Ok(match row {
+            Some(row) => row.try_get_by_index::<i64>(0)?,
+            None => 0,
+        })
+    }
+
+    /// One event by id.
+    pub async fn event(&self, id: i64) -> Result<Option<EventRow>, StoreError> {
+        let mut sql = Sql::new(self.dialect);
+        sql.push("SELECT ")
+            .push(COLUMNS)
+            .push(" FROM user_events WHERE id = ")
+            .bind(id);
+        Ok(self.fetch_rows(sql).await?.pop())
+    }
+
+    /// Events per category, count descending then category name; only categories with events.
+    pub async fn category_counts(
+        &self,
+        filter: &EventFilter,
+    ) -> Result<Vec<(EventCategory, i64)>, StoreError> {
+        // Grouping by name and folding the few names into categories is cheaper for the
+        // database than a CASE per row, and the fold is over at most one row per distinct name.
+        let mut sql = Sql::new(self.dialect);
+        sql.push("SELECT event_name, COUNT(*) FROM user_events WHERE 1 = 1");
+        filter.push_conditions(&mut sql, self.dialect);
+        sql.push(" GROUP BY event_name");
+        let mut totals = [0i64; EventCategory::ALL.len()];
+        for row in self.db.query_all_raw(sql.into_statement()).await? {
+            let name: String = row.try_get_by_index(0)?;
+            let count: i64 = row.try_get_by_index(1)?;
+            let category = EventKind::from_name(&name).category();
+            if let Some(slot) = EventCategory::ALL.iter().position(|c| *c == category) {
+                totals[slot] += count;
+            }
+        }
+        let mut counts: Vec<(EventCategory, i64)> = EventCategory::ALL
+            .into_iter()
+            .zip(totals)
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.name().cmp(b.0.name())));
+        Ok(counts)
+    }
+
+    /// Whether `user_events` has no rows.
+    pub async fn is_empty(&self) -> Result<bool, StoreError> {
+        let mut sql = Sql::new(self.dialect);
+        sql.push("SELECT id FROM user_events LIMIT 1");
+        let row = self.db.query_one_raw(sql.into_statement()).await?;
+        Ok(row.is_none())
+    }
+
+    /// Inserts rows in one transaction, in batches; returns how many were inserted.
+    pub async fn insert_events(&self, rows: &[NewEventRow]) -> Result<u64, StoreError> {
+        let tx = self.db.begin().await?;
+        let mut inserted = 0;
+        for batch in rows.chunks(INSERT_BATCH) {
+            let mut sql = Sql::new(self.dialect);
+            sql.push("INSERT INTO user_events (user_id, ipaddr, user_agent, event_name, description, created_at) VALUES ");
+            for (i, row) in batch.iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                let user_id = match row.user_id {
+                    Some(id) => self.dialect.uuid(id),
+                    None => match self.dialect {
+                        Dialect::Sqlite => sea_orm::Value::String(None),
+                        Dialect::Postgres => sea_orm::Value::Uuid(None),
+                    },
+                };
+                sql.bind_list([
+                    user_id,
+                    row.ipaddr.clone().into(),
+                    row.user_agent.clone().into(),
+                    row.event_name.clone().into(),
+                    row.description.clone().into(),
+                    self.dialect.time(truncate_to_micros(row.created_at)),
+                ]);
+            }
+            inserted += tx.execute_raw(sql.into_statement()).await?.rows_affected();
+        }
+        tx.commit().await?;
+        Ok(inserted)
+    }
+
+    fn push_key_bound(&self, sql: &mut Sql, op: &str, cursor: &Cursor) {
+        sql.push(" AND (created_at, id) ").push(op).push(" (");
+        match self.dialect {
+            Dialect::Sqlite => sql.bind(cursor.at_text.clone()),
+            Dialect::Postgres => sql.bind(cursor.at),
+        };
+        sql.push(", ").bind(cursor.id).push(")");
+    }
+
+    async fn fetch_rows(&self, sql: Sql) -> Result<Vec<EventRow>, StoreError> {
+        let results = self.db.query_all_raw(sql.into_statement()).await?;
+        results
+            .iter()
+            .map(|r| decode_row(self.dialect, r))
+            .collect()
+    }
+}
+
+/// Reads a row selected with [`COLUMNS`], whichever backend stored it.
+fn decode_row(dialect: Dialect, r: &QueryResult) -> Result<EventRow, StoreError> {
+    let id: i64 = r.try_get_by_index(0)?;
+    let text = |i: usize| -> Result<String, StoreError> {
+        Ok(r.try_get_by_index::<Option<String>>(i)?.unwrap_or_default())
+    };
+    let (user_id, created_at, created_at_text) = match dialect {
+        Dialect::Postgres => (
+            r.try_get_by_index::<Option<Uuid>>(1)?,
+            r.try_get_by_index::<NaiveDateTime>(6)?,
+            None,
+        ),
+        Dialect::Sqlite => {
+            let user_id = match r.try_get_by_index::<Option<String>>(1)? {
+                None => None,
+                Some(s) if s.is_empty() => None,
+                Some(s) => Some(Uuid::parse_str(&s).map_err(|_| StoreError::BadRow {
+                    id,
+                    column: "user_id",
+                    value: s.clone(),
+                })?),
+            };
+            let raw: String = r.try_get_by_index(6)?;
+            let at = parse_db_time(&raw).ok_or_else(|| StoreError::BadRow {
+                id,
+                column: "created_at",
+                value: raw.clone(),
+            })?;
+            (user_id, at, Some(raw))
+        }
+    };
+    Ok(EventRow {
+        id,
+        user_id,
+        ipaddr: text(2)?,
+        user_agent: text(3)?,
+        event_name: text(4)?,
+        description: text(5)?,
+        created_at,
+        created_at_text,
+    })
+}

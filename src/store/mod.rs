@@ -1,0 +1,141 @@
+//! The store: every SQL statement the server runs, on SQLite and PostgreSQL alike.
+//!
+//! Callers hand in plain Rust values (filters, page requests, new rows) and get rows back; the
+//! store knows nothing of GraphQL or HTTP. Filtering, paging and counting happen in SQL, and both
+//! backends give the same answers.
+
+mod cursor;
+mod error;
+mod events;
+mod filter;
+mod sql;
+mod time;
+
+use std::time::Duration;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
+
+pub use cursor::{Cursor, CursorError};
+pub use error::StoreError;
+pub use events::{EventRow, NewEventRow, Page, PageRequest, SortOrder};
+pub use filter::{EventFilter, INTERNAL_ADDRESS};
+pub use time::{format_db_time, parse_db_time};
+
+/// The two supported backends.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    /// SQLite: `user_id` and `created_at` are TEXT.
+    Sqlite,
+    /// PostgreSQL: `user_id` is `uuid`, `created_at` is `timestamp`.
+    Postgres,
+}
+
+/// How to open the database.
+#[derive(Clone, Debug)]
+pub struct StoreOptions {
+    /// `sqlite://FILE?mode=rwc` or `postgres://...`.
+    pub url: String,
+    /// Connections in the pool.
+    pub pool_size: u32,
+}
+
+/// A handle on the database; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    db: DatabaseConnection,
+    dialect: Dialect,
+}
+
+impl Store {
+    /// Opens a connection pool (creating a SQLite file when the URL says `mode=rwc`).
+    pub async fn connect(options: &StoreOptions) -> Result<Store, StoreError> {
+        let dialect = if options.url.starts_with("sqlite:") {
+            Dialect::Sqlite
+        } else if options.url.starts_with("postgres://") || options.url.starts_with("postgresql://")
+        {
+            Dialect::Postgres
+        } else {
+            return Err(StoreError::UnsupportedUrl);
+        };
+        probe(&options.url, dialect).await?;
+        let mut connect = ConnectOptions::new(options.url.clone());
+        connect
+            .max_connections(options.pool_size.max(1))
+            .min_connections(1)
+            .connect_timeout(Duration::from_secs(5))
+            .acquire_timeout(Duration::from_secs(8))
+            .sqlx_logging(false);
+        if dialect == Dialect::Sqlite {
+            connect.map_sqlx_sqlite_opts(|o| {
+                o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                    .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(10))
+            });
+        }
+        let db = Database::connect(connect)
+            .await
+            .map_err(StoreError::Connect)?;
+        Ok(Store { db, dialect })
+    }
+
+    /// The backend behind this store.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// The underlying sea-orm connection.
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Creates or upgrades the schema; returns how many migrations ran.
+    pub async fn migrate(&self) -> Result<usize, StoreError> {
+        let pending = Migrator::get_pending_migrations(&self.db)
+            .await
+            .map_err(StoreError::Migration)?
+            .len();
+        Migrator::up(&self.db, None)
+            .await
+            .map_err(StoreError::Migration)?;
+        Ok(pending)
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.db.execute_unprepared("SELECT 1").await?;
+        Ok(())
+    }
+
+    /// Closes the pool, waiting for connections in use.
+    pub async fn close(self) {
+        let _ = self.db.close().await;
+    }
+}
+
+/// One direct connection before the pool is built: a pool only says that it timed out, while
+/// this says why (refused, unknown host, bad password, no such file).
+async fn probe(url: &str, dialect: Dialect) -> Result<(), StoreError> {
+    use sea_orm::sqlx::Connection;
+    let attempt = async {
+        match dialect {
+            Dialect::Sqlite => {
+                sea_orm::sqlx::SqliteConnection::connect(url)
+                    .await?
+                    .close()
+                    .await
+            }
+            Dialect::Postgres => {
+                sea_orm::sqlx::PgConnection::connect(url)
+                    .await?
+                    .close()
+                    .await
+            }
+        }
+    };
+    match tokio::time::timeout(Duration::from_secs(10), attempt).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(error)) => Err(StoreError::Unreachable(error.to_string())),
+        Err(_) => Err(StoreError::Unreachable("no answer within 10 s".into())),
+    }
+}

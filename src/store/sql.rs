@@ -1,0 +1,70 @@
+//! A small SQL text builder that numbers placeholders for the backend at hand.
+//!
+//! The store writes its SQL by hand where the shape of a statement decides its plan (keyset
+//! conditions, one placeholder per list value rather than one array, which PostgreSQL's generic
+//! plans handle badly), and binds values through sea-orm.
+
+use sea_orm::{Statement, Value};
+
+use super::Dialect;
+
+/// SQL text with its bound values.
+#[derive(Debug)]
+pub(crate) struct Sql {
+    text: String,
+    values: Vec<Value>,
+    dialect: Dialect,
+}
+
+impl Sql {
+    pub(crate) fn new(dialect: Dialect) -> Sql {
+        Sql {
+            text: String::with_capacity(256),
+            values: Vec::new(),
+            dialect,
+        }
+    }
+
+    /// Appends SQL text.
+    pub(crate) fn push(&mut self, text: &str) -> &mut Sql {
+        self.text.push_str(text);
+        self
+    }
+
+    /// Appends a placeholder bound to `value`.
+    pub(crate) fn bind(&mut self, value: impl Into<Value>) -> &mut Sql {
+        self.values.push(value.into());
+        match self.dialect {
+            Dialect::Sqlite => self.text.push('?'),
+            Dialect::Postgres => {
+                self.text.push('$');
+                self.text.push_str(&self.values.len().to_string());
+            }
+        }
+        self
+    }
+
+    /// Appends `(p1, p2, ...)` with one placeholder a value; `values` must not be empty.
+    pub(crate) fn bind_list<V: Into<Value>>(
+        &mut self,
+        values: impl IntoIterator<Item = V>,
+    ) -> &mut Sql {
+        self.text.push('(');
+        for (i, value) in values.into_iter().enumerate() {
+            if i > 0 {
+                self.text.push_str(", ");
+            }
+            self.bind(value);
+        }
+        self.text.push(')');
+        self
+    }
+
+    pub(crate) fn into_statement(self) -> Statement {
+        let backend = match self.dialect {
+            Dialect::Sqlite => sea_orm::DbBackend::Sqlite,
+            Dialect::Postgres => sea_orm::DbBackend::Postgres,
+        };
+        Statement::from_sql_and_values(backend, self.text, self.values)
+    }
+}

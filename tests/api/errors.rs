@@ -1,0 +1,59 @@
+//! Bad input is `BAD_USER_INPUT` naming the argument at fault.
+
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+fn assert_bad_input(error: &Value, mentions: &str) {
+    assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT", "{error}");
+    let message = error["message"].as_str().expect("message");
+    assert!(
+        message.contains(mentions),
+        "{message:?} should mention {mentions:?}"
+    );
+}
+
+on_both_backends! {
+    async fn bad_page_sizes_cursors_uuids_dates_and_ids_are_bad_user_input(app: TestApp) {
+        app.insert(&[Row::new("user login", "2026-01-01 00:00:00")]).await;
+        let q = |s: &str| format!("{{ events({s}) {{ edges {{ node {{ id }} }} }} }}");
+        assert_bad_input(&app.query_error(&q("first: 1001"), json!({})).await, "first");
+        assert_bad_input(&app.query_error(&q("first: -1"), json!({})).await, "first");
+        assert_bad_input(&app.query_error(&q("last: 5000"), json!({})).await, "last");
+        assert_bad_input(&app.query_error(&q("first: 2, last: 2"), json!({})).await, "last");
+        assert_bad_input(&app.query_error(&q("after: \"not-a-cursor\""), json!({})).await, "after");
+        assert_bad_input(&app.query_error(&q("before: \"djE6eDp5\""), json!({})).await, "before");
+        assert_bad_input(&app.query_error(&q("filter: { userIds: [\"nope\"] }"), json!({})).await, "filter.userIds");
+        assert_bad_input(
+            &app.query_error("query($u: [UUID!]) { events(filter: { userIds: $u }) { totalCount } }", json!({ "u": ["12345"] })).await,
+            "u",
+        );
+        assert_bad_input(
+            &app.query_error("query($f: EventFilter) { events(filter: $f) { totalCount } }", json!({ "f": { "from": "yesterday" } })).await,
+            "filter.from",
+        );
+        assert_bad_input(&app.query_error(&q("filter: { to: \"2026-13-01T00:00:00Z\" }"), json!({})).await, "filter.to");
+        assert_bad_input(&app.query_error(&q("filter: { categories: [NOPE] }"), json!({})).await, "filter.categories");
+        assert_bad_input(&app.query_error("{ event(id: \"abc\") { id } }", json!({})).await, "id");
+        assert_bad_input(&app.query_error("{ events { nope } }", json!({})).await, "nope");
+        assert_bad_input(&app.query_error("{ events ", json!({})).await, "");
+        let many: Vec<String> = (0..1001).map(|i| format!("name {i}")).collect();
+        assert_bad_input(
+            &app.query_error("query($n: [String!]) { events(filter: { eventNames: $n }) { totalCount } }", json!({ "n": many })).await,
+            "filter.eventNames",
+        );
+    }
+
+    async fn a_request_that_is_not_graphql_is_refused_with_a_code(app: TestApp) {
+        let request = axum::http::Request::post("/graphql")
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from("{not json"))
+            .expect("request");
+        let (status, _, _) = app.send(request).await;
+        assert_eq!(status, axum::http::StatusCode::BAD_REQUEST);
+        let (status, _, body) = app.get("/graphql?variables=%7B%7D", "application/json").await;
+        assert_eq!(status, axum::http::StatusCode::BAD_REQUEST);
+        let body: Value = serde_json::from_slice(&body).expect("json");
+        assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    }
+}

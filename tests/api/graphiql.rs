@@ -1,0 +1,44 @@
+//! GraphiQL from the binary, GraphQL over GET, and the health check.
+
+use axum::http::{StatusCode, header};
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+on_both_backends! {
+    async fn a_browser_gets_graphiql_served_entirely_from_the_binary(app: TestApp) {
+        let (status, headers, body) = app.get("/graphql", "text/html,application/xhtml+xml").await;
+        assert_eq!(status, StatusCode::OK);
+        let html = String::from_utf8(body).expect("utf-8");
+        let csp = headers[header::CONTENT_SECURITY_POLICY].to_str().expect("csp");
+        assert!(csp.contains("default-src 'self'") && csp.contains("script-src 'self'"), "{csp}");
+        assert!(html.contains("categories: [SESSIONS]"), "the example query is preloaded");
+        assert!(!html.contains("http://") && !html.contains("https://"), "no outside address in the page");
+        let mut assets = 0;
+        for attr in ["src=\"", "href=\""] {
+            for part in html.split(attr).skip(1) {
+                let path = &part[..part.find('"').expect("closing quote")];
+                assert!(path.starts_with("/graphiql/"), "{path} is served by the binary");
+                let (status, headers, body) = app.get(path, "*/*").await;
+                assert_eq!(status, StatusCode::OK, "{path}");
+                assert!(body.len() > 100, "{path} has content");
+                let kind = headers[header::CONTENT_TYPE].to_str().expect("type");
+                assert!(kind.starts_with("text/javascript") || kind.starts_with("text/css"), "{path}: {kind}");
+                assets += 1;
+            }
+        }
+        assert_eq!(assets, 5, "graphiql js + css, react, react-dom, init");
+        let (status, _, _) = app.get("/graphiql/nothing.js", "*/*").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    }
+
+    async fn queries_run_over_get_and_health_reports_the_database(app: TestApp) {
+        app.insert(&[Row::new("user signup", "2026-06-01 12:00:00")]).await;
+        let (status, _, body) = app.get("/graphql?query=%7Bevents%7BtotalCount%7D%7D", "application/json").await;
+        assert_eq!(status, StatusCode::OK);
+        let body: Value = serde_json::from_slice(&body).expect("json");
+        assert_eq!(body, json!({ "data": { "events": { "totalCount": 1 } } }));
+        let (status, _, body) = app.get("/healthz", "*/*").await;
+        assert_eq!((status, body), (StatusCode::OK, b"ok\n".to_vec()));
+    }
+}

@@ -1,0 +1,288 @@
+//! The test harness: a fresh database per test, rows inserted with plain SQL as the platform
+//! would, and requests sent through the router without binding a port.
+
+#![allow(dead_code)]
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+use user_events::http::{AppState, router};
+use user_events::store::{Dialect, Store, StoreOptions};
+
+/// Which database a test runs on.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs each listed test on SQLite and on PostgreSQL, as `NAME::sqlite` and `NAME::postgres`.
+macro_rules! on_both_backends {
+    ($(async fn $name:ident($app:ident: TestApp) $body:block)*) => {
+        $(
+            mod $name {
+                #[allow(unused_imports)]
+                use super::*;
+                async fn run($app: $crate::helpers::TestApp) $body
+                #[tokio::test]
+                async fn sqlite() {
+                    run($crate::helpers::TestApp::new($crate::helpers::Backend::Sqlite).await).await
+                }
+                #[tokio::test]
+                async fn postgres() {
+                    run($crate::helpers::TestApp::new($crate::helpers::Backend::Postgres).await).await
+                }
+            }
+        )*
+    };
+}
+
+/// A fresh, migrated database and the app over it.
+pub struct TestApp {
+    pub backend: Backend,
+    pub url: String,
+    pub store: Store,
+    pub router: Router,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// The admin URL of the test PostgreSQL server.
+pub fn postgres_admin_url() -> String {
+    std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| {
+        panic!(
+            "TEST_DATABASE_URL is not set: run scripts/test.sh, which starts a throwaway \
+             PostgreSQL, or point TEST_DATABASE_URL at a PostgreSQL server you may create \
+             databases on"
+        )
+    })
+}
+
+/// A fresh, empty database (not migrated): its URL and the temp dir that holds it.
+pub async fn fresh_database(backend: Backend) -> (String, Option<tempfile::TempDir>) {
+    match backend {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let url = format!(
+                "sqlite://{}?mode=rwc",
+                dir.path().join("events.db").display()
+            );
+            (url, Some(dir))
+        }
+        Backend::Postgres => {
+            let admin = postgres_admin_url();
+            let name = format!("test_{}", uuid::Uuid::new_v4().simple());
+            let db = Database::connect(&admin)
+                .await
+                .expect("connect to TEST_DATABASE_URL");
+            db.execute_unprepared(&format!("CREATE DATABASE {name}"))
+                .await
+                .expect("create test database");
+            db.close().await.expect("close admin connection");
+            let base = admin
+                .rsplit_once('/')
+                .map_or(admin.as_str(), |(base, _)| base);
+            (format!("{base}/{name}"), None)
+        }
+    }
+}
+
+impl TestApp {
+    pub async fn new(backend: Backend) -> TestApp {
+        let (url, dir) = fresh_database(backend).await;
+        let store = Store::connect(&StoreOptions {
+            url: url.clone(),
+            pool_size: 4,
+        })
+        .await
+        .expect("connect");
+        store.migrate().await.expect("migrate");
+        let router = router(AppState {
+            schema: user_events::graphql::build_schema(store.clone()),
+            store: store.clone(),
+        });
+        TestApp {
+            backend,
+            url,
+            store,
+            router,
+            _dir: dir,
+        }
+    }
+
+    /// Runs SQL as another program would.
+    pub async fn sql(&self, sql: &str) {
+        self.store
+            .connection()
+            .execute_unprepared(sql)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
+    /// Inserts rows with plain SQL, in the platform's storage format; returns their ids.
+    pub async fn insert(&self, rows: &[Row]) -> Vec<i64> {
+        let mut ids = Vec::new();
+        for row in rows {
+            let user = match row.user_id {
+                None => "NULL".to_string(),
+                Some(u) if self.store.dialect() == Dialect::Postgres => format!("'{u}'::uuid"),
+                Some(u) => format!("'{u}'"),
+            };
+            let at = match self.store.dialect() {
+                Dialect::Postgres => format!("'{}'::timestamp", row.created_at),
+                Dialect::Sqlite => format!("'{}'", row.created_at),
+            };
+            let sql = format!(
+                "INSERT INTO user_events (user_id, ipaddr, user_agent, event_name, description, created_at) \
+                 VALUES ({user}, {}, {}, {}, {}, {at}) RETURNING id",
+                quote(row.ipaddr),
+                quote(row.user_agent),
+                quote(row.event_name),
+                quote(&row.description),
+            );
+            let result = self
+                .store
+                .connection()
+                .query_one_raw(sea_orm::Statement::from_string(
+                    self.store.connection().get_database_backend(),
+                    sql,
+                ))
+                .await
+                .expect("insert")
+                .expect("returning");
+            ids.push(result.try_get_by_index::<i64>(0).expect("id"));
+        }
+        ids
+    }
+
+    /// POSTs a GraphQL request; returns the status and the JSON body.
+    pub async fn post(&self, body: Value) -> (StatusCode, Value) {
+        let request = Request::post("/graphql")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .expect("request");
+        let (status, _, bytes) = self.send(request).await;
+        (status, serde_json::from_slice(&bytes).expect("JSON body"))
+    }
+
+    /// A query that must succeed: returns `data`.
+    pub async fn query(&self, query: &str, variables: Value) -> Value {
+        let (status, body) = self
+            .post(json!({ "query": query, "variables": variables }))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert!(body.get("errors").is_none(), "unexpected errors: {body}");
+        body["data"].clone()
+    }
+
+    /// A query that must fail: returns the first error.
+    pub async fn query_error(&self, query: &str, variables: Value) -> Value {
+        let (_, body) = self
+            .post(json!({ "query": query, "variables": variables }))
+            .await;
+        body["errors"][0].clone()
+    }
+
+    /// Sends any request; returns status, headers and body bytes.
+    pub async fn send(
+        &self,
+        request: Request<Body>,
+    ) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("response");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes()
+            .to_vec();
+        (status, headers, bytes)
+    }
+
+    /// A GET; returns status, headers and body.
+    pub async fn get(
+        &self,
+        path: &str,
+        accept: &str,
+    ) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+        let request = Request::get(path)
+            .header(header::ACCEPT, accept)
+            .body(Body::empty())
+            .expect("request");
+        self.send(request).await
+    }
+}
+
+fn quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// A row as the platform writes it.
+#[derive(Clone, Debug)]
+pub struct Row {
+    pub user_id: Option<&'static str>,
+    pub ipaddr: &'static str,
+    pub user_agent: &'static str,
+    pub event_name: &'static str,
+    pub description: String,
+    pub created_at: &'static str,
+}
+
+impl Row {
+    pub fn new(event_name: &'static str, created_at: &'static str) -> Row {
+        Row {
+            user_id: Some(ANA),
+            ipaddr: "10.0.0.1",
+            user_agent: "Mozilla/5.0 (X11; Linux x86_64)",
+            event_name,
+            description: r#"{"username":"ana","user_type":"NORMAL"}"#.to_string(),
+            created_at,
+        }
+    }
+    pub fn user(mut self, user: Option<&'static str>) -> Row {
+        self.user_id = user;
+        self
+    }
+    pub fn ip(mut self, ip: &'static str) -> Row {
+        self.ipaddr = ip;
+        self
+    }
+    pub fn agent(mut self, agent: &'static str) -> Row {
+        self.user_agent = agent;
+        self
+    }
+    pub fn description(mut self, description: &str) -> Row {
+        self.description = description.to_string();
+        self
+    }
+}
+
+pub const ANA: &str = "0a0a0a0a-0000-4000-8000-000000000001";
+pub const BO: &str = "0b0b0b0b-0000-4000-8000-000000000002";
+pub const CY: &str = "0c0c0c0c-0000-4000-8000-000000000003";
+
+/// The ids of an `events` connection's nodes, in order.
+pub fn ids(connection: &Value) -> Vec<i64> {
+    connection["edges"]
+        .as_array()
+        .expect("edges")
+        .iter()
+        .map(|e| {
+            e["node"]["id"]
+                .as_str()
+                .expect("id")
+                .parse()
+                .expect("numeric id")
+        })
+        .collect()
+}

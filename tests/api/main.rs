@@ -1,0 +1,15 @@
+//! Integration tests: the real axum app driven by real HTTP requests, and the binary run as a
+//! process. Every `on_both_backends!` case runs on a temp-file SQLite database and on a fresh
+//! database of the PostgreSQL server named by `TEST_DATABASE_URL` (scripts/test.sh starts one).
+
+#[macro_use]
+mod helpers;
+
+mod catalog;
+mod cli;
+mod errors;
+mod events;
+mod filters;
+mod graphiql;
+mod migration;
+mod schema;

@@ -1,0 +1,139 @@
+//! Pointed at a database where the platform already created and filled `user_events`, migrating
+//! works and leaves that table's columns and rows as they were.
+
+use std::process::Command;
+
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
+
+use crate::helpers::{Backend, fresh_database};
+
+const SQLITE_PLATFORM: &[&str] = &[
+    "CREATE TABLE user_events (id INTEGER PRIMARY KEY AUTOINCREMENT, user_id TEXT, ipaddr TEXT NOT NULL, \
+     user_agent TEXT NOT NULL, event_name TEXT NOT NULL, description TEXT NOT NULL, created_at TEXT NOT NULL)",
+    "INSERT INTO user_events (user_id, ipaddr, user_agent, event_name, description, created_at) VALUES \
+     ('0a0a0a0a-0000-4000-8000-000000000001', '10.1.1.1', 'ua', 'user login', '{\"username\":\"ana\"}', '2025-01-01 10:00:00'), \
+     (NULL, '127.0.0.1', 'cron', 'session stopped', 'plain text', '2025-01-02 11:00:00.5')",
+];
+
+const POSTGRES_PLATFORM: &[&str] = &[
+    "CREATE TABLE user_events (id BIGSERIAL PRIMARY KEY, user_id UUID, ipaddr TEXT NOT NULL, user_agent TEXT NOT NULL, \
+     event_name TEXT NOT NULL, description TEXT NOT NULL, created_at TIMESTAMP NOT NULL)",
+    "CREATE INDEX user_events_user_id_created_at_idx ON user_events (user_id, created_at)",
+    "INSERT INTO user_events (user_id, ipaddr, user_agent, event_name, description, created_at) VALUES \
+     ('0a0a0a0a-0000-4000-8000-000000000001', '10.1.1.1', 'ua', 'user login', '{\"username\":\"ana\"}', '2025-01-01 10:00:00'), \
+     (NULL, '127.0.0.1', 'cron', 'session stopped', 'plain text', '2025-01-02 11:00:00.5')",
+];
+
+/// The table's columns and every row, as text.
+async fn snapshot(db: &DatabaseConnection, backend: Backend) -> Vec<String> {
+    let queries = match backend {
+        Backend::Sqlite => [
+            "SELECT name || ' ' || type || ' ' || \"notnull\" || ' ' || coalesce(dflt_value, '') || ' ' || pk FROM pragma_table_info('user_events') ORDER BY cid",
+            "SELECT id || '|' || coalesce(user_id, 'NULL') || '|' || ipaddr || '|' || user_agent || '|' || event_name || '|' || description || '|' || created_at FROM user_events ORDER BY id",
+        ],
+        Backend::Postgres => [
+            "SELECT column_name || ' ' || data_type || ' ' || is_nullable || ' ' || coalesce(column_default, '') FROM information_schema.columns WHERE table_name = 'user_events' ORDER BY ordinal_position",
+            "SELECT id || '|' || coalesce(user_id::text, 'NULL') || '|' || ipaddr || '|' || user_agent || '|' || event_name || '|' || description || '|' || created_at::text FROM user_events ORDER BY id",
+        ],
+    };
+    let mut lines = Vec::new();
+    for sql in queries {
+        for row in db
+            .query_all_raw(Statement::from_string(db.get_database_backend(), sql))
+            .await
+            .expect("snapshot")
+        {
+            lines.push(row.try_get_by_index::<String>(0).expect("text"));
+        }
+    }
+    lines
+}
+
+async fn platform_table_survives_migration(backend: Backend) {
+    let (url, _dir) = fresh_database(backend).await;
+    let db = Database::connect(&url).await.expect("connect");
+    let ddl = match backend {
+        Backend::Sqlite => SQLITE_PLATFORM,
+        Backend::Postgres => POSTGRES_PLATFORM,
+    };
+    for sql in ddl {
+        db.execute_unprepared(sql).await.expect("platform DDL");
+    }
+    let before = snapshot(&db, backend).await;
+    assert_eq!(before.len(), 7 + 2);
+
+    for _ in 0..2 {
+        let out = Command::new(env!("CARGO_BIN_EXE_user-events"))
+            .args(["migrate", "--database-url", &url])
+            .output()
+            .expect("run migrate");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(
+        snapshot(&db, backend).await,
+        before,
+        "columns and rows unchanged"
+    );
+
+    let index_query = match backend {
+        Backend::Sqlite => {
+            "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name LIKE 'user_events_%_id_idx'"
+        }
+        Backend::Postgres => {
+            "SELECT count(*) FROM pg_indexes WHERE indexname LIKE 'user_events_%_id_idx'"
+        }
+    };
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            index_query,
+        ))
+        .await
+        .expect("indexes")
+        .expect("row");
+    assert_eq!(
+        row.try_get_by_index::<i64>(0).expect("count"),
+        3,
+        "the three keyset indexes exist"
+    );
+
+    // The server reads the platform's rows, and new rows continue the platform's ids.
+    let store = user_events::store::Store::connect(&user_events::store::StoreOptions {
+        url: url.clone(),
+        pool_size: 2,
+    })
+    .await
+    .expect("store");
+    let page = store
+        .events_page(
+            &Default::default(),
+            &user_events::store::PageRequest {
+                first: Some(10),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("page");
+    assert_eq!(
+        page.rows.iter().map(|r| r.id).collect::<Vec<_>>(),
+        vec![2, 1]
+    );
+    assert_eq!(
+        page.rows[0].created_at.to_string(),
+        "2025-01-02 11:00:00.500"
+    );
+}
+
+#[tokio::test]
+async fn migrating_a_platform_sqlite_database_keeps_its_table_as_it_is() {
+    platform_table_survives_migration(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn migrating_a_platform_postgres_database_keeps_its_table_as_it_is() {
+    platform_table_survives_migration(Backend::Postgres).await;
+}
