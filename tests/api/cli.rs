@@ -1,19 +1,11 @@
 //! The binary as a process: schema, demo, serve, and errors at the command line.
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
 
 use serde_json::{Value, json};
 use user_events::store::{EventRow, PageRequest, SortOrder, Store, StoreOptions};
 
-use crate::helpers::{Backend, fresh_database};
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_user-events"))
-}
+use crate::helpers::{Backend, ServerProcess, bin, fresh_database};
 
 fn run_ok(args: &[&str]) -> String {
     let out = bin().args(args).output().expect("run user-events");
@@ -232,39 +224,10 @@ async fn demo_writes_the_same_events_on_postgres_as_on_sqlite() {
 #[tokio::test]
 async fn serve_with_demo_answers_queries_and_stops_cleanly_on_sigterm() {
     let (url, _dir) = fresh_database(Backend::Sqlite).await;
-    let mut child = bin()
-        .args([
-            "serve",
-            "--demo",
-            "--listen",
-            "127.0.0.1:0",
-            "--database-url",
-            &url,
-        ])
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("spawn serve");
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let mut log = Vec::new();
-    let address = loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(120))
-            .expect("serve logs where it listens");
-        log.push(line.clone());
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            break rest.split_whitespace().next().expect("address").to_string();
-        }
-    };
+    let server = ServerProcess::start(&url, &["--demo"]);
     let client = reqwest::Client::new();
     let body: Value = client
-        .post(format!("http://{address}/graphql"))
+        .post(format!("{}/graphql", server.url()))
         .json(&json!({ "query": "{ events(filter: { categories: [SESSIONS] }, first: 5) { totalCount edges { node { category kind } } } }" }))
         .send()
         .await
@@ -282,7 +245,7 @@ async fn serve_with_demo_answers_queries_and_stops_cleanly_on_sigterm() {
             > 10_000
     );
     let total: Value = client
-        .post(format!("http://{address}/graphql"))
+        .post(format!("{}/graphql", server.url()))
         .json(&json!({ "query": "{ events { totalCount } }" }))
         .send()
         .await
@@ -295,25 +258,20 @@ async fn serve_with_demo_answers_queries_and_stops_cleanly_on_sigterm() {
         "serve --demo loads 100,000 events"
     );
 
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
-    let mut exited = None;
-    for _ in 0..100 {
-        if let Some(code) = child.try_wait().expect("wait") {
-            exited = Some(code);
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let code = exited.expect("the server stops within 10 s of SIGTERM");
-    assert!(code.success(), "clean exit, got {code:?}");
-    log.extend(rx.try_iter());
+    let (status, log) = server.terminate();
+    assert!(status.success(), "clean exit, got {status:?}");
     assert!(
         log.iter().any(|l| l.contains("SIGTERM received")),
         "{log:#?}"
+    );
+    assert!(log.iter().any(|l| l.contains("stopped")), "{log:#?}");
+
+    // A second start on the filled database adds nothing.
+    let server = ServerProcess::start(&url, &["--demo"]);
+    assert!(
+        server.log.iter().any(|l| l.contains("already has events")),
+        "{:#?}",
+        server.log
     );
 }
 

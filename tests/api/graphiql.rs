@@ -42,3 +42,43 @@ on_both_backends! {
         assert_eq!((status, body), (StatusCode::OK, b"ok\n".to_vec()));
     }
 }
+
+/// Headless Chromium loads the playground from a running server and GraphiQL renders with the
+/// example query, which needs every embedded script to load and run under the page's CSP.
+#[tokio::test]
+async fn graphiql_renders_in_a_real_browser() {
+    let (url, _dir) = fresh_database(Backend::Sqlite).await;
+    let server = ServerProcess::start(&url, &[]);
+    let profile = tempfile::tempdir().expect("profile dir");
+    let out = std::process::Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--virtual-time-budget=20000",
+            &format!("--user-data-dir={}", profile.path().display()),
+            "--dump-dom",
+            &format!("{}/graphql", server.url()),
+        ])
+        .output()
+        .expect("run chromium (scripts/test.sh installs it)");
+    let dom = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        dom.contains("graphiql-container"),
+        "GraphiQL rendered: {}",
+        &dom[..dom.len().min(2000)]
+    );
+    assert!(
+        dom.contains("NewestSessionEvents"),
+        "the example query is in the editor"
+    );
+    assert!(
+        !dom.contains("Loading GraphiQL"),
+        "the placeholder was replaced"
+    );
+}
