@@ -45,10 +45,10 @@ pub async fn serve(database: &DatabaseArgs, args: &ServeArgs) -> Result<(), Serv
             tracing::info!("the database already has events; no demo events added");
         }
     }
-    let app = router(AppState {
-        schema: crate::graphql::build_schema(store.clone()),
-        store: store.clone(),
-    });
+    let app = router(AppState::new(
+        crate::graphql::build_schema(store.clone()),
+        store.clone(),
+    ));
     let listener = TcpListener::bind(args.listen)
         .await
         .map_err(|source| ServeError::Bind {

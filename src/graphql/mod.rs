@@ -4,6 +4,7 @@
 //! (see [`error`]). Nothing here knows about HTTP.
 
 pub mod error;
+pub mod fast;
 pub mod query;
 pub mod scalars;
 pub mod types;

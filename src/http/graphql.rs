@@ -1,6 +1,7 @@
 //! GraphQL over HTTP: POST with a JSON body (single or batched), GET with query parameters.
 //! A browser's GET (`Accept: text/html`, no query) gets the GraphiQL playground instead.
 
+use async_graphql::BatchRequest;
 use async_graphql_axum::{GraphQLBatchRequest, GraphQLResponse};
 use axum::Json;
 use axum::extract::State;
@@ -9,17 +10,27 @@ use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 use super::graphiql;
+use crate::graphql::fast::Answer;
 
 /// `POST /graphql`.
-pub async fn post_graphql(
-    State(state): State<AppState>,
-    request: GraphQLBatchRequest,
-) -> GraphQLResponse {
-    state
-        .schema
-        .execute_batch(request.into_inner())
-        .await
-        .into()
+pub async fn post_graphql(State(state): State<AppState>, request: GraphQLBatchRequest) -> Response {
+    match request.into_inner() {
+        BatchRequest::Single(request) => answer(state.executor.execute(request).await),
+        batch => GraphQLResponse::from(state.executor.schema().execute_batch(batch).await)
+            .into_response(),
+    }
+}
+
+/// The HTTP response for one answer; a direct answer looks exactly like the engine's.
+fn answer(answer: Answer) -> Response {
+    match answer {
+        Answer::Engine(response) => GraphQLResponse::from(response).into_response(),
+        Answer::Json(body) => (
+            [(header::CONTENT_TYPE, "application/graphql-response+json")],
+            body,
+        )
+            .into_response(),
+    }
 }
 
 /// `GET /graphql`: the playground for browsers, a query for everyone else.
@@ -35,7 +46,7 @@ pub async fn get_graphql(State(state): State<AppState>, headers: HeaderMap, uri:
         Ok(request) if request.query.trim().is_empty() => {
             bad_request("missing the \"query\" parameter")
         }
-        Ok(request) => GraphQLResponse::from(state.schema.execute(request).await).into_response(),
+        Ok(request) => answer(state.executor.execute(request).await),
         Err(error) => bad_request(&error.to_string()),
     }
 }

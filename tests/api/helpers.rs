@@ -47,6 +47,7 @@ pub struct TestApp {
     pub url: String,
     pub store: Store,
     pub router: Router,
+    pub state: AppState,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -100,15 +101,17 @@ impl TestApp {
         .await
         .expect("connect");
         store.migrate().await.expect("migrate");
-        let router = router(AppState {
-            schema: user_events::graphql::build_schema(store.clone()),
-            store: store.clone(),
-        });
+        let state = AppState::new(
+            user_events::graphql::build_schema(store.clone()),
+            store.clone(),
+        );
+        let router = router(state.clone());
         TestApp {
             backend,
             url,
             store,
             router,
+            state,
             _dir: dir,
         }
     }

@@ -7,6 +7,7 @@ mod helpers;
 
 mod catalog;
 mod cli;
+mod direct;
 mod errors;
 mod events;
 mod filters;

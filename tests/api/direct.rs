@@ -1,0 +1,141 @@
+//! The direct path for plain `events` pages answers with the same values as the engine, keys in
+//! the document's order, and leaves everything else (errors included) to the engine.
+
+use axum::body::Body;
+use axum::http::{Request, header};
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+/// Rows with everything JSON must escape, a null user, an unknown name, fractional times.
+async fn dataset(app: &TestApp) -> Vec<i64> {
+    app.insert(&[
+        Row::new("session launched", "2026-01-01 10:00:00")
+            .description(r#"{"username":"ana","cpu":2}"#),
+        Row::new("user login", "2026-01-02 10:00:00.5")
+            .user(Some(BO))
+            .agent("Agent \"quoted\" \\ back\tslash")
+            .description("plain text: é ü 日本 \u{1F600}\nnew line"),
+        Row::new("session stopped", "2026-01-02 10:00:00.5")
+            .user(None)
+            .ip("127.0.0.1"),
+        Row::new("mystery event", "2026-01-03 00:00:00.000001").user(Some(CY)),
+        Row::new("update session sharing status", "2026-01-04 23:59:59"),
+    ])
+    .await
+}
+
+/// What the engine answers, serialized as the HTTP layer serializes it.
+async fn engine_answer(app: &TestApp, query: &str, variables: &Value) -> Vec<u8> {
+    let request = async_graphql::Request::new(query)
+        .variables(async_graphql::Variables::from_json(variables.clone()));
+    let response = app.state.executor.schema().execute(request).await;
+    serde_json::to_vec(&response).expect("serialize")
+}
+
+async fn http_answer(app: &TestApp, query: &str, variables: &Value) -> (String, Vec<u8>) {
+    let request = Request::post("/graphql")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(
+            json!({ "query": query, "variables": variables }).to_string(),
+        ))
+        .expect("request");
+    let (_, headers, body) = app.send(request).await;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    (content_type, body)
+}
+
+/// Every field the direct path writes, under an alias.
+const EVERY_FIELD: &str = "query Q($u: [UUID!], $first: Int, $order: SortOrder) {
+  list: events(filter: {userIds: $u}, first: $first, order: $order) {
+    __typename totalCount
+    edges { __typename cursor node { __typename id userId ipAddress internal
+            userAgent eventName kind category description createdAt } }
+    pageInfo { __typename hasNextPage hasPreviousPage startCursor endCursor }
+  } }";
+
+on_both_backends! {
+    async fn planned_pages_answer_exactly_as_the_engine(app: TestApp) {
+        let ids = dataset(&app).await;
+        let cases: Vec<(&str, Value)> = vec![
+            (
+                EVERY_FIELD,
+                json!({ "u": null, "first": 3, "order": "ASC" }),
+            ),
+            (
+                EVERY_FIELD,
+                json!({ "u": [BO, CY], "first": 1, "order": "DESC" }),
+            ),
+            (
+                "{ events(filter: {categories: [SESSIONS, OTHER]}, last: 2) {
+                     nodes { createdAt i: id e: eventName } pageInfo { startCursor hasPreviousPage } } }",
+                json!({}),
+            ),
+            (
+                "query($f: DateTime!) { events(filter: {from: $f, internal: false}) { edges { node { id } } } }",
+                json!({ "f": "2026-01-02T10:00:00.5Z" }),
+            ),
+            (
+                "{ events(filter: {userIds: []}) { totalCount edges { cursor } pageInfo { endCursor } } }",
+                json!({}),
+            ),
+        ];
+        let before = app.state.executor.direct_answers();
+        for (query, variables) in &cases {
+            // The first request of a document is the engine's; later ones are answered directly.
+            for round in 0..2 {
+                let (content_type, got) = http_answer(&app, query, variables).await;
+                let want = engine_answer(&app, query, variables).await;
+                let got: Value = serde_json::from_slice(&got).expect("JSON");
+                let want: Value = serde_json::from_slice(&want).expect("JSON");
+                assert_eq!(got, want, "round {round} of {query} with {variables}");
+                assert!(got["errors"].is_null(), "{got}");
+                assert_eq!(content_type, "application/graphql-response+json");
+            }
+        }
+        assert!(
+            app.state.executor.direct_answers() >= before + cases.len() as u64,
+            "the repeated requests were answered directly"
+        );
+        assert_eq!(ids.len(), 5);
+
+        // Direct answers keep the document's key order, as the GraphQL spec asks (the engine
+        // may put a field that awaited the database last).
+        let query = "{ events(first: 1) { pageInfo { endCursor hasNextPage } totalCount edges { node { kind id } } } }";
+        http_answer(&app, query, &json!({})).await;
+        {
+            let (_, body) = http_answer(&app, query, &json!({})).await;
+            let text = String::from_utf8(body).expect("UTF-8");
+            let at = |key: &str| text.find(key).unwrap_or_else(|| panic!("{key} in {text}"));
+            assert!(at("pageInfo") < at("totalCount") && at("totalCount") < at("edges"), "{text}");
+            assert!(at("endCursor") < at("hasNextPage") && at("\"kind\"") < at("\"id\""), "{text}");
+        }
+    }
+
+    async fn bad_variables_on_a_planned_document_get_the_engines_errors(app: TestApp) {
+        dataset(&app).await;
+        let query = "query($u: [UUID!], $n: Int!, $after: String) {
+            events(filter: {userIds: $u}, first: $n, after: $after) { edges { node { id } } } }";
+        app.query(query, json!({ "u": [BO], "n": 1 })).await;
+        app.query(query, json!({ "u": [BO], "n": 1 })).await;
+        for (variables, argument) in [
+            (json!({ "u": ["not-a-uuid"], "n": 1 }), "u"),
+            (json!({ "u": [BO], "n": 5000 }), "first"),
+            (json!({ "u": [BO], "n": 1, "after": "garbage" }), "after"),
+        ] {
+            let error = app.query_error(query, variables.clone()).await;
+            assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT", "{variables}: {error}");
+            let message = error["message"].as_str().unwrap_or_default();
+            assert!(message.contains(argument), "{variables}: {message}");
+        }
+        // An operation name the document does not have is the engine's error too.
+        let (_, body) = app
+            .post(json!({ "query": query, "variables": { "n": 1 }, "operationName": "Other" }))
+            .await;
+        assert!(body["errors"][0]["message"].is_string(), "{body}");
+    }
+}
