@@ -226,6 +226,20 @@ impl EventKind {
         self.entry().map_or(EventCategory::Other, |e| e.category)
     }
 
+    /// The enum value's name: the event name's words in SCREAMING_SNAKE_CASE
+    /// (`ldap/saml user creation` -> `LDAP_SAML_USER_CREATION`), `UNKNOWN` for `Unknown`.
+    pub fn name(self) -> String {
+        match self.event_name() {
+            Some(name) => name
+                .split(|c: char| !c.is_ascii_alphanumeric())
+                .filter(|word| !word.is_empty())
+                .map(str::to_ascii_uppercase)
+                .collect::<Vec<_>>()
+                .join("_"),
+            None => "UNKNOWN".into(),
+        }
+    }
+
     /// The exact event name; `None` for `Unknown`.
     pub fn event_name(self) -> Option<&'static str> {
         self.entry().map(|e| e.name)
@@ -235,4 +249,24 @@ impl EventKind {
 /// Every event name the catalog lists (what `Unknown` and `Other` are defined against).
 pub fn known_names() -> impl Iterator<Item = &'static str> {
     CATALOG.iter().map(|e| e.name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kind_names_are_the_graphql_enum_names() {
+        for kind in CATALOG.iter().map(|e| e.kind).chain([EventKind::Unknown]) {
+            let graphql = match async_graphql::InputType::to_value(&kind) {
+                async_graphql::Value::Enum(name) => name.to_string(),
+                other => other.to_string(),
+            };
+            assert_eq!(kind.name(), graphql);
+        }
+        assert_eq!(
+            EventKind::LdapSamlUserCreation.name(),
+            "LDAP_SAML_USER_CREATION"
+        );
+    }
 }

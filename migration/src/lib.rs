@@ -7,6 +7,7 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261125_000001_create_user_events;
+mod m20261125_000002_json_reader;
 
 /// The ordered list of migrations.
 pub struct Migrator;
@@ -14,6 +15,9 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261125_000001_create_user_events::Migration)]
+        vec![
+            Box::new(m20261125_000001_create_user_events::Migration),
+            Box::new(m20261125_000002_json_reader::Migration),
+        ]
     }
 }

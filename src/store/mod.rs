@@ -8,8 +8,10 @@ mod cursor;
 mod error;
 mod events;
 mod filter;
+mod report;
 mod sql;
 mod time;
+mod zone;
 
 use std::time::Duration;
 
@@ -20,7 +22,9 @@ pub use cursor::{Cursor, CursorError};
 pub use error::StoreError;
 pub use events::{EventRow, NewEventRow, Page, PageRequest, SortOrder};
 pub use filter::{EventFilter, INTERNAL_ADDRESS};
+pub use report::{CountRow, GroupKey, GroupValues, Grouping, TimeBucket, UsageRow};
 pub use time::{format_db_time, parse_db_time};
+pub use zone::parse_zone;
 
 /// The two supported backends.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]

@@ -13,4 +13,5 @@ mod events;
 mod filters;
 mod graphiql;
 mod migration;
+mod reports;
 mod schema;

@@ -3,6 +3,7 @@
 mod catalog;
 mod events;
 mod paging;
+mod reports;
 
 use async_graphql::MergedObject;
 
@@ -10,4 +11,8 @@ pub use paging::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, page_request};
 
 /// Every query.
 #[derive(MergedObject, Default)]
-pub struct QueryRoot(events::EventsQuery, catalog::CatalogQuery);
+pub struct QueryRoot(
+    events::EventsQuery,
+    catalog::CatalogQuery,
+    reports::ReportsQuery,
+);

@@ -5,9 +5,11 @@ mod connection;
 mod details;
 mod event;
 mod filter;
+mod report;
 
 pub use catalog::{CategoryCount, EventTypeInfo};
 pub use connection::{EventConnection, EventEdge, PageInfo};
 pub use details::EventDetails;
 pub use event::Event;
 pub use filter::{EventFilterInput, SortOrderInput};
+pub use report::{EventCountRow, EventGroupKeyInput, ResourceUsageRow, TimeBucketInput, grouping};

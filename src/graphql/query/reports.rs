@@ -1,0 +1,56 @@
+//! Grouped reports: `eventCounts` and `resourceUsage`.
+
+use async_graphql::{Context, Object};
+
+use crate::graphql::error::{OrInternal, store};
+use crate::graphql::types::{
+    EventCountRow, EventFilterInput, EventGroupKeyInput, ResourceUsageRow, TimeBucketInput,
+    grouping,
+};
+
+/// Counts and sums per group and time bucket.
+#[derive(Default)]
+pub struct ReportsQuery;
+
+#[Object]
+impl ReportsQuery {
+    /// Events per group (and bucket): one row per non-empty group, by `bucketStart`, then count
+    /// descending, then the group keys. `limit` keeps the top groups by their total over the
+    /// whole range (with a bucket, those groups' rows in every bucket).
+    async fn event_counts(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<EventFilterInput>,
+        group_by: Vec<EventGroupKeyInput>,
+        bucket: Option<TimeBucketInput>,
+        #[graphql(default_with = "Some(\"UTC\".to_string())")] time_zone: Option<String>,
+        limit: Option<i32>,
+    ) -> async_graphql::Result<Vec<EventCountRow>> {
+        let filter = EventFilterInput::into_store(filter, "filter")?;
+        let grouping = grouping(&group_by, bucket, time_zone.as_deref(), limit)?;
+        let rows = store(ctx)
+            .event_counts(&filter, &grouping)
+            .await
+            .or_internal()?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    /// Sums of cpu, memory (GiB) and gpu over the events whose description reports any of
+    /// them, per group (and bucket), ordered like `eventCounts` by `events`.
+    async fn resource_usage(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<EventFilterInput>,
+        group_by: Vec<EventGroupKeyInput>,
+        bucket: Option<TimeBucketInput>,
+        #[graphql(default_with = "Some(\"UTC\".to_string())")] time_zone: Option<String>,
+    ) -> async_graphql::Result<Vec<ResourceUsageRow>> {
+        let filter = EventFilterInput::into_store(filter, "filter")?;
+        let grouping = grouping(&group_by, bucket, time_zone.as_deref(), None)?;
+        let rows = store(ctx)
+            .resource_usage(&filter, &grouping)
+            .await
+            .or_internal()?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+}

@@ -1,0 +1,559 @@
+//! Grouped reports: counts and resource usage per group of keys and per time bucket, computed by
+//! the database on either backend.
+//!
+//! Buckets honour a time zone without asking the database to know zones: the offsets in force
+//! over the range come from [`super::zone`] as segments, SQL shifts each `created_at` by its
+//! segment's offset and truncates the local time, and the few resulting local bucket starts are
+//! turned back into UTC instants here.
+
+use std::cmp::Ordering;
+use std::collections::HashMap;
+
+use chrono::{Duration, NaiveDateTime};
+use chrono_tz::Tz;
+use sea_orm::{ConnectionTrait, QueryResult};
+use uuid::Uuid;
+
+use super::filter::EventFilter;
+use super::sql::Sql;
+use super::time::parse_db_time;
+use super::zone::{Segment, local_to_utc, segments};
+use super::{Dialect, Store, StoreError};
+use crate::catalog::{CATALOG, EventCategory, EventKind};
+
+/// The length of a time bucket; weeks start on Monday.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum TimeBucket {
+    /// From the local hour.
+    Hour,
+    /// From local midnight.
+    Day,
+    /// From local midnight on Monday.
+    Week,
+    /// From local midnight on the 1st.
+    Month,
+}
+
+/// What rows are grouped by.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum GroupKey {
+    /// The event's category.
+    Category,
+    /// The event's kind (every unlisted name is one kind, `UNKNOWN`).
+    Kind,
+    /// The exact event name.
+    EventName,
+    /// The user id (events without one form their own group).
+    User,
+    /// The address.
+    IpAddress,
+    /// The user agent.
+    UserAgent,
+}
+
+/// How to group a report.
+#[derive(Clone, Debug)]
+pub struct Grouping {
+    /// Group keys, in the order ties are broken by.
+    pub keys: Vec<GroupKey>,
+    /// Time buckets, if any.
+    pub bucket: Option<TimeBucket>,
+    /// The zone buckets start in.
+    pub zone: Tz,
+    /// Keep only the top groups by their total over the whole range.
+    pub limit: Option<u64>,
+}
+
+/// The values of a row's group keys (only the requested ones are set).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct GroupValues {
+    /// The category.
+    pub category: Option<EventCategory>,
+    /// The kind.
+    pub kind: Option<EventKind>,
+    /// The event name.
+    pub event_name: Option<String>,
+    /// The user id (null for events without one).
+    pub user_id: Option<Uuid>,
+    /// The address.
+    pub ip_address: Option<String>,
+    /// The user agent.
+    pub user_agent: Option<String>,
+}
+
+/// One group (and bucket) of a count report.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CountRow {
+    /// The bucket's start as a UTC instant, when bucketed.
+    pub bucket_start: Option<NaiveDateTime>,
+    /// The group.
+    pub group: GroupValues,
+    /// Events in it.
+    pub count: i64,
+}
+
+/// One group (and bucket) of a resource-usage report.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UsageRow {
+    /// The bucket's start as a UTC instant, when bucketed.
+    pub bucket_start: Option<NaiveDateTime>,
+    /// The group.
+    pub group: GroupValues,
+    /// Events that reported usage.
+    pub events: i64,
+    /// Sum of vCPUs.
+    pub cpu: f64,
+    /// Sum of memory, GiB.
+    pub memory_gib: f64,
+    /// Sum of GPUs.
+    pub gpu: i64,
+}
+
+#[derive(Copy, Clone, PartialEq, Eq)]
+enum Measure {
+    Count,
+    Usage,
+}
+
+impl Store {
+    /// Events per group (and bucket): one row per non-empty group, by bucket, then count
+    /// descending, then the group keys.
+    pub async fn event_counts(
+        &self,
+        filter: &EventFilter,
+        grouping: &Grouping,
+    ) -> Result<Vec<CountRow>, StoreError> {
+        let rows = self.grouped(filter, grouping, Measure::Count).await?;
+        let mut out: Vec<CountRow> = rows
+            .into_iter()
+            .map(|r| CountRow {
+                bucket_start: r.bucket_start,
+                group: r.group,
+                count: r.events,
+            })
+            .collect();
+        out.sort_by(|a, b| {
+            a.bucket_start
+                .cmp(&b.bucket_start)
+                .then(b.count.cmp(&a.count))
+                .then_with(|| compare_groups(&grouping.keys, &a.group, &b.group))
+        });
+        Ok(out)
+    }
+
+    /// Resource usage per group (and bucket), over the events whose description reports cpu,
+    /// memory or gpu; ordered like [`Store::event_counts`] by the number of such events.
+    pub async fn resource_usage(
+        &self,
+        filter: &EventFilter,
+        grouping: &Grouping,
+    ) -> Result<Vec<UsageRow>, StoreError> {
+        let mut out = self.grouped(filter, grouping, Measure::Usage).await?;
+        out.sort_by(|a, b| {
+            a.bucket_start
+                .cmp(&b.bucket_start)
+                .then(b.events.cmp(&a.events))
+                .then_with(|| compare_groups(&grouping.keys, &a.group, &b.group))
+        });
+        Ok(out)
+    }
+
+    /// The UTC offsets over the filter's range (the stored range where the filter is open).
+    pub(crate) async fn zone_segments(
+        &self,
+        filter: &EventFilter,
+        zone: Tz,
+    ) -> Result<Vec<Segment>, StoreError> {
+        let (from, to) = match (filter.from, filter.to) {
+            (Some(from), Some(to)) => (from, to),
+            (from, to) => {
+                let (lo, hi) = self.stored_range().await?;
+                (from.unwrap_or(lo), to.unwrap_or(hi))
+            }
+        };
+        Ok(segments(zone, from, to.max(from)))
+    }
+
+    /// The oldest and newest `created_at` (now and now when empty), by the keyset index.
+    async fn stored_range(&self) -> Result<(NaiveDateTime, NaiveDateTime), StoreError> {
+        let now = chrono::Utc::now().naive_utc();
+        let mut sql = Sql::new(self.dialect);
+        sql.push("SELECT MIN(created_at), MAX(created_at) FROM user_events");
+        let row = self.db.query_one_raw(sql.into_statement()).await?;
+        let read = |i: usize| -> Result<Option<NaiveDateTime>, StoreError> {
+            let Some(row) = &row else { return Ok(None) };
+            Ok(match self.dialect {
+                Dialect::Postgres => row.try_get_by_index::<Option<NaiveDateTime>>(i)?,
+                Dialect::Sqlite => row
+                    .try_get_by_index::<Option<String>>(i)?
+                    .and_then(|s| parse_db_time(&s)),
+            })
+        };
+        let lo = read(0)?.unwrap_or(now);
+        let hi = read(1)?.unwrap_or(now) + Duration::seconds(1);
+        Ok((lo, hi))
+    }
+
+    async fn grouped(
+        &self,
+        filter: &EventFilter,
+        grouping: &Grouping,
+        measure: Measure,
+    ) -> Result<Vec<UsageRow>, StoreError> {
+        let zone_segments = match grouping.bucket {
+            Some(_) => self.zone_segments(filter, grouping.zone).await?,
+            None => Vec::new(),
+        };
+        let shape = Shape::new(self.dialect, grouping, &zone_segments);
+        let sql = shape.statement(filter, grouping, measure);
+        let rows = self.db.query_all_raw(sql.into_statement()).await?;
+        let kinds = kind_names();
+        rows.iter()
+            .map(|row| shape.decode(row, grouping, measure, &kinds))
+            .collect()
+    }
+}
+
+/// The select list of a grouped statement: which columns it has and how to read them back.
+struct Shape<'a> {
+    dialect: Dialect,
+    segments: &'a [Segment],
+    /// Whether the statement groups by offset too (hour buckets).
+    with_offset: bool,
+}
+
+impl<'a> Shape<'a> {
+    fn new(dialect: Dialect, grouping: &Grouping, segments: &'a [Segment]) -> Shape<'a> {
+        Shape {
+            dialect,
+            segments,
+            with_offset: grouping.bucket == Some(TimeBucket::Hour),
+        }
+    }
+
+    /// `SELECT [bucket, [offset,]] keys..., measures FROM user_events WHERE ... GROUP BY ...`,
+    /// wrapped in a top-N selection of groups when there is a limit.
+    fn statement(&self, filter: &EventFilter, grouping: &Grouping, measure: Measure) -> Sql {
+        let mut sql = Sql::new(self.dialect);
+        let mut grouped: Vec<String> = Vec::new();
+        if grouping.limit.is_some() {
+            sql.push("WITH g AS (");
+        }
+        sql.push("SELECT ");
+        if let Some(bucket) = grouping.bucket {
+            self.push_bucket(&mut sql, bucket);
+            sql.push(" AS b, ");
+            grouped.push("b".into());
+            if self.with_offset {
+                self.push_offset(&mut sql);
+                sql.push(" AS o, ");
+                grouped.push("o".into());
+            }
+        }
+        for (i, key) in grouping.keys.iter().enumerate() {
+            sql.push(&key_expression(*key)).push(&format!(" AS k{i}, "));
+            grouped.push(format!("k{i}"));
+        }
+        match measure {
+            Measure::Count => {
+                sql.push("COUNT(*) AS n");
+            }
+            Measure::Usage => self.push_usage_sums(&mut sql),
+        }
+        sql.push(" FROM user_events");
+        if measure == Measure::Usage && self.dialect == Dialect::Postgres {
+            sql.push(" CROSS JOIN LATERAL (SELECT user_events_jsonb(description) AS j) AS parsed");
+        }
+        sql.push(" WHERE 1 = 1");
+        filter.push_conditions(&mut sql, self.dialect);
+        if measure == Measure::Usage {
+            self.push_reports_usage(&mut sql);
+        }
+        if !grouped.is_empty() {
+            sql.push(" GROUP BY ").push(&grouped.join(", "));
+        }
+        if let Some(limit) = grouping.limit {
+            let keys: Vec<String> = (0..grouping.keys.len()).map(|i| format!("k{i}")).collect();
+            sql.push("), top AS (SELECT ");
+            for key in &keys {
+                sql.push(key).push(", ");
+            }
+            sql.push("SUM(n) AS total FROM g");
+            if !keys.is_empty() {
+                sql.push(" GROUP BY ").push(&keys.join(", "));
+            }
+            sql.push(" ORDER BY total DESC");
+            for (key, kind) in keys.iter().zip(&grouping.keys) {
+                sql.push(", ").push(key);
+                if self.dialect == Dialect::Postgres && *kind != GroupKey::User {
+                    sql.push(" COLLATE \"C\"");
+                }
+                sql.push(" NULLS FIRST");
+            }
+            sql.push(" LIMIT ")
+                .bind(i64::try_from(limit).unwrap_or(i64::MAX));
+            sql.push(") SELECT g.* FROM g JOIN top ON 1 = 1");
+            let same = match self.dialect {
+                Dialect::Sqlite => " IS ",
+                Dialect::Postgres => " IS NOT DISTINCT FROM ",
+            };
+            for key in &keys {
+                sql.push(" AND g.")
+                    .push(key)
+                    .push(same)
+                    .push("top.")
+                    .push(key);
+            }
+        }
+        sql
+    }
+
+    /// The offset in seconds of each row's segment.
+    fn push_offset(&self, sql: &mut Sql) {
+        match self.segments {
+            [] => {
+                sql.push("0");
+            }
+            [only] => {
+                sql.push(&only.offset.to_string());
+            }
+            [first, rest @ ..] => {
+                sql.push("(CASE");
+                let mut offset = first.offset;
+                for segment in rest {
+                    sql.push(" WHEN created_at < ")
+                        .bind(self.dialect.time(segment.start))
+                        .push(" THEN ")
+                        .push(&offset.to_string());
+                    offset = segment.offset;
+                }
+                sql.push(" ELSE ").push(&offset.to_string()).push(" END)");
+            }
+        }
+        if self.dialect == Dialect::Postgres {
+            // Integer literals are int4 on PostgreSQL; rows are read as 64-bit.
+            sql.push("::bigint");
+        }
+    }
+
+    /// The local start of each row's bucket, as text `YYYY-MM-DD[ HH:MM:SS]`.
+    fn push_bucket(&self, sql: &mut Sql, bucket: TimeBucket) {
+        match self.dialect {
+            Dialect::Sqlite => {
+                let (head, tail) = match bucket {
+                    TimeBucket::Hour => ("strftime('%Y-%m-%d %H:00:00', ", ")"),
+                    TimeBucket::Day => ("date(", ")"),
+                    TimeBucket::Week => ("date(", ", '-6 days', 'weekday 1')"),
+                    TimeBucket::Month => ("strftime('%Y-%m-01', ", ")"),
+                };
+                sql.push(head).push("datetime(created_at, ");
+                self.push_offset(sql);
+                sql.push(" || ' seconds')").push(tail);
+            }
+            Dialect::Postgres => {
+                let (unit, format) = match bucket {
+                    TimeBucket::Hour => ("hour", "YYYY-MM-DD HH24:MI:SS"),
+                    TimeBucket::Day => ("day", "YYYY-MM-DD"),
+                    TimeBucket::Week => ("week", "YYYY-MM-DD"),
+                    TimeBucket::Month => ("month", "YYYY-MM-DD"),
+                };
+                sql.push("to_char(date_trunc('")
+                    .push(unit)
+                    .push("', created_at + ");
+                self.push_offset(sql);
+                sql.push(" * interval '1 second'), '")
+                    .push(format)
+                    .push("')");
+            }
+        }
+    }
+
+    fn push_usage_sums(&self, sql: &mut Sql) {
+        match self.dialect {
+            Dialect::Sqlite => sql.push(
+                "COUNT(*) AS n, \
+                 TOTAL(CASE WHEN json_type(description, '$.cpu') IN ('integer', 'real') \
+                       THEN json_extract(description, '$.cpu') END), \
+                 TOTAL(CASE WHEN json_type(description, '$.memory') IN ('integer', 'real') \
+                       THEN json_extract(description, '$.memory') END), \
+                 COALESCE(SUM(CASE WHEN json_type(description, '$.gpu') = 'integer' \
+                       THEN json_extract(description, '$.gpu') \
+                       WHEN json_type(description, '$.gpu') = 'real' \
+                       AND json_extract(description, '$.gpu') = CAST(json_extract(description, '$.gpu') AS INTEGER) \
+                       THEN CAST(json_extract(description, '$.gpu') AS INTEGER) END), 0)",
+            ),
+            Dialect::Postgres => sql.push(
+                "COUNT(*) AS n, \
+                 COALESCE(SUM(CASE WHEN jsonb_typeof(j -> 'cpu') = 'number' \
+                       THEN (j ->> 'cpu')::float8 END), 0)::float8, \
+                 COALESCE(SUM(CASE WHEN jsonb_typeof(j -> 'memory') = 'number' \
+                       THEN (j ->> 'memory')::float8 END), 0)::float8, \
+                 COALESCE(SUM(CASE WHEN jsonb_typeof(j -> 'gpu') = 'number' \
+                       AND (j ->> 'gpu')::numeric = trunc((j ->> 'gpu')::numeric) \
+                       THEN (j ->> 'gpu')::numeric END), 0)::bigint",
+            ),
+        };
+    }
+
+    /// Only events whose description has a number under `cpu`, `memory` or `gpu`.
+    fn push_reports_usage(&self, sql: &mut Sql) {
+        match self.dialect {
+            Dialect::Sqlite => sql.push(
+                " AND json_valid(description) AND (\
+                 json_type(description, '$.cpu') IN ('integer', 'real') \
+                 OR json_type(description, '$.memory') IN ('integer', 'real') \
+                 OR json_type(description, '$.gpu') = 'integer' \
+                 OR (json_type(description, '$.gpu') = 'real' \
+                     AND json_extract(description, '$.gpu') = CAST(json_extract(description, '$.gpu') AS INTEGER)))",
+            ),
+            Dialect::Postgres => sql.push(
+                " AND (strpos(description, '\"cpu\"') > 0 OR strpos(description, '\"memory\"') > 0 \
+                 OR strpos(description, '\"gpu\"') > 0) \
+                 AND (jsonb_typeof(j -> 'cpu') = 'number' OR jsonb_typeof(j -> 'memory') = 'number' \
+                 OR (jsonb_typeof(j -> 'gpu') = 'number' \
+                     AND (j ->> 'gpu')::numeric = trunc((j ->> 'gpu')::numeric)))",
+            ),
+        };
+    }
+
+    fn decode(
+        &self,
+        row: &QueryResult,
+        grouping: &Grouping,
+        measure: Measure,
+        kinds: &HashMap<String, EventKind>,
+    ) -> Result<UsageRow, StoreError> {
+        let mut at = 0;
+        let mut bucket_start = None;
+        if grouping.bucket.is_some() {
+            let text: String = row.try_get_by_index(at)?;
+            at += 1;
+            let local = parse_db_time(&text).ok_or_else(|| StoreError::BadRow {
+                id: 0,
+                column: "bucket",
+                value: text.clone(),
+            })?;
+            bucket_start = Some(if self.with_offset {
+                let offset: i64 = row.try_get_by_index(at)?;
+                at += 1;
+                local - Duration::seconds(offset)
+            } else {
+                local_to_utc(grouping.zone, local)
+            });
+        }
+        let mut group = GroupValues::default();
+        for key in &grouping.keys {
+            match key {
+                GroupKey::Category => {
+                    let text: String = row.try_get_by_index(at)?;
+                    group.category =
+                        Some(EventCategory::parse(&text).unwrap_or(EventCategory::Other));
+                }
+                GroupKey::Kind => {
+                    let text: String = row.try_get_by_index(at)?;
+                    group.kind = Some(kinds.get(&text).copied().unwrap_or(EventKind::Unknown));
+                }
+                GroupKey::EventName => group.event_name = Some(row.try_get_by_index(at)?),
+                GroupKey::User => {
+                    group.user_id = match self.dialect {
+                        Dialect::Postgres => row.try_get_by_index::<Option<Uuid>>(at)?,
+                        Dialect::Sqlite => row
+                            .try_get_by_index::<Option<String>>(at)?
+                            .and_then(|s| Uuid::parse_str(&s).ok()),
+                    }
+                }
+                GroupKey::IpAddress => group.ip_address = Some(row.try_get_by_index(at)?),
+                GroupKey::UserAgent => group.user_agent = Some(row.try_get_by_index(at)?),
+            }
+            at += 1;
+        }
+        let events: i64 = row.try_get_by_index(at)?;
+        let (cpu, memory_gib, gpu) = match measure {
+            Measure::Count => (0.0, 0.0, 0),
+            Measure::Usage => (
+                row.try_get_by_index::<f64>(at + 1)?,
+                row.try_get_by_index::<f64>(at + 2)?,
+                row.try_get_by_index::<i64>(at + 3)?,
+            ),
+        };
+        Ok(UsageRow {
+            bucket_start,
+            group,
+            events,
+            cpu,
+            memory_gib,
+            gpu,
+        })
+    }
+}
+
+/// The SQL expression of a group key. Categories and kinds are derived from the catalog in
+/// SQL, so that grouping, ordering and top-N all happen in the database.
+fn key_expression(key: GroupKey) -> String {
+    match key {
+        GroupKey::Category => {
+            let mut out = String::from("(CASE");
+            for category in EventCategory::ALL {
+                let names: Vec<String> = category.event_names().map(literal).collect();
+                if !names.is_empty() {
+                    out.push_str(&format!(
+                        " WHEN event_name IN ({}) THEN '{}'",
+                        names.join(", "),
+                        category.name()
+                    ));
+                }
+            }
+            out.push_str(" ELSE 'OTHER' END)");
+            out
+        }
+        GroupKey::Kind => {
+            let mut out = String::from("(CASE event_name");
+            for entry in CATALOG {
+                out.push_str(&format!(
+                    " WHEN {} THEN '{}'",
+                    literal(entry.name),
+                    entry.kind.name()
+                ));
+            }
+            out.push_str(" ELSE 'UNKNOWN' END)");
+            out
+        }
+        GroupKey::EventName => "event_name".into(),
+        GroupKey::User => "user_id".into(),
+        GroupKey::IpAddress => "ipaddr".into(),
+        GroupKey::UserAgent => "user_agent".into(),
+    }
+}
+
+/// A catalog name as an SQL string literal.
+fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+fn kind_names() -> HashMap<String, EventKind> {
+    CATALOG.iter().map(|e| (e.kind.name(), e.kind)).collect()
+}
+
+/// Ties between rows are broken by the group keys' text, in the order the keys were asked
+/// for; enums by their names, a missing user first.
+fn compare_groups(keys: &[GroupKey], a: &GroupValues, b: &GroupValues) -> Ordering {
+    keys.iter().fold(Ordering::Equal, |acc, key| {
+        acc.then_with(|| match key {
+            GroupKey::Category => a
+                .category
+                .map(EventCategory::name)
+                .cmp(&b.category.map(EventCategory::name)),
+            GroupKey::Kind => a
+                .kind
+                .map(EventKind::name)
+                .cmp(&b.kind.map(EventKind::name)),
+            GroupKey::EventName => a.event_name.cmp(&b.event_name),
+            GroupKey::User => a
+                .user_id
+                .map(|u| u.hyphenated().to_string())
+                .cmp(&b.user_id.map(|u| u.hyphenated().to_string())),
+            GroupKey::IpAddress => a.ip_address.cmp(&b.ip_address),
+            GroupKey::UserAgent => a.user_agent.cmp(&b.user_agent),
+        })
+    })
+}
