@@ -4,6 +4,7 @@
 //! store knows nothing of GraphQL or HTTP. Filtering, paging and counting happen in SQL, and both
 //! backends give the same answers.
 
+mod activity;
 mod cursor;
 mod error;
 mod events;
@@ -18,6 +19,7 @@ use std::time::Duration;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
 
+pub use activity::{LoginRow, Span};
 pub use cursor::{Cursor, CursorError};
 pub use error::StoreError;
 pub use events::{EventRow, NewEventRow, Page, PageRequest, SortOrder};

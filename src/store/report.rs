@@ -204,7 +204,7 @@ impl Store {
             Some(_) => self.zone_segments(filter, grouping.zone).await?,
             None => Vec::new(),
         };
-        let shape = Shape::new(self.dialect, grouping, &zone_segments);
+        let shape = Shape::new(self.dialect, grouping.bucket, &zone_segments);
         let sql = shape.statement(filter, grouping, measure);
         let rows = self.db.query_all_raw(sql.into_statement()).await?;
         let kinds = kind_names();
@@ -215,7 +215,7 @@ impl Store {
 }
 
 /// The select list of a grouped statement: which columns it has and how to read them back.
-struct Shape<'a> {
+pub(super) struct Shape<'a> {
     dialect: Dialect,
     segments: &'a [Segment],
     /// Whether the statement groups by offset too (hour buckets).
@@ -223,11 +223,15 @@ struct Shape<'a> {
 }
 
 impl<'a> Shape<'a> {
-    fn new(dialect: Dialect, grouping: &Grouping, segments: &'a [Segment]) -> Shape<'a> {
+    pub(super) fn new(
+        dialect: Dialect,
+        bucket: Option<TimeBucket>,
+        segments: &'a [Segment],
+    ) -> Shape<'a> {
         Shape {
             dialect,
             segments,
-            with_offset: grouping.bucket == Some(TimeBucket::Hour),
+            with_offset: bucket == Some(TimeBucket::Hour),
         }
     }
 
@@ -241,14 +245,7 @@ impl<'a> Shape<'a> {
         }
         sql.push("SELECT ");
         if let Some(bucket) = grouping.bucket {
-            self.push_bucket(&mut sql, bucket);
-            sql.push(" AS b, ");
-            grouped.push("b".into());
-            if self.with_offset {
-                self.push_offset(&mut sql);
-                sql.push(" AS o, ");
-                grouped.push("o".into());
-            }
+            self.push_bucket_columns(&mut sql, bucket, &mut grouped);
         }
         for (i, key) in grouping.keys.iter().enumerate() {
             sql.push(&key_expression(*key)).push(&format!(" AS k{i}, "));
@@ -306,6 +303,47 @@ impl<'a> Shape<'a> {
             }
         }
         sql
+    }
+
+    /// `bucket AS b, [offset AS o, ]` (hour buckets group by offset too, so that a repeated
+    /// autumn hour stays two buckets); their aliases are added to `grouped`.
+    pub(super) fn push_bucket_columns(
+        &self,
+        sql: &mut Sql,
+        bucket: TimeBucket,
+        grouped: &mut Vec<String>,
+    ) {
+        self.push_bucket(sql, bucket);
+        sql.push(" AS b, ");
+        grouped.push("b".into());
+        if self.with_offset {
+            self.push_offset(sql);
+            sql.push(" AS o, ");
+            grouped.push("o".into());
+        }
+    }
+
+    /// Reads the columns of [`Shape::push_bucket_columns`] as the bucket's UTC start.
+    pub(super) fn decode_bucket(
+        &self,
+        row: &QueryResult,
+        at: &mut usize,
+        zone: Tz,
+    ) -> Result<NaiveDateTime, StoreError> {
+        let text: String = row.try_get_by_index(*at)?;
+        *at += 1;
+        let local = parse_db_time(&text).ok_or_else(|| StoreError::BadRow {
+            id: 0,
+            column: "bucket",
+            value: text.clone(),
+        })?;
+        Ok(if self.with_offset {
+            let offset: i64 = row.try_get_by_index(*at)?;
+            *at += 1;
+            local - Duration::seconds(offset)
+        } else {
+            local_to_utc(zone, local)
+        })
     }
 
     /// The offset in seconds of each row's segment.
@@ -426,20 +464,7 @@ impl<'a> Shape<'a> {
         let mut at = 0;
         let mut bucket_start = None;
         if grouping.bucket.is_some() {
-            let text: String = row.try_get_by_index(at)?;
-            at += 1;
-            let local = parse_db_time(&text).ok_or_else(|| StoreError::BadRow {
-                id: 0,
-                column: "bucket",
-                value: text.clone(),
-            })?;
-            bucket_start = Some(if self.with_offset {
-                let offset: i64 = row.try_get_by_index(at)?;
-                at += 1;
-                local - Duration::seconds(offset)
-            } else {
-                local_to_utc(grouping.zone, local)
-            });
+            bucket_start = Some(self.decode_bucket(row, &mut at, grouping.zone)?);
         }
         let mut group = GroupValues::default();
         for key in &grouping.keys {

@@ -5,6 +5,7 @@
 #[macro_use]
 mod helpers;
 
+mod activity;
 mod catalog;
 mod cli;
 mod direct;

@@ -1,5 +1,6 @@
 //! The query root: one object per domain, merged.
 
+mod activity;
 mod catalog;
 mod events;
 mod paging;
@@ -15,4 +16,5 @@ pub struct QueryRoot(
     events::EventsQuery,
     catalog::CatalogQuery,
     reports::ReportsQuery,
+    activity::ActivityQuery,
 );

@@ -1,5 +1,6 @@
 //! GraphQL object and input types, built from store rows and catalog entries.
 
+mod activity;
 mod catalog;
 mod connection;
 mod details;
@@ -7,9 +8,13 @@ mod event;
 mod filter;
 mod report;
 
+pub use activity::{AuthMethodCount, LoginBucket, TimelineBucket, UserTimeline};
 pub use catalog::{CategoryCount, EventTypeInfo};
 pub use connection::{EventConnection, EventEdge, PageInfo};
 pub use details::EventDetails;
 pub use event::Event;
 pub use filter::{EventFilterInput, SortOrderInput};
-pub use report::{EventCountRow, EventGroupKeyInput, ResourceUsageRow, TimeBucketInput, grouping};
+pub use report::{
+    EventCountRow, EventGroupKeyInput, ResourceUsageRow, TimeBucketInput, grouping,
+    time_zone_argument,
+};

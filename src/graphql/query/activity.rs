@@ -1,0 +1,67 @@
+//! `loginActivity` and `userTimeline`.
+
+use async_graphql::{Context, Object};
+
+use crate::graphql::error::{OrInternal, store};
+use crate::graphql::scalars::{DateTime, UuidValue};
+use crate::graphql::types::{
+    EventFilterInput, LoginBucket, TimeBucketInput, UserTimeline, time_zone_argument,
+};
+use crate::store::{EventFilter, GroupKey, Grouping};
+
+/// Who logged in, and what one user did.
+#[derive(Default)]
+pub struct ActivityQuery;
+
+#[Object]
+impl ActivityQuery {
+    /// Logins, logouts, distinct users who logged in, and logins by method, per bucket that
+    /// has a login or a logout, oldest first.
+    async fn login_activity(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<EventFilterInput>,
+        #[graphql(default_with = "Some(TimeBucketInput::Day)")] bucket: Option<TimeBucketInput>,
+        #[graphql(default_with = "Some(\"UTC\".to_string())")] time_zone: Option<String>,
+    ) -> async_graphql::Result<Vec<LoginBucket>> {
+        let filter = EventFilterInput::into_store(filter, "filter")?;
+        let zone = time_zone_argument(time_zone.as_deref())?;
+        let bucket = bucket.unwrap_or(TimeBucketInput::Day).into();
+        let rows = store(ctx)
+            .login_activity(&filter, bucket, zone)
+            .await
+            .or_internal()?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    /// One user's events in `[from, to)`: first and last seen, total, the buckets that have
+    /// events with per-category counts, and the events themselves, newest first.
+    async fn user_timeline(
+        &self,
+        ctx: &Context<'_>,
+        user_id: UuidValue,
+        from: Option<DateTime>,
+        to: Option<DateTime>,
+        #[graphql(default_with = "Some(TimeBucketInput::Day)")] bucket: Option<TimeBucketInput>,
+        #[graphql(default_with = "Some(\"UTC\".to_string())")] time_zone: Option<String>,
+    ) -> async_graphql::Result<UserTimeline> {
+        let zone = time_zone_argument(time_zone.as_deref())?;
+        let filter = EventFilter {
+            user_ids: Some(vec![user_id.0]),
+            from: from.map(|t| t.0),
+            to: to.map(|t| t.0),
+            ..EventFilter::default()
+        };
+        let grouping = Grouping {
+            keys: vec![GroupKey::Category],
+            bucket: Some(bucket.unwrap_or(TimeBucketInput::Day).into()),
+            zone,
+            limit: None,
+        };
+        let store = store(ctx);
+        let (span, counts) =
+            tokio::try_join!(store.span(&filter), store.event_counts(&filter, &grouping))
+                .or_internal()?;
+        Ok(UserTimeline::new(user_id, filter, span, counts))
+    }
+}

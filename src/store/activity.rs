@@ -1,0 +1,142 @@
+//! Activity reports: logins per bucket, and the span of one user's (or any filter's) events.
+
+use chrono::NaiveDateTime;
+use chrono_tz::Tz;
+use sea_orm::ConnectionTrait;
+
+use super::filter::EventFilter;
+use super::report::Shape;
+use super::sql::Sql;
+use super::time::parse_db_time;
+use super::{Dialect, Store, StoreError, TimeBucket};
+
+/// Logins and logouts in one bucket.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoginRow {
+    /// The bucket's start, UTC.
+    pub start: NaiveDateTime,
+    /// `user login` events.
+    pub logins: i64,
+    /// Distinct users among them.
+    pub distinct_users: i64,
+    /// `user logout` events.
+    pub logouts: i64,
+    /// Logins by LDAP.
+    pub ldap: i64,
+    /// Logins by SAML.
+    pub saml: i64,
+    /// Logins with a local password.
+    pub local: i64,
+}
+
+impl LoginRow {
+    /// Logins whose method is missing or not one of the three.
+    pub fn unknown(&self) -> i64 {
+        self.logins - self.ldap - self.saml - self.local
+    }
+}
+
+/// The span and size of a set of events.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Span {
+    /// The oldest event's time.
+    pub first: Option<NaiveDateTime>,
+    /// The newest event's time.
+    pub last: Option<NaiveDateTime>,
+    /// How many events.
+    pub total: i64,
+}
+
+const LOGIN: &str = "user login";
+const LOGOUT: &str = "user logout";
+
+impl Store {
+    /// Logins, logouts, distinct users who logged in, and logins by method, per bucket that has
+    /// a login or a logout, oldest first.
+    pub async fn login_activity(
+        &self,
+        filter: &EventFilter,
+        bucket: TimeBucket,
+        zone: Tz,
+    ) -> Result<Vec<LoginRow>, StoreError> {
+        let segments = self.zone_segments(filter, zone).await?;
+        let shape = Shape::new(self.dialect, Some(bucket), &segments);
+        let mut sql = Sql::new(self.dialect);
+        let mut grouped = Vec::new();
+        sql.push("SELECT ");
+        shape.push_bucket_columns(&mut sql, bucket, &mut grouped);
+        let method = match self.dialect {
+            Dialect::Sqlite => {
+                "(CASE WHEN json_valid(description) THEN CASE \
+                 WHEN json_type(description, '$.auth_method') = 'text' \
+                 THEN upper(trim(json_extract(description, '$.auth_method'))) END END)"
+            }
+            Dialect::Postgres => {
+                "upper(trim(CASE WHEN jsonb_typeof(j -> 'auth_method') = 'string' \
+                 THEN j ->> 'auth_method' END))"
+            }
+        };
+        let login = format!("event_name = '{LOGIN}'");
+        sql.push(&format!(
+            "COUNT(CASE WHEN {login} THEN 1 END), \
+             COUNT(DISTINCT CASE WHEN {login} THEN user_id END), \
+             COUNT(CASE WHEN event_name = '{LOGOUT}' THEN 1 END), \
+             COUNT(CASE WHEN {login} AND {method} = 'LDAP' THEN 1 END), \
+             COUNT(CASE WHEN {login} AND {method} = 'SAML' THEN 1 END), \
+             COUNT(CASE WHEN {login} AND {method} = 'LOCAL' THEN 1 END) \
+             FROM user_events"
+        ));
+        if self.dialect == Dialect::Postgres {
+            // Only logins are parsed; logouts need no description.
+            sql.push(&format!(
+                " CROSS JOIN LATERAL (SELECT CASE WHEN {login} \
+                 THEN user_events_jsonb(description) END AS j) AS parsed"
+            ));
+        }
+        sql.push(" WHERE 1 = 1");
+        filter.push_conditions(&mut sql, self.dialect);
+        sql.push(" AND event_name IN ").bind_list([LOGIN, LOGOUT]);
+        sql.push(" GROUP BY ").push(&grouped.join(", "));
+        let rows = self.db.query_all_raw(sql.into_statement()).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let mut at = 0;
+            let start = shape.decode_bucket(row, &mut at, zone)?;
+            let count = |i: usize| row.try_get_by_index::<i64>(at + i);
+            out.push(LoginRow {
+                start,
+                logins: count(0)?,
+                distinct_users: count(1)?,
+                logouts: count(2)?,
+                ldap: count(3)?,
+                saml: count(4)?,
+                local: count(5)?,
+            });
+        }
+        out.sort_by_key(|r| r.start);
+        Ok(out)
+    }
+
+    /// The first and last time and the number of the events matching `filter`.
+    pub async fn span(&self, filter: &EventFilter) -> Result<Span, StoreError> {
+        let mut sql = Sql::new(self.dialect);
+        sql.push("SELECT MIN(created_at), MAX(created_at), COUNT(*) FROM user_events WHERE 1 = 1");
+        filter.push_conditions(&mut sql, self.dialect);
+        let Some(row) = self.db.query_one_raw(sql.into_statement()).await? else {
+            return Ok(Span::default());
+        };
+        let time = |i: usize| -> Result<Option<NaiveDateTime>, StoreError> {
+            Ok(match self.dialect {
+                Dialect::Postgres => row.try_get_by_index::<Option<NaiveDateTime>>(i)?,
+                Dialect::Sqlite => row
+                    .try_get_by_index::<Option<String>>(i)?
+                    .and_then(|s| parse_db_time(&s)),
+            })
+        };
+        Ok(Span {
+            first: time(0)?,
+            last: time(1)?,
+            total: row.try_get_by_index(2)?,
+        })
+    }
+}
