@@ -81,6 +81,14 @@ impl SharingStatus {
             .map(|(status, _, _)| *status)
     }
 
+    /// How the platform may write this status: the option text and the enum name.
+    pub fn spellings(self) -> [&'static str; 2] {
+        Self::TEXTS
+            .iter()
+            .find(|(status, _, _)| *status == self)
+            .map_or(["", ""], |(_, option, name)| [option, name])
+    }
+
     /// The product's option text, as the platform writes it.
     pub fn option_text(self) -> &'static str {
         Self::TEXTS

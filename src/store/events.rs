@@ -99,7 +99,8 @@ pub struct Page {
     pub has_previous: bool,
 }
 
-const COLUMNS: &str = "id, user_id, ipaddr, user_agent, event_name, description, created_at";
+pub(super) const COLUMNS: &str =
+    "id, user_id, ipaddr, user_agent, event_name, description, created_at";
 
 /// Rows inserted per statement when bulk loading (well under both backends' placeholder limits).
 const INSERT_BATCH: usize = 500;
@@ -256,7 +257,7 @@ impl Store {
         sql.push(", ").bind(cursor.id).push(")");
     }
 
-    async fn fetch_rows(&self, sql: Sql) -> Result<Vec<EventRow>, StoreError> {
+    pub(super) async fn fetch_rows(&self, sql: Sql) -> Result<Vec<EventRow>, StoreError> {
         let results = self.db.query_all_raw(sql.into_statement()).await?;
         results
             .iter()
@@ -266,7 +267,7 @@ impl Store {
 }
 
 /// Reads a row selected with [`COLUMNS`], whichever backend stored it.
-fn decode_row(dialect: Dialect, r: &QueryResult) -> Result<EventRow, StoreError> {
+pub(super) fn decode_row(dialect: Dialect, r: &QueryResult) -> Result<EventRow, StoreError> {
     let id: i64 = r.try_get_by_index(0)?;
     let text = |i: usize| -> Result<String, StoreError> {
         Ok(r.try_get_by_index::<Option<String>>(i)?.unwrap_or_default())

@@ -31,6 +31,8 @@ pub struct EventFilter {
     pub to: Option<NaiveDateTime>,
     /// Case-insensitive (ASCII) substring of the description.
     pub search: Option<String>,
+    /// A report's own restriction to some event names, ANDed with everything above.
+    pub(crate) within_names: Option<&'static [&'static str]>,
 }
 
 /// The address that marks an internal component.
@@ -57,6 +59,10 @@ impl Dialect {
 impl EventFilter {
     /// Appends ` AND ...` for every set field (nothing when the filter is empty).
     pub(crate) fn push_conditions(&self, sql: &mut Sql, dialect: Dialect) {
+        if let Some(names) = self.within_names {
+            sql.push(" AND ");
+            push_in(sql, "event_name", names.iter().copied());
+        }
         if let Some(categories) = &self.categories {
             sql.push(" AND ");
             push_name_set(

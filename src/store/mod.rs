@@ -10,6 +10,7 @@ mod error;
 mod events;
 mod filter;
 mod report;
+mod sharing;
 mod sql;
 mod time;
 mod zone;
@@ -25,6 +26,7 @@ pub use error::StoreError;
 pub use events::{EventRow, NewEventRow, Page, PageRequest, SortOrder};
 pub use filter::{EventFilter, INTERNAL_ADDRESS};
 pub use report::{CountRow, GroupKey, GroupValues, Grouping, TimeBucket, UsageRow};
+pub use sharing::{Exposure, SharedResource};
 pub use time::{format_db_time, parse_db_time};
 pub use zone::parse_zone;
 

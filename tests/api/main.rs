@@ -16,3 +16,4 @@ mod graphiql;
 mod migration;
 mod reports;
 mod schema;
+mod sharing;

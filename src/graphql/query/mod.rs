@@ -5,6 +5,7 @@ mod catalog;
 mod events;
 mod paging;
 mod reports;
+mod sharing;
 
 use async_graphql::MergedObject;
 
@@ -17,4 +18,5 @@ pub struct QueryRoot(
     catalog::CatalogQuery,
     reports::ReportsQuery,
     activity::ActivityQuery,
+    sharing::SharingQuery,
 );

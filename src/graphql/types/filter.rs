@@ -78,6 +78,7 @@ impl EventFilterInput {
             from: f.from.map(|t| t.0),
             to: f.to.map(|t| t.0),
             search: f.search,
+            ..EventFilter::default()
         })
     }
 }

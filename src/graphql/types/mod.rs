@@ -7,6 +7,7 @@ mod details;
 mod event;
 mod filter;
 mod report;
+mod sharing;
 
 pub use activity::{AuthMethodCount, LoginBucket, TimelineBucket, UserTimeline};
 pub use catalog::{CategoryCount, EventTypeInfo};
@@ -18,3 +19,4 @@ pub use report::{
     EventCountRow, EventGroupKeyInput, ResourceUsageRow, TimeBucketInput, grouping,
     time_zone_argument,
 };
+pub use sharing::{SharingChange, SharingChangeConnection, SharingChangeEdge, SharingExposure};

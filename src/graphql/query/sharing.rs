@@ -1,0 +1,86 @@
+//! `sessionSharingChanges`, `jobSharingChanges` and `sharingExposure`.
+
+use async_graphql::{Context, Object};
+
+use super::page_request;
+use crate::details::SharingStatus;
+use crate::graphql::error::{OrInternal, store};
+use crate::graphql::scalars::DateTime;
+use crate::graphql::types::{EventFilterInput, SharingChangeConnection, SharingExposure};
+use crate::store::{SharedResource, SortOrder};
+
+/// Who opened what to whom, and what was open when.
+#[derive(Default)]
+pub struct SharingQuery;
+
+impl SharingQuery {
+    async fn changes(
+        ctx: &Context<'_>,
+        resource: SharedResource,
+        filter: Option<EventFilterInput>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<SharingChangeConnection> {
+        let filter = EventFilterInput::into_store(filter, "filter")?;
+        let page = page_request(first, after, None, None, SortOrder::Desc)?;
+        let rows = store(ctx)
+            .sharing_changes_page(resource, &filter, &page)
+            .await
+            .or_internal()?;
+        Ok(SharingChangeConnection::new(rows, resource, filter))
+    }
+}
+
+#[Object]
+impl SharingQuery {
+    /// Every `update session sharing status` event matching `filter` as a typed change,
+    /// newest first.
+    async fn session_sharing_changes(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<EventFilterInput>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<SharingChangeConnection> {
+        Self::changes(ctx, SharedResource::Session, filter, first, after).await
+    }
+
+    /// Every `job sharing updated` event matching `filter` as a typed change, newest first.
+    async fn job_sharing_changes(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<EventFilterInput>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<SharingChangeConnection> {
+        Self::changes(ctx, SharedResource::Job, filter, first, after).await
+    }
+
+    /// The sessions and jobs whose latest sharing change at or before `asOf` (default: now)
+    /// set one of `statuses`: who set it and since when, newest first. A latest change that
+    /// does not say what it set leaves the resource unlisted. `statuses` null means the
+    /// default.
+    async fn sharing_exposure(
+        &self,
+        ctx: &Context<'_>,
+        as_of: Option<DateTime>,
+        #[graphql(
+            default_with = "Some(vec![SharingStatus::AnonymousLink, SharingStatus::AuthenticatedLink])"
+        )]
+        statuses: Option<Vec<SharingStatus>>,
+    ) -> async_graphql::Result<Vec<SharingExposure>> {
+        let as_of = as_of.map_or_else(|| chrono::Utc::now().naive_utc(), |t| t.0);
+        // Null (as an unset variable arrives) means the default: the open links.
+        let statuses = statuses.unwrap_or_else(|| {
+            vec![
+                SharingStatus::AnonymousLink,
+                SharingStatus::AuthenticatedLink,
+            ]
+        });
+        let rows = store(ctx)
+            .sharing_exposure(as_of, &statuses)
+            .await
+            .or_internal()?;
+        Ok(rows.into_iter().filter_map(SharingExposure::new).collect())
+    }
+}
