@@ -34,6 +34,12 @@ pub fn internal(error: StoreError) -> async_graphql::Error {
     async_graphql::Error::new("internal error").extend_with(|_, e| e.set("code", INTERNAL))
 }
 
+/// An internal error shared by the callers of one batched load.
+pub fn internal_shared(error: std::sync::Arc<StoreError>) -> async_graphql::Error {
+    tracing::error!(error = %error, "store error");
+    async_graphql::Error::new("internal error").extend_with(|_, e| e.set("code", INTERNAL))
+}
+
 /// Maps a store result at the GraphQL edge. Resolvers must use this rather than `?` on a
 /// `StoreError`: async-graphql would turn the error's text (SQL included) into the message.
 pub trait OrInternal<T> {

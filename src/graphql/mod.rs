@@ -9,6 +9,7 @@ pub mod query;
 pub mod scalars;
 pub mod types;
 
+use async_graphql::dataloader::DataLoader;
 use async_graphql::{EmptyMutation, EmptySubscription, Schema};
 
 use crate::store::Store;
@@ -23,6 +24,10 @@ pub fn build_schema(store: Store) -> AppSchema {
         EmptyMutation,
         EmptySubscription,
     )
+    .data(DataLoader::new(
+        types::UserLoader(store.clone()),
+        tokio::spawn,
+    ))
     .data(store)
     .extension(error::ErrorCodes)
     .finish()

@@ -13,8 +13,11 @@ mod report;
 mod sharing;
 mod sql;
 mod time;
+mod users;
 mod zone;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
@@ -28,6 +31,7 @@ pub use filter::{EventFilter, INTERNAL_ADDRESS};
 pub use report::{CountRow, GroupKey, GroupValues, Grouping, TimeBucket, UsageRow};
 pub use sharing::{Exposure, SharedResource};
 pub use time::{format_db_time, parse_db_time};
+pub use users::{UserCursor, UserPage, UserRow};
 pub use zone::parse_zone;
 
 /// The two supported backends.
@@ -53,6 +57,7 @@ pub struct StoreOptions {
 pub struct Store {
     db: DatabaseConnection,
     dialect: Dialect,
+    statements: Arc<AtomicU64>,
 }
 
 impl Store {
@@ -81,15 +86,29 @@ impl Store {
                     .busy_timeout(Duration::from_secs(10))
             });
         }
-        let db = Database::connect(connect)
+        let mut db = Database::connect(connect)
             .await
             .map_err(StoreError::Connect)?;
-        Ok(Store { db, dialect })
+        let statements = Arc::new(AtomicU64::new(0));
+        let counter = statements.clone();
+        db.set_metric_callback(move |_| {
+            counter.fetch_add(1, Ordering::Relaxed);
+        });
+        Ok(Store {
+            db,
+            dialect,
+            statements,
+        })
     }
 
     /// The backend behind this store.
     pub fn dialect(&self) -> Dialect {
         self.dialect
+    }
+
+    /// How many SQL statements this store has run since it connected.
+    pub fn statements_run(&self) -> u64 {
+        self.statements.load(Ordering::Relaxed)
     }
 
     /// The underlying sea-orm connection.

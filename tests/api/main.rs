@@ -17,3 +17,4 @@ mod migration;
 mod reports;
 mod schema;
 mod sharing;
+mod users;

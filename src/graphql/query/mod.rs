@@ -6,6 +6,7 @@ mod events;
 mod paging;
 mod reports;
 mod sharing;
+mod users;
 
 use async_graphql::MergedObject;
 
@@ -19,4 +20,5 @@ pub struct QueryRoot(
     reports::ReportsQuery,
     activity::ActivityQuery,
     sharing::SharingQuery,
+    users::UsersQuery,
 );

@@ -4,7 +4,12 @@ use std::sync::Arc;
 
 use async_graphql::{Context, Object, SimpleObject};
 
-use super::Event;
+use std::collections::HashMap;
+
+use uuid::Uuid;
+
+use super::event::page_users;
+use super::{Event, User};
 use crate::graphql::error::{OrInternal, store};
 use crate::store::{EventFilter, EventRow, Page};
 
@@ -29,7 +34,7 @@ impl EventConnection {
 }
 
 /// One event and its cursor.
-pub struct EventEdge(Arc<EventRow>);
+pub struct EventEdge(Arc<EventRow>, Option<Arc<HashMap<Uuid, User>>>);
 
 /// One event and its cursor.
 #[Object]
@@ -40,7 +45,7 @@ impl EventEdge {
     }
     /// The event.
     async fn node(&self) -> Event {
-        Event(self.0.clone())
+        Event::with_users(self.0.clone(), self.1.clone())
     }
 }
 
@@ -61,12 +66,23 @@ pub struct PageInfo {
 #[Object]
 impl EventConnection {
     /// The page's events with their cursors.
-    async fn edges(&self) -> Vec<EventEdge> {
-        self.rows.iter().cloned().map(EventEdge).collect()
+    async fn edges(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<EventEdge>> {
+        let selected = ctx.look_ahead().field("node").field("user").exists();
+        let users = page_users(ctx, &self.rows, selected).await?;
+        Ok(self
+            .rows
+            .iter()
+            .map(|row| EventEdge(row.clone(), users.clone()))
+            .collect())
     }
     /// The page's events.
-    async fn nodes(&self) -> Vec<Event> {
-        self.rows.iter().cloned().map(Event).collect()
+    async fn nodes(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Event>> {
+        let users = page_users(ctx, &self.rows, ctx.look_ahead().field("user").exists()).await?;
+        Ok(self
+            .rows
+            .iter()
+            .map(|row| Event::with_users(row.clone(), users.clone()))
+            .collect())
     }
     /// Where this page stands.
     async fn page_info(&self) -> PageInfo {

@@ -1,23 +1,65 @@
 //! `Event`: one row of the audit log.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use async_graphql::{ID, Object};
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{Context, ID, Object};
+
+use super::{User, UserLoader};
+use crate::graphql::error::internal_shared;
 
 use super::EventDetails;
 use crate::catalog::{EventCategory, EventKind};
 use crate::details::Details;
 use crate::graphql::scalars::{DateTime, UuidValue};
 use crate::store::EventRow;
+use uuid::Uuid;
 
 /// One tracked user event.
 #[derive(Clone)]
-pub struct Event(pub Arc<EventRow>);
+pub struct Event {
+    row: Arc<EventRow>,
+    /// The users of the page this event came with, loaded in one batch when selected.
+    users: Option<Arc<HashMap<Uuid, User>>>,
+}
 
 impl From<EventRow> for Event {
     fn from(row: EventRow) -> Self {
-        Event(Arc::new(row))
+        Event::new(Arc::new(row))
     }
+}
+
+impl Event {
+    /// An event on its own: its user is loaded through the batching loader when asked for.
+    pub fn new(row: Arc<EventRow>) -> Event {
+        Event { row, users: None }
+    }
+
+    /// An event whose page's users are already loaded.
+    pub fn with_users(row: Arc<EventRow>, users: Option<Arc<HashMap<Uuid, User>>>) -> Event {
+        Event { row, users }
+    }
+}
+
+/// Loads the users of a page of rows in one batch, when `selected`.
+pub async fn page_users(
+    ctx: &Context<'_>,
+    rows: &[Arc<EventRow>],
+    selected: bool,
+) -> async_graphql::Result<Option<Arc<HashMap<Uuid, User>>>> {
+    if !selected {
+        return Ok(None);
+    }
+    let mut ids: Vec<Uuid> = rows.iter().filter_map(|r| r.user_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let users = ctx
+        .data_unchecked::<DataLoader<UserLoader>>()
+        .load_many(ids)
+        .await
+        .map_err(internal_shared)?;
+    Ok(Some(Arc::new(users)))
 }
 
 /// One tracked user event.
@@ -25,56 +67,70 @@ impl From<EventRow> for Event {
 impl Event {
     /// The row id.
     async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+        ID(self.row.id.to_string())
     }
 
     /// The acting user; null for some internal components.
     async fn user_id(&self) -> Option<UuidValue> {
-        self.0.user_id.map(UuidValue)
+        self.row.user_id.map(UuidValue)
+    }
+
+    /// The acting user, loaded in batches with the rest of the response.
+    async fn user(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
+        let Some(id) = self.row.user_id else {
+            return Ok(None);
+        };
+        if let Some(users) = &self.users {
+            return Ok(users.get(&id).cloned());
+        }
+        ctx.data_unchecked::<DataLoader<UserLoader>>()
+            .load_one(id)
+            .await
+            .map_err(internal_shared)
     }
 
     /// The address of the user or component.
     async fn ip_address(&self) -> &str {
-        &self.0.ipaddr
+        &self.row.ipaddr
     }
 
     /// Whether an internal component acted (address `127.0.0.1`).
     async fn internal(&self) -> bool {
-        self.0.ipaddr == crate::store::INTERNAL_ADDRESS
+        self.row.ipaddr == crate::store::INTERNAL_ADDRESS
     }
 
     /// The client's user agent.
     async fn user_agent(&self) -> &str {
-        &self.0.user_agent
+        &self.row.user_agent
     }
 
     /// The event name, exactly as logged.
     async fn event_name(&self) -> &str {
-        &self.0.event_name
+        &self.row.event_name
     }
 
     /// The event's kind (`UNKNOWN` for names the catalog does not list).
     async fn kind(&self) -> EventKind {
-        EventKind::from_name(&self.0.event_name)
+        EventKind::from_name(&self.row.event_name)
     }
 
     /// The event's category (`OTHER` for names the catalog does not list).
     async fn category(&self) -> EventCategory {
-        EventKind::from_name(&self.0.event_name).category()
+        EventKind::from_name(&self.row.event_name).category()
     }
 
     /// The raw description, unchanged.
     async fn description(&self) -> &str {
-        &self.0.description
+        &self.row.description
     }
 
     /// What the description says, parsed into typed fields.
     async fn details(&self) -> EventDetails {
-        EventDetails(Details::parse(&self.0.description))
+        EventDetails(Details::parse(&self.row.description))
     }
 
     /// When it happened.
     async fn created_at(&self) -> DateTime {
-        DateTime(self.0.created_at)
+        DateTime(self.row.created_at)
     }
 }

@@ -8,6 +8,7 @@ mod event;
 mod filter;
 mod report;
 mod sharing;
+mod user;
 
 pub use activity::{AuthMethodCount, LoginBucket, TimelineBucket, UserTimeline};
 pub use catalog::{CategoryCount, EventTypeInfo};
@@ -20,3 +21,4 @@ pub use report::{
     time_zone_argument,
 };
 pub use sharing::{SharingChange, SharingChangeConnection, SharingChangeEdge, SharingExposure};
+pub use user::{User, UserConnection, UserEdge, UserLoader};

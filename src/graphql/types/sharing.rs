@@ -42,7 +42,7 @@ impl SharingChange {
             resource_id,
             from: sharing.from,
             to: sharing.to,
-            event: Event(row),
+            event: Event::new(row),
         }
     }
 }
