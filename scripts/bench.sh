@@ -3,6 +3,7 @@
 # gen_events.py, seed 42, on PostgreSQL 15), through HTTP with the shared load driver.
 #
 #   scripts/bench.sh                 q1 q2 q5 at 1 and 16 connections
+#   QUERIES="q3 q4 q6 q7" scripts/bench.sh   the reports (q6, q7: scripts/bench-queries)
 #   QUERIES="q1" CONNECTIONS="16" DURATION=20 scripts/bench.sh
 #
 # Loads the data once (../shared/bench/pg.sh), builds the release binary, starts it against the
@@ -41,7 +42,11 @@ echo "server pid $pid, RSS at start $(awk '/VmRSS/ {print $2/1024 " MiB"}' /proc
 
 for q in $QUERIES; do
   for c in $CONNECTIONS; do
-    python3 "$bench/gql_load.py" "http://127.0.0.1:$PORT/graphql" "$bench/queries/user-events/$q.graphql" \
+    # Our own extra questions (q6: eventCounts by day and category; q7: a year's timeline)
+    # live in scripts/bench-queries; the shared five in the bench folder.
+    qfile="$here/scripts/bench-queries/$q.graphql"
+    [ -f "$qfile" ] || qfile="$bench/queries/user-events/$q.graphql"
+    python3 "$bench/gql_load.py" "http://127.0.0.1:$PORT/graphql" "$qfile" \
       --connections "$c" --duration "$DURATION" --pid "$pid" --label "$q" --json "$json" >/dev/null ||
       echo "$q c=$c failed" >&2
   done

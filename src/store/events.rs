@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use super::cursor::Cursor;
 use super::filter::EventFilter;
+use super::report::{CountSource, GroupKey};
 use super::sql::Sql;
 use super::time::{parse_db_time, truncate_to_micros};
 use super::{Dialect, Store, StoreError};
@@ -183,11 +184,25 @@ impl Store {
         &self,
         filter: &EventFilter,
     ) -> Result<Vec<(EventCategory, i64)>, StoreError> {
+        self.category_counts_from(filter, CountSource::Auto).await
+    }
+
+    /// [`Store::category_counts`], read from the source asked for (both give the same answer).
+    pub async fn category_counts_from(
+        &self,
+        filter: &EventFilter,
+        source: CountSource,
+    ) -> Result<Vec<(EventCategory, i64)>, StoreError> {
         // Grouping by name and folding the few names into categories is cheaper for the
         // database than a CASE per row, and the fold is over at most one row per distinct name.
+        let source = source.pick(filter, &[GroupKey::EventName], &[]);
         let mut sql = Sql::new(self.dialect);
-        sql.push("SELECT event_name, COUNT(*) FROM user_events WHERE 1 = 1");
-        filter.push_conditions(&mut sql, self.dialect);
+        sql.push("SELECT event_name, ")
+            .push(source.count)
+            .push(" FROM ")
+            .push(source.table)
+            .push(" WHERE 1 = 1");
+        filter.push_conditions_on(&mut sql, self.dialect, source.time);
         sql.push(" GROUP BY event_name");
         let mut totals = [0i64; EventCategory::ALL.len()];
         for row in self.db.query_all_raw(sql.into_statement()).await? {

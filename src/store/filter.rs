@@ -1,6 +1,6 @@
 //! The event filter shared by every query and report, and the SQL it becomes.
 
-use chrono::NaiveDateTime;
+use chrono::{NaiveDateTime, Timelike};
 use uuid::Uuid;
 
 use super::sql::Sql;
@@ -59,6 +59,26 @@ impl Dialect {
 impl EventFilter {
     /// Appends ` AND ...` for every set field (nothing when the filter is empty).
     pub(crate) fn push_conditions(&self, sql: &mut Sql, dialect: Dialect) {
+        self.push_conditions_on(sql, dialect, "created_at");
+    }
+
+    /// Whether the hourly rollup can answer for this filter: it keeps only the hour and the
+    /// event name, so any other condition, or a bound inside an hour, needs the raw events.
+    pub(crate) fn fits_hourly_rollup(&self) -> bool {
+        let whole_hour = |t: Option<NaiveDateTime>| {
+            t.is_none_or(|t| t.minute() == 0 && t.second() == 0 && t.nanosecond() == 0)
+        };
+        self.user_ids.is_none()
+            && self.usernames.is_none()
+            && self.ip_address.is_none()
+            && self.internal.is_none()
+            && self.search.is_none()
+            && whole_hour(self.from)
+            && whole_hour(self.to)
+    }
+
+    /// As [`EventFilter::push_conditions`], with the time bounds on `time_column`.
+    pub(crate) fn push_conditions_on(&self, sql: &mut Sql, dialect: Dialect, time_column: &str) {
         if let Some(names) = self.within_names {
             sql.push(" AND ");
             push_in(sql, "event_name", names.iter().copied());
@@ -119,10 +139,16 @@ impl EventFilter {
             None => {}
         }
         if let Some(from) = self.from {
-            sql.push(" AND created_at >= ").bind(dialect.time(from));
+            sql.push(" AND ")
+                .push(time_column)
+                .push(" >= ")
+                .bind(dialect.time(from));
         }
         if let Some(to) = self.to {
-            sql.push(" AND created_at < ").bind(dialect.time(to));
+            sql.push(" AND ")
+                .push(time_column)
+                .push(" < ")
+                .bind(dialect.time(to));
         }
         if let Some(needle) = &self.search {
             // ASCII case folding on both backends, so that both give the same answer.

@@ -109,6 +109,60 @@ pub struct UsageRow {
     pub gpu: i64,
 }
 
+/// Where counts are read from.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Default)]
+pub enum CountSource {
+    /// The hourly rollup whenever it can answer exactly, the events otherwise.
+    #[default]
+    Auto,
+    /// Always the events themselves.
+    Events,
+}
+
+/// A table counts can be read from: the events, or the hourly rollup of the same counts.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(super) struct Source {
+    pub(super) table: &'static str,
+    pub(super) time: &'static str,
+    pub(super) count: &'static str,
+    pub(super) rollup: bool,
+}
+
+pub(super) const EVENTS: Source = Source {
+    table: "user_events",
+    time: "created_at",
+    count: "COUNT(*)",
+    rollup: false,
+};
+
+pub(super) const HOURLY: Source = Source {
+    table: "user_events_hourly",
+    time: "hour_start",
+    count: "CAST(SUM(n) AS BIGINT)",
+    rollup: true,
+};
+
+impl CountSource {
+    /// The table that answers a count of `filter` grouped by `keys` with buckets whose offsets
+    /// are `segments`: the rollup only where it gives exactly the events' answer.
+    pub(super) fn pick(
+        self,
+        filter: &EventFilter,
+        keys: &[GroupKey],
+        segments: &[Segment],
+    ) -> Source {
+        let keys_fit = keys
+            .iter()
+            .all(|k| matches!(k, GroupKey::Category | GroupKey::Kind | GroupKey::EventName));
+        let hours_fit = segments.iter().all(|s| s.offset % 3600 == 0);
+        if self == CountSource::Auto && keys_fit && hours_fit && filter.fits_hourly_rollup() {
+            HOURLY
+        } else {
+            EVENTS
+        }
+    }
+}
+
 #[derive(Copy, Clone, PartialEq, Eq)]
 enum Measure {
     Count,
@@ -123,7 +177,20 @@ impl Store {
         filter: &EventFilter,
         grouping: &Grouping,
     ) -> Result<Vec<CountRow>, StoreError> {
-        let rows = self.grouped(filter, grouping, Measure::Count).await?;
+        self.event_counts_from(filter, grouping, CountSource::Auto)
+            .await
+    }
+
+    /// [`Store::event_counts`], read from the source asked for (both give the same answer).
+    pub async fn event_counts_from(
+        &self,
+        filter: &EventFilter,
+        grouping: &Grouping,
+        source: CountSource,
+    ) -> Result<Vec<CountRow>, StoreError> {
+        let rows = self
+            .grouped(filter, grouping, Measure::Count, source)
+            .await?;
         let mut out: Vec<CountRow> = rows
             .into_iter()
             .map(|r| CountRow {
@@ -148,7 +215,9 @@ impl Store {
         filter: &EventFilter,
         grouping: &Grouping,
     ) -> Result<Vec<UsageRow>, StoreError> {
-        let mut out = self.grouped(filter, grouping, Measure::Usage).await?;
+        let mut out = self
+            .grouped(filter, grouping, Measure::Usage, CountSource::Events)
+            .await?;
         out.sort_by(|a, b| {
             a.bucket_start
                 .cmp(&b.bucket_start)
@@ -199,12 +268,17 @@ impl Store {
         filter: &EventFilter,
         grouping: &Grouping,
         measure: Measure,
+        source: CountSource,
     ) -> Result<Vec<UsageRow>, StoreError> {
         let zone_segments = match grouping.bucket {
             Some(_) => self.zone_segments(filter, grouping.zone).await?,
             None => Vec::new(),
         };
-        let shape = Shape::new(self.dialect, grouping.bucket, &zone_segments);
+        let source = match measure {
+            Measure::Count => source.pick(filter, &grouping.keys, &zone_segments),
+            Measure::Usage => EVENTS,
+        };
+        let shape = Shape::new(self.dialect, grouping.bucket, &zone_segments).on(source);
         let sql = shape.statement(filter, grouping, measure);
         let rows = self.db.query_all_raw(sql.into_statement()).await?;
         let kinds = kind_names();
@@ -218,6 +292,7 @@ impl Store {
 pub(super) struct Shape<'a> {
     dialect: Dialect,
     segments: &'a [Segment],
+    source: Source,
     /// Whether the statement groups by offset too (hour buckets).
     with_offset: bool,
 }
@@ -231,8 +306,14 @@ impl<'a> Shape<'a> {
         Shape {
             dialect,
             segments,
+            source: EVENTS,
             with_offset: bucket == Some(TimeBucket::Hour),
         }
+    }
+
+    /// The same shape over another source.
+    pub(super) fn on(self, source: Source) -> Shape<'a> {
+        Shape { source, ..self }
     }
 
     /// `SELECT [bucket, [offset,]] keys..., measures FROM user_events WHERE ... GROUP BY ...`,
@@ -253,21 +334,25 @@ impl<'a> Shape<'a> {
         }
         match measure {
             Measure::Count => {
-                sql.push("COUNT(*) AS n");
+                sql.push(self.source.count).push(" AS c");
             }
             Measure::Usage => self.push_usage_sums(&mut sql),
         }
-        sql.push(" FROM user_events");
+        sql.push(" FROM ").push(self.source.table);
         if measure == Measure::Usage && self.dialect == Dialect::Postgres {
             sql.push(" CROSS JOIN LATERAL (SELECT user_events_jsonb(description) AS j) AS parsed");
         }
         sql.push(" WHERE 1 = 1");
-        filter.push_conditions(&mut sql, self.dialect);
+        filter.push_conditions_on(&mut sql, self.dialect, self.source.time);
         if measure == Measure::Usage {
             self.push_reports_usage(&mut sql);
         }
         if !grouped.is_empty() {
             sql.push(" GROUP BY ").push(&grouped.join(", "));
+        }
+        if self.source.rollup {
+            // Rollup rows emptied by deletions stay behind with a zero.
+            sql.push(" HAVING SUM(n) > 0");
         }
         if let Some(limit) = grouping.limit {
             let keys: Vec<String> = (0..grouping.keys.len()).map(|i| format!("k{i}")).collect();
@@ -275,7 +360,7 @@ impl<'a> Shape<'a> {
             for key in &keys {
                 sql.push(key).push(", ");
             }
-            sql.push("SUM(n) AS total FROM g");
+            sql.push("SUM(c) AS total FROM g");
             if !keys.is_empty() {
                 sql.push(" GROUP BY ").push(&keys.join(", "));
             }
@@ -359,7 +444,9 @@ impl<'a> Shape<'a> {
                 sql.push("(CASE");
                 let mut offset = first.offset;
                 for segment in rest {
-                    sql.push(" WHEN created_at < ")
+                    sql.push(" WHEN ")
+                        .push(self.source.time)
+                        .push(" < ")
                         .bind(self.dialect.time(segment.start))
                         .push(" THEN ")
                         .push(&offset.to_string());
@@ -384,7 +471,10 @@ impl<'a> Shape<'a> {
                     TimeBucket::Week => ("date(", ", '-6 days', 'weekday 1')"),
                     TimeBucket::Month => ("strftime('%Y-%m-01', ", ")"),
                 };
-                sql.push(head).push("datetime(created_at, ");
+                sql.push(head)
+                    .push("datetime(")
+                    .push(self.source.time)
+                    .push(", ");
                 self.push_offset(sql);
                 sql.push(" || ' seconds')").push(tail);
             }
@@ -397,7 +487,9 @@ impl<'a> Shape<'a> {
                 };
                 sql.push("to_char(date_trunc('")
                     .push(unit)
-                    .push("', created_at + ");
+                    .push("', ")
+                    .push(self.source.time)
+                    .push(" + ");
                 self.push_offset(sql);
                 sql.push(" * interval '1 second'), '")
                     .push(format)
@@ -409,7 +501,7 @@ impl<'a> Shape<'a> {
     fn push_usage_sums(&self, sql: &mut Sql) {
         match self.dialect {
             Dialect::Sqlite => sql.push(
-                "COUNT(*) AS n, \
+                "COUNT(*) AS c, \
                  TOTAL(CASE WHEN json_type(description, '$.cpu') IN ('integer', 'real') \
                        THEN json_extract(description, '$.cpu') END), \
                  TOTAL(CASE WHEN json_type(description, '$.memory') IN ('integer', 'real') \
@@ -421,7 +513,7 @@ impl<'a> Shape<'a> {
                        THEN CAST(json_extract(description, '$.gpu') AS INTEGER) END), 0)",
             ),
             Dialect::Postgres => sql.push(
-                "COUNT(*) AS n, \
+                "COUNT(*) AS c, \
                  COALESCE(SUM(CASE WHEN jsonb_typeof(j -> 'cpu') = 'number' \
                        THEN (j ->> 'cpu')::float8 END), 0)::float8, \
                  COALESCE(SUM(CASE WHEN jsonb_typeof(j -> 'memory') = 'number' \

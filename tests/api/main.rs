@@ -16,6 +16,7 @@ mod graphiql;
 mod migration;
 mod properties;
 mod reports;
+mod rollup;
 mod schema;
 mod sharing;
 mod users;

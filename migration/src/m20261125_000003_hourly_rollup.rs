@@ -1,0 +1,134 @@
+//! `user_events_hourly`: events per UTC hour and event name, kept current by triggers for every
+//! writer (the platform's own INSERTs, UPDATEs and DELETEs included), so that counts over long
+//! ranges read a few thousand rollup rows instead of every event.
+//!
+//! The table belongs to the server; `user_events` keeps its columns and rows. The triggers and the
+//! backfill run in one transaction: on PostgreSQL behind a lock that lets in-flight writers
+//! finish first, so no event is counted twice or missed.
+
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend};
+
+/// Creates the rollup, its triggers, and fills it from the events already stored.
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+const POSTGRES: &[&str] = &[
+    "LOCK TABLE user_events IN SHARE ROW EXCLUSIVE MODE",
+    "CREATE TABLE IF NOT EXISTS user_events_hourly (
+        hour_start TIMESTAMP NOT NULL,
+        event_name TEXT NOT NULL,
+        n BIGINT NOT NULL,
+        PRIMARY KEY (hour_start, event_name)
+    )",
+    r#"CREATE OR REPLACE FUNCTION user_events_hourly_apply() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+        IF TG_OP IN ('DELETE', 'UPDATE') THEN
+            WITH gone AS (
+                SELECT date_trunc('hour', created_at) AS hour_start, event_name, COUNT(*) AS c
+                FROM old_rows GROUP BY 1, 2
+            )
+            UPDATE user_events_hourly h SET n = h.n - gone.c FROM gone
+            WHERE h.hour_start = gone.hour_start AND h.event_name = gone.event_name;
+        END IF;
+        IF TG_OP IN ('INSERT', 'UPDATE') THEN
+            -- In key order, so that concurrent writers take row locks in the same order.
+            INSERT INTO user_events_hourly (hour_start, event_name, n)
+            SELECT date_trunc('hour', created_at), event_name, COUNT(*)
+            FROM new_rows GROUP BY 1, 2 ORDER BY 1, 2
+            ON CONFLICT (hour_start, event_name) DO UPDATE SET n = user_events_hourly.n + EXCLUDED.n;
+        END IF;
+        RETURN NULL;
+    END
+    $$"#,
+    "DROP TRIGGER IF EXISTS user_events_hourly_insert ON user_events",
+    "CREATE TRIGGER user_events_hourly_insert AFTER INSERT ON user_events
+        REFERENCING NEW TABLE AS new_rows
+        FOR EACH STATEMENT EXECUTE FUNCTION user_events_hourly_apply()",
+    "DROP TRIGGER IF EXISTS user_events_hourly_delete ON user_events",
+    "CREATE TRIGGER user_events_hourly_delete AFTER DELETE ON user_events
+        REFERENCING OLD TABLE AS old_rows
+        FOR EACH STATEMENT EXECUTE FUNCTION user_events_hourly_apply()",
+    "DROP TRIGGER IF EXISTS user_events_hourly_update ON user_events",
+    "CREATE TRIGGER user_events_hourly_update AFTER UPDATE ON user_events
+        REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+        FOR EACH STATEMENT EXECUTE FUNCTION user_events_hourly_apply()",
+    "TRUNCATE user_events_hourly",
+    "INSERT INTO user_events_hourly (hour_start, event_name, n)
+        SELECT date_trunc('hour', created_at), event_name, COUNT(*) FROM user_events GROUP BY 1, 2",
+];
+
+const SQLITE: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS user_events_hourly (
+        hour_start TEXT NOT NULL,
+        event_name TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        PRIMARY KEY (hour_start, event_name)
+    ) WITHOUT ROWID",
+    // A created_at SQLite cannot read keeps its own text as the hour, so that the platform's
+    // INSERT never fails because of the rollup.
+    "CREATE TRIGGER IF NOT EXISTS user_events_hourly_insert AFTER INSERT ON user_events BEGIN
+        INSERT INTO user_events_hourly (hour_start, event_name, n)
+        VALUES (COALESCE(strftime('%Y-%m-%d %H:00:00', NEW.created_at), NEW.created_at), NEW.event_name, 1)
+        ON CONFLICT (hour_start, event_name) DO UPDATE SET n = n + 1;
+    END",
+    "CREATE TRIGGER IF NOT EXISTS user_events_hourly_delete AFTER DELETE ON user_events BEGIN
+        UPDATE user_events_hourly SET n = n - 1
+        WHERE hour_start = COALESCE(strftime('%Y-%m-%d %H:00:00', OLD.created_at), OLD.created_at)
+          AND event_name = OLD.event_name;
+    END",
+    "CREATE TRIGGER IF NOT EXISTS user_events_hourly_update AFTER UPDATE OF created_at, event_name ON user_events BEGIN
+        UPDATE user_events_hourly SET n = n - 1
+        WHERE hour_start = COALESCE(strftime('%Y-%m-%d %H:00:00', OLD.created_at), OLD.created_at)
+          AND event_name = OLD.event_name;
+        INSERT INTO user_events_hourly (hour_start, event_name, n)
+        VALUES (COALESCE(strftime('%Y-%m-%d %H:00:00', NEW.created_at), NEW.created_at), NEW.event_name, 1)
+        ON CONFLICT (hour_start, event_name) DO UPDATE SET n = n + 1;
+    END",
+    "DELETE FROM user_events_hourly",
+    "INSERT INTO user_events_hourly (hour_start, event_name, n)
+        SELECT COALESCE(strftime('%Y-%m-%d %H:00:00', created_at), created_at), event_name, COUNT(*)
+        FROM user_events WHERE 1 GROUP BY 1, 2",
+];
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    fn use_transaction(&self) -> Option<bool> {
+        Some(true)
+    }
+
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let db = manager.get_connection();
+        let statements = match db.get_database_backend() {
+            DbBackend::Postgres => POSTGRES,
+            _ => SQLITE,
+        };
+        for statement in statements {
+            db.execute_unprepared(statement).await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let db = manager.get_connection();
+        for trigger in [
+            "user_events_hourly_insert",
+            "user_events_hourly_delete",
+            "user_events_hourly_update",
+        ] {
+            let statement = match db.get_database_backend() {
+                DbBackend::Postgres => format!("DROP TRIGGER IF EXISTS {trigger} ON user_events"),
+                _ => format!("DROP TRIGGER IF EXISTS {trigger}"),
+            };
+            db.execute_unprepared(&statement).await?;
+        }
+        if db.get_database_backend() == DbBackend::Postgres {
+            db.execute_unprepared("DROP FUNCTION IF EXISTS user_events_hourly_apply()")
+                .await?;
+        }
+        db.execute_unprepared("DROP TABLE IF EXISTS user_events_hourly")
+            .await?;
+        Ok(())
+    }
+}
