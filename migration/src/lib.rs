@@ -8,7 +8,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261125_000001_create_user_events;
 mod m20261125_000002_json_reader;
-mod m20261125_000003_hourly_rollup;
+mod m20261125_000003_rollups;
 
 /// The ordered list of migrations.
 pub struct Migrator;
@@ -19,7 +19,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261125_000001_create_user_events::Migration),
             Box::new(m20261125_000002_json_reader::Migration),
-            Box::new(m20261125_000003_hourly_rollup::Migration),
+            Box::new(m20261125_000003_rollups::Migration),
         ]
     }
 }

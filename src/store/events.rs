@@ -195,7 +195,7 @@ impl Store {
     ) -> Result<Vec<(EventCategory, i64)>, StoreError> {
         // Grouping by name and folding the few names into categories is cheaper for the
         // database than a CASE per row, and the fold is over at most one row per distinct name.
-        let source = source.pick(filter, &[GroupKey::EventName], &[]);
+        let source = source.pick(filter, &[GroupKey::EventName], None, &[]);
         let mut sql = Sql::new(self.dialect);
         sql.push("SELECT event_name, ")
             .push(source.count)

@@ -62,19 +62,25 @@ impl EventFilter {
         self.push_conditions_on(sql, dialect, "created_at");
     }
 
-    /// Whether the hourly rollup can answer for this filter: it keeps only the hour and the
-    /// event name, so any other condition, or a bound inside an hour, needs the raw events.
-    pub(crate) fn fits_hourly_rollup(&self) -> bool {
-        let whole_hour = |t: Option<NaiveDateTime>| {
-            t.is_none_or(|t| t.minute() == 0 && t.second() == 0 && t.nanosecond() == 0)
+    /// Whether a rollup by UTC hour (or, with `whole_days`, by UTC day) can answer for this
+    /// filter: a rollup keeps only the time and the event name, so any other condition, or a
+    /// bound inside an hour (a day), needs the events themselves.
+    pub(crate) fn fits_rollup(&self, whole_days: bool) -> bool {
+        let aligned = |t: Option<NaiveDateTime>| {
+            t.is_none_or(|t| {
+                t.minute() == 0
+                    && t.second() == 0
+                    && t.nanosecond() == 0
+                    && (!whole_days || t.hour() == 0)
+            })
         };
         self.user_ids.is_none()
             && self.usernames.is_none()
             && self.ip_address.is_none()
             && self.internal.is_none()
             && self.search.is_none()
-            && whole_hour(self.from)
-            && whole_hour(self.to)
+            && aligned(self.from)
+            && aligned(self.to)
     }
 
     /// As [`EventFilter::push_conditions`], with the time bounds on `time_column`.

@@ -65,7 +65,7 @@ pub struct Grouping {
 }
 
 /// The values of a row's group keys (only the requested ones are set).
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct GroupValues {
     /// The category.
     pub category: Option<EventCategory>,
@@ -142,20 +142,34 @@ pub(super) const HOURLY: Source = Source {
     rollup: true,
 };
 
+pub(super) const DAILY: Source = Source {
+    table: "user_events_daily",
+    time: "day_start",
+    count: "CAST(SUM(n) AS BIGINT)",
+    rollup: true,
+};
+
 impl CountSource {
-    /// The table that answers a count of `filter` grouped by `keys` with buckets whose offsets
-    /// are `segments`: the rollup only where it gives exactly the events' answer.
+    /// The table that answers a count of `filter` grouped by `keys` in `bucket`s whose zone
+    /// offsets are `segments`: the coarsest rollup that gives exactly the events' answer.
     pub(super) fn pick(
         self,
         filter: &EventFilter,
         keys: &[GroupKey],
+        bucket: Option<TimeBucket>,
         segments: &[Segment],
     ) -> Source {
         let keys_fit = keys
             .iter()
             .all(|k| matches!(k, GroupKey::Category | GroupKey::Kind | GroupKey::EventName));
-        let hours_fit = segments.iter().all(|s| s.offset % 3600 == 0);
-        if self == CountSource::Auto && keys_fit && hours_fit && filter.fits_hourly_rollup() {
+        if self != CountSource::Auto || !keys_fit {
+            return EVENTS;
+        }
+        let utc_days = bucket != Some(TimeBucket::Hour) && segments.iter().all(|s| s.offset == 0);
+        let whole_hours = segments.iter().all(|s| s.offset % 3600 == 0);
+        if utc_days && filter.fits_rollup(true) {
+            DAILY
+        } else if whole_hours && filter.fits_rollup(false) {
             HOURLY
         } else {
             EVENTS
@@ -275,16 +289,22 @@ impl Store {
             None => Vec::new(),
         };
         let source = match measure {
-            Measure::Count => source.pick(filter, &grouping.keys, &zone_segments),
+            Measure::Count => source.pick(filter, &grouping.keys, grouping.bucket, &zone_segments),
             Measure::Usage => EVENTS,
         };
         let shape = Shape::new(self.dialect, grouping.bucket, &zone_segments).on(source);
         let sql = shape.statement(filter, grouping, measure);
         let rows = self.db.query_all_raw(sql.into_statement()).await?;
         let kinds = kind_names();
-        rows.iter()
+        let rows = rows
+            .iter()
             .map(|row| shape.decode(row, grouping, measure, &kinds))
-            .collect()
+            .collect::<Result<Vec<UsageRow>, StoreError>>()?;
+        Ok(if shape.folds(grouping) {
+            fold(rows)
+        } else {
+            rows
+        })
     }
 }
 
@@ -318,6 +338,14 @@ impl<'a> Shape<'a> {
 
     /// `SELECT [bucket, [offset,]] keys..., measures FROM user_events WHERE ... GROUP BY ...`,
     /// wrapped in a top-N selection of groups when there is a limit.
+    /// Whether categories and kinds are grouped by event name in SQL and folded here. A name
+    /// is cheaper to group by than a CASE over the catalog per row, and folding merges at most
+    /// one row per name and group; with a limit, the top groups must be chosen by the database,
+    /// so it derives them itself.
+    fn folds(&self, grouping: &Grouping) -> bool {
+        grouping.limit.is_none() && grouping.keys.iter().any(|k| k.is_derived())
+    }
+
     fn statement(&self, filter: &EventFilter, grouping: &Grouping, measure: Measure) -> Sql {
         let mut sql = Sql::new(self.dialect);
         let mut grouped: Vec<String> = Vec::new();
@@ -329,7 +357,12 @@ impl<'a> Shape<'a> {
             self.push_bucket_columns(&mut sql, bucket, &mut grouped);
         }
         for (i, key) in grouping.keys.iter().enumerate() {
-            sql.push(&key_expression(*key)).push(&format!(" AS k{i}, "));
+            let expression = if self.folds(grouping) && key.is_derived() {
+                "event_name".to_string()
+            } else {
+                key_expression(*key)
+            };
+            sql.push(&expression).push(&format!(" AS k{i}, "));
             grouped.push(format!("k{i}"));
         }
         match measure {
@@ -415,13 +448,18 @@ impl<'a> Shape<'a> {
         at: &mut usize,
         zone: Tz,
     ) -> Result<NaiveDateTime, StoreError> {
-        let text: String = row.try_get_by_index(*at)?;
+        let local = match self.dialect {
+            Dialect::Postgres => row.try_get_by_index::<NaiveDateTime>(*at)?,
+            Dialect::Sqlite => {
+                let text: String = row.try_get_by_index(*at)?;
+                parse_db_time(&text).ok_or_else(|| StoreError::BadRow {
+                    id: 0,
+                    column: "bucket",
+                    value: text.clone(),
+                })?
+            }
+        };
         *at += 1;
-        let local = parse_db_time(&text).ok_or_else(|| StoreError::BadRow {
-            id: 0,
-            column: "bucket",
-            value: text.clone(),
-        })?;
         Ok(if self.with_offset {
             let offset: i64 = row.try_get_by_index(*at)?;
             *at += 1;
@@ -461,7 +499,8 @@ impl<'a> Shape<'a> {
         }
     }
 
-    /// The local start of each row's bucket, as text `YYYY-MM-DD[ HH:MM:SS]`.
+    /// The local start of each row's bucket: text `YYYY-MM-DD[ HH:MM:SS]` on SQLite, a
+    /// timestamp on PostgreSQL.
     fn push_bucket(&self, sql: &mut Sql, bucket: TimeBucket) {
         match self.dialect {
             Dialect::Sqlite => {
@@ -479,21 +518,22 @@ impl<'a> Shape<'a> {
                 sql.push(" || ' seconds')").push(tail);
             }
             Dialect::Postgres => {
-                let (unit, format) = match bucket {
-                    TimeBucket::Hour => ("hour", "YYYY-MM-DD HH24:MI:SS"),
-                    TimeBucket::Day => ("day", "YYYY-MM-DD"),
-                    TimeBucket::Week => ("week", "YYYY-MM-DD"),
-                    TimeBucket::Month => ("month", "YYYY-MM-DD"),
+                let unit = match bucket {
+                    TimeBucket::Hour => "hour",
+                    TimeBucket::Day => "day",
+                    TimeBucket::Week => "week",
+                    TimeBucket::Month => "month",
                 };
-                sql.push("to_char(date_trunc('")
+                sql.push("date_trunc('")
                     .push(unit)
                     .push("', ")
-                    .push(self.source.time)
-                    .push(" + ");
-                self.push_offset(sql);
-                sql.push(" * interval '1 second'), '")
-                    .push(format)
-                    .push("')");
+                    .push(self.source.time);
+                if !self.segments.iter().all(|s| s.offset == 0) {
+                    sql.push(" + ");
+                    self.push_offset(sql);
+                    sql.push(" * interval '1 second'");
+                }
+                sql.push(")");
             }
         }
     }
@@ -561,6 +601,14 @@ impl<'a> Shape<'a> {
         let mut group = GroupValues::default();
         for key in &grouping.keys {
             match key {
+                GroupKey::Category if self.folds(grouping) => {
+                    let name: String = row.try_get_by_index(at)?;
+                    group.category = Some(EventKind::from_name(&name).category());
+                }
+                GroupKey::Kind if self.folds(grouping) => {
+                    let name: String = row.try_get_by_index(at)?;
+                    group.kind = Some(EventKind::from_name(&name));
+                }
                 GroupKey::Category => {
                     let text: String = row.try_get_by_index(at)?;
                     group.category =
@@ -602,6 +650,35 @@ impl<'a> Shape<'a> {
             gpu,
         })
     }
+}
+
+impl GroupKey {
+    /// Whether the key is derived from the event name through the catalog.
+    fn is_derived(self) -> bool {
+        matches!(self, GroupKey::Category | GroupKey::Kind)
+    }
+}
+
+/// Merges rows that fall in the same bucket and group once names are folded into categories
+/// and kinds.
+fn fold(rows: Vec<UsageRow>) -> Vec<UsageRow> {
+    let mut merged: HashMap<(Option<NaiveDateTime>, GroupValues), UsageRow> =
+        HashMap::with_capacity(rows.len());
+    for row in rows {
+        match merged.entry((row.bucket_start, row.group.clone())) {
+            std::collections::hash_map::Entry::Occupied(mut slot) => {
+                let total = slot.get_mut();
+                total.events += row.events;
+                total.cpu += row.cpu;
+                total.memory_gib += row.memory_gib;
+                total.gpu += row.gpu;
+            }
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(row);
+            }
+        }
+    }
+    merged.into_values().collect()
 }
 
 /// The SQL expression of a group key. Categories and kinds are derived from the catalog in

@@ -1,4 +1,4 @@
-//! The hourly rollup: kept current by triggers for every writer, and answering counts exactly
+//! The hourly and daily rollups: kept current by triggers for every writer, and answering counts exactly
 //! as the events do.
 
 use chrono::NaiveDateTime;
@@ -147,16 +147,25 @@ on_both_backends! {
         ))
         .await;
         assert_both_paths_agree(&app).await;
-        assert_eq!(
-            scalar(&app, "SELECT CAST(SUM(n) AS BIGINT) FROM user_events_hourly").await,
-            scalar(&app, "SELECT COUNT(*) FROM user_events").await
-        );
+        let total = scalar(&app, "SELECT COUNT(*) FROM user_events").await;
+        for table in ["user_events_hourly", "user_events_daily"] {
+            let sum = scalar(&app, &format!("SELECT CAST(SUM(n) AS BIGINT) FROM {table}")).await;
+            assert_eq!(sum, total, "{table}");
+        }
 
-        // The rollup really answers: skewing it shows in the automatic path only.
-        app.sql("UPDATE user_events_hourly SET n = n + 100").await;
-        let filter = EventFilter::default();
-        let auto = app.store.category_counts_from(&filter, CountSource::Auto).await.expect("auto");
-        let events = app.store.category_counts_from(&filter, CountSource::Events).await.expect("events");
-        assert_ne!(auto, events);
+        // The rollups really answer: skewing one shows in the automatic path only, for the
+        // shapes it serves (days: UTC and whole days; hours: a zone with whole-hour offsets).
+        let (filter, in_berlin) = shapes().swap_remove(1);
+        let (everything, _) = shapes().swap_remove(0);
+        for table in ["user_events_daily", "user_events_hourly"] {
+            app.sql(&format!("UPDATE {table} SET n = n + 100")).await;
+            let daily_auto = app.store.category_counts_from(&everything, CountSource::Auto).await.expect("auto");
+            let daily_events = app.store.category_counts_from(&everything, CountSource::Events).await.expect("events");
+            let hourly_auto = app.store.event_counts_from(&filter, &in_berlin, CountSource::Auto).await.expect("auto");
+            let hourly_events = app.store.event_counts_from(&filter, &in_berlin, CountSource::Events).await.expect("events");
+            assert_eq!(daily_auto != daily_events, table == "user_events_daily", "{table}");
+            assert_eq!(hourly_auto != hourly_events, table == "user_events_hourly", "{table}");
+            app.sql(&format!("UPDATE {table} SET n = n - 100")).await;
+        }
     }
 }

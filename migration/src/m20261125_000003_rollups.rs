@@ -1,6 +1,8 @@
-//! `user_events_hourly`: events per UTC hour and event name, kept current by triggers for every
-//! writer (the platform's own INSERTs, UPDATEs and DELETEs included), so that counts over long
-//! ranges read a few thousand rollup rows instead of every event.
+//! `user_events_hourly` and `user_events_daily`: events per UTC hour (and per UTC day) and event
+//! name, kept current by triggers for every writer (the platform's own INSERTs, UPDATEs and
+//! DELETEs included), so that counts over long ranges read a few hundred or thousand rollup rows
+//! instead of every event. Hours serve buckets in zones whose offsets are whole hours; days serve
+//! UTC days, weeks and months, and counts between UTC midnights.
 //!
 //! The table belongs to the server; `user_events` keeps its columns and rows. The triggers and the
 //! backfill run in one transaction: on PostgreSQL behind a lock that lets in-flight writers
@@ -9,7 +11,7 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend};
 
-/// Creates the rollup, its triggers, and fills it from the events already stored.
+/// Creates the rollups, their triggers, and fills them from the events already stored.
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -21,6 +23,12 @@ const POSTGRES: &[&str] = &[
         n BIGINT NOT NULL,
         PRIMARY KEY (hour_start, event_name)
     )",
+    "CREATE TABLE IF NOT EXISTS user_events_daily (
+        day_start TIMESTAMP NOT NULL,
+        event_name TEXT NOT NULL,
+        n BIGINT NOT NULL,
+        PRIMARY KEY (day_start, event_name)
+    )",
     r#"CREATE OR REPLACE FUNCTION user_events_hourly_apply() RETURNS trigger
     LANGUAGE plpgsql AS $$
     BEGIN
@@ -31,6 +39,12 @@ const POSTGRES: &[&str] = &[
             )
             UPDATE user_events_hourly h SET n = h.n - gone.c FROM gone
             WHERE h.hour_start = gone.hour_start AND h.event_name = gone.event_name;
+            WITH gone AS (
+                SELECT date_trunc('day', created_at) AS day_start, event_name, COUNT(*) AS c
+                FROM old_rows GROUP BY 1, 2
+            )
+            UPDATE user_events_daily d SET n = d.n - gone.c FROM gone
+            WHERE d.day_start = gone.day_start AND d.event_name = gone.event_name;
         END IF;
         IF TG_OP IN ('INSERT', 'UPDATE') THEN
             -- In key order, so that concurrent writers take row locks in the same order.
@@ -38,6 +52,10 @@ const POSTGRES: &[&str] = &[
             SELECT date_trunc('hour', created_at), event_name, COUNT(*)
             FROM new_rows GROUP BY 1, 2 ORDER BY 1, 2
             ON CONFLICT (hour_start, event_name) DO UPDATE SET n = user_events_hourly.n + EXCLUDED.n;
+            INSERT INTO user_events_daily (day_start, event_name, n)
+            SELECT date_trunc('day', created_at), event_name, COUNT(*)
+            FROM new_rows GROUP BY 1, 2 ORDER BY 1, 2
+            ON CONFLICT (day_start, event_name) DO UPDATE SET n = user_events_daily.n + EXCLUDED.n;
         END IF;
         RETURN NULL;
     END
@@ -54,9 +72,11 @@ const POSTGRES: &[&str] = &[
     "CREATE TRIGGER user_events_hourly_update AFTER UPDATE ON user_events
         REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
         FOR EACH STATEMENT EXECUTE FUNCTION user_events_hourly_apply()",
-    "TRUNCATE user_events_hourly",
+    "TRUNCATE user_events_hourly, user_events_daily",
     "INSERT INTO user_events_hourly (hour_start, event_name, n)
         SELECT date_trunc('hour', created_at), event_name, COUNT(*) FROM user_events GROUP BY 1, 2",
+    "INSERT INTO user_events_daily (day_start, event_name, n)
+        SELECT date_trunc('day', hour_start), event_name, SUM(n) FROM user_events_hourly GROUP BY 1, 2",
 ];
 
 const SQLITE: &[&str] = &[
@@ -66,29 +86,51 @@ const SQLITE: &[&str] = &[
         n INTEGER NOT NULL,
         PRIMARY KEY (hour_start, event_name)
     ) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS user_events_daily (
+        day_start TEXT NOT NULL,
+        event_name TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        PRIMARY KEY (day_start, event_name)
+    ) WITHOUT ROWID",
     // A created_at SQLite cannot read keeps its own text as the hour, so that the platform's
     // INSERT never fails because of the rollup.
     "CREATE TRIGGER IF NOT EXISTS user_events_hourly_insert AFTER INSERT ON user_events BEGIN
         INSERT INTO user_events_hourly (hour_start, event_name, n)
         VALUES (COALESCE(strftime('%Y-%m-%d %H:00:00', NEW.created_at), NEW.created_at), NEW.event_name, 1)
         ON CONFLICT (hour_start, event_name) DO UPDATE SET n = n + 1;
+        INSERT INTO user_events_daily (day_start, event_name, n)
+        VALUES (COALESCE(strftime('%Y-%m-%d 00:00:00', NEW.created_at), NEW.created_at), NEW.event_name, 1)
+        ON CONFLICT (day_start, event_name) DO UPDATE SET n = n + 1;
     END",
     "CREATE TRIGGER IF NOT EXISTS user_events_hourly_delete AFTER DELETE ON user_events BEGIN
         UPDATE user_events_hourly SET n = n - 1
         WHERE hour_start = COALESCE(strftime('%Y-%m-%d %H:00:00', OLD.created_at), OLD.created_at)
+          AND event_name = OLD.event_name;
+        UPDATE user_events_daily SET n = n - 1
+        WHERE day_start = COALESCE(strftime('%Y-%m-%d 00:00:00', OLD.created_at), OLD.created_at)
           AND event_name = OLD.event_name;
     END",
     "CREATE TRIGGER IF NOT EXISTS user_events_hourly_update AFTER UPDATE OF created_at, event_name ON user_events BEGIN
         UPDATE user_events_hourly SET n = n - 1
         WHERE hour_start = COALESCE(strftime('%Y-%m-%d %H:00:00', OLD.created_at), OLD.created_at)
           AND event_name = OLD.event_name;
+        UPDATE user_events_daily SET n = n - 1
+        WHERE day_start = COALESCE(strftime('%Y-%m-%d 00:00:00', OLD.created_at), OLD.created_at)
+          AND event_name = OLD.event_name;
         INSERT INTO user_events_hourly (hour_start, event_name, n)
         VALUES (COALESCE(strftime('%Y-%m-%d %H:00:00', NEW.created_at), NEW.created_at), NEW.event_name, 1)
         ON CONFLICT (hour_start, event_name) DO UPDATE SET n = n + 1;
+        INSERT INTO user_events_daily (day_start, event_name, n)
+        VALUES (COALESCE(strftime('%Y-%m-%d 00:00:00', NEW.created_at), NEW.created_at), NEW.event_name, 1)
+        ON CONFLICT (day_start, event_name) DO UPDATE SET n = n + 1;
     END",
     "DELETE FROM user_events_hourly",
+    "DELETE FROM user_events_daily",
     "INSERT INTO user_events_hourly (hour_start, event_name, n)
         SELECT COALESCE(strftime('%Y-%m-%d %H:00:00', created_at), created_at), event_name, COUNT(*)
+        FROM user_events WHERE 1 GROUP BY 1, 2",
+    "INSERT INTO user_events_daily (day_start, event_name, n)
+        SELECT COALESCE(strftime('%Y-%m-%d 00:00:00', created_at), created_at), event_name, COUNT(*)
         FROM user_events WHERE 1 GROUP BY 1, 2",
 ];
 
@@ -128,6 +170,8 @@ impl MigrationTrait for Migration {
                 .await?;
         }
         db.execute_unprepared("DROP TABLE IF EXISTS user_events_hourly")
+            .await?;
+        db.execute_unprepared("DROP TABLE IF EXISTS user_events_daily")
             .await?;
         Ok(())
     }
