@@ -34,6 +34,12 @@ pub fn internal(error: StoreError) -> async_graphql::Error {
     async_graphql::Error::new("internal error").extend_with(|_, e| e.set("code", INTERNAL))
 }
 
+/// An internal error with a cause of the server's own making (logged, not sent).
+pub fn internal_message(cause: &str) -> async_graphql::Error {
+    tracing::error!(cause, "internal error");
+    async_graphql::Error::new("internal error").extend_with(|_, e| e.set("code", INTERNAL))
+}
+
 /// An internal error shared by the callers of one batched load.
 pub fn internal_shared(error: std::sync::Arc<StoreError>) -> async_graphql::Error {
     tracing::error!(error = %error, "store error");

@@ -5,23 +5,24 @@
 
 pub mod error;
 pub mod fast;
+pub mod mutation;
 pub mod query;
 pub mod scalars;
 pub mod types;
 
 use async_graphql::dataloader::DataLoader;
-use async_graphql::{EmptyMutation, EmptySubscription, Schema};
+use async_graphql::{EmptySubscription, Schema};
 
 use crate::store::Store;
 
 /// The server's schema.
-pub type AppSchema = Schema<query::QueryRoot, EmptyMutation, EmptySubscription>;
+pub type AppSchema = Schema<query::QueryRoot, mutation::MutationRoot, EmptySubscription>;
 
 /// Builds the schema over a store.
 pub fn build_schema(store: Store) -> AppSchema {
     Schema::build(
         query::QueryRoot::default(),
-        EmptyMutation,
+        mutation::MutationRoot,
         EmptySubscription,
     )
     .data(DataLoader::new(
@@ -37,7 +38,7 @@ pub fn build_schema(store: Store) -> AppSchema {
 pub fn sdl() -> String {
     Schema::build(
         query::QueryRoot::default(),
-        EmptyMutation,
+        mutation::MutationRoot,
         EmptySubscription,
     )
     .finish()

@@ -2,6 +2,7 @@
 //! A browser's GET (`Accept: text/html`, no query) gets the GraphiQL playground instead.
 
 use async_graphql::BatchRequest;
+use async_graphql::parser::types::OperationType;
 use async_graphql_axum::{GraphQLBatchRequest, GraphQLResponse};
 use axum::Json;
 use axum::extract::State;
@@ -46,9 +47,28 @@ pub async fn get_graphql(State(state): State<AppState>, headers: HeaderMap, uri:
         Ok(request) if request.query.trim().is_empty() => {
             bad_request("missing the \"query\" parameter")
         }
+        Ok(request) if !reads_only(&request.query) => (
+            StatusCode::METHOD_NOT_ALLOWED,
+            [(header::ALLOW, "POST")],
+            Json(serde_json::json!({
+                "errors": [{ "message": "mutations and subscriptions need POST", "extensions": { "code": "BAD_USER_INPUT" } }]
+            })),
+        )
+            .into_response(),
         Ok(request) => answer(state.executor.execute(request).await),
         Err(error) => bad_request(&error.to_string()),
     }
+}
+
+/// Whether a document holds queries only (a GET must not change anything). A document that
+/// does not parse is left to the engine, which reports why.
+fn reads_only(query: &str) -> bool {
+    async_graphql::parser::parse_query(query).map_or(true, |document| {
+        document
+            .operations
+            .iter()
+            .all(|(_, operation)| operation.node.ty == OperationType::Query)
+    })
 }
 
 /// A request that is not GraphQL at all: 400 with a GraphQL-shaped error body.

@@ -235,32 +235,57 @@ impl Store {
         let tx = self.db.begin().await?;
         let mut inserted = 0;
         for batch in rows.chunks(INSERT_BATCH) {
-            let mut sql = Sql::new(self.dialect);
-            sql.push("INSERT INTO user_events (user_id, ipaddr, user_agent, event_name, description, created_at) VALUES ");
-            for (i, row) in batch.iter().enumerate() {
-                if i > 0 {
-                    sql.push(", ");
-                }
-                let user_id = match row.user_id {
-                    Some(id) => self.dialect.uuid(id),
-                    None => match self.dialect {
-                        Dialect::Sqlite => sea_orm::Value::String(None),
-                        Dialect::Postgres => sea_orm::Value::Uuid(None),
-                    },
-                };
-                sql.bind_list([
-                    user_id,
-                    row.ipaddr.clone().into(),
-                    row.user_agent.clone().into(),
-                    row.event_name.clone().into(),
-                    row.description.clone().into(),
-                    self.dialect.time(truncate_to_micros(row.created_at)),
-                ]);
-            }
+            let sql = self.insert_statement(batch, false);
             inserted += tx.execute_raw(sql.into_statement()).await?.rows_affected();
         }
         tx.commit().await?;
         Ok(inserted)
+    }
+
+    /// Inserts rows in one transaction (all or nothing) and returns them as stored, in the
+    /// order given.
+    pub async fn record_events(&self, rows: &[NewEventRow]) -> Result<Vec<EventRow>, StoreError> {
+        let tx = self.db.begin().await?;
+        let mut stored = Vec::with_capacity(rows.len());
+        for batch in rows.chunks(INSERT_BATCH) {
+            let sql = self.insert_statement(batch, true);
+            for row in tx.query_all_raw(sql.into_statement()).await? {
+                stored.push(decode_row(self.dialect, &row)?);
+            }
+        }
+        tx.commit().await?;
+        // Ids are taken in the order of the VALUES list.
+        stored.sort_by_key(|r| r.id);
+        Ok(stored)
+    }
+
+    fn insert_statement(&self, batch: &[NewEventRow], returning: bool) -> Sql {
+        let mut sql = Sql::new(self.dialect);
+        sql.push("INSERT INTO user_events (user_id, ipaddr, user_agent, event_name, description, created_at) VALUES ");
+        for (i, row) in batch.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            let user_id = match row.user_id {
+                Some(id) => self.dialect.uuid(id),
+                None => match self.dialect {
+                    Dialect::Sqlite => sea_orm::Value::String(None),
+                    Dialect::Postgres => sea_orm::Value::Uuid(None),
+                },
+            };
+            sql.bind_list([
+                user_id,
+                row.ipaddr.clone().into(),
+                row.user_agent.clone().into(),
+                row.event_name.clone().into(),
+                row.description.clone().into(),
+                self.dialect.time(truncate_to_micros(row.created_at)),
+            ]);
+        }
+        if returning {
+            sql.push(" RETURNING ").push(COLUMNS);
+        }
+        sql
     }
 
     fn push_key_bound(&self, sql: &mut Sql, op: &str, cursor: &Cursor) {

@@ -14,6 +14,7 @@ mod events;
 mod filters;
 mod graphiql;
 mod migration;
+mod mutations;
 mod properties;
 mod reports;
 mod rollup;
