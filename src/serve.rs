@@ -7,6 +7,7 @@ use tokio::net::TcpListener;
 use crate::config::{DatabaseArgs, ServeArgs};
 use crate::demo::{DEMO_EVENTS, DemoOptions};
 use crate::http::{AppState, router};
+use crate::live::Live;
 use crate::store::{Store, StoreError};
 
 /// Why the server could not run.
@@ -45,9 +46,19 @@ pub async fn serve(database: &DatabaseArgs, args: &ServeArgs) -> Result<(), Serv
             tracing::info!("the database already has events; no demo events added");
         }
     }
+    // The live feed reads through a small pool of its own, so that request traffic never
+    // delays it and it never takes connections from requests.
+    let options = database.store_options();
+    let tail = Store::connect(&crate::store::StoreOptions {
+        url: options.url.clone(),
+        pool_size: 2,
+    })
+    .await?;
+    let live = Live::start(tail, &options.url).await?;
     let app = router(AppState::new(
-        crate::graphql::build_schema(store.clone()),
+        crate::graphql::build_schema(store.clone(), live.clone()),
         store.clone(),
+        live.clone(),
     ));
     let listener = TcpListener::bind(args.listen)
         .await
@@ -57,9 +68,16 @@ pub async fn serve(database: &DatabaseArgs, args: &ServeArgs) -> Result<(), Serv
         })?;
     let address = listener.local_addr()?;
     tracing::info!("listening on http://{address} (GraphiQL: http://{address}/graphql)");
+    let stopping = live.clone();
     axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            // Subscriptions end and sockets get a close frame; requests in flight finish.
+            stopping.shutdown();
+        })
         .await?;
+    // Give the sockets a moment to send their close frames.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     store.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -9,6 +9,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261125_000001_create_user_events;
 mod m20261125_000002_json_reader;
 mod m20261125_000003_rollups;
+mod m20261125_000004_notify;
 
 /// The ordered list of migrations.
 pub struct Migrator;
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000001_create_user_events::Migration),
             Box::new(m20261125_000002_json_reader::Migration),
             Box::new(m20261125_000003_rollups::Migration),
+            Box::new(m20261125_000004_notify::Migration),
         ]
     }
 }

@@ -15,68 +15,63 @@ use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend};
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
+/// On PostgreSQL the triggers append signed deltas rather than update one counter row, so that
+/// concurrent writers never wait on each other's rollup rows (a long transaction that inserted
+/// events would otherwise hold every other writer of the same hour and name). The server folds
+/// fresh deltas into one row per hour and name from time to time; reads sum whatever is there.
 const POSTGRES: &[&str] = &[
     "LOCK TABLE user_events IN SHARE ROW EXCLUSIVE MODE",
     "CREATE TABLE IF NOT EXISTS user_events_hourly (
         hour_start TIMESTAMP NOT NULL,
         event_name TEXT NOT NULL,
         n BIGINT NOT NULL,
-        PRIMARY KEY (hour_start, event_name)
+        fresh BOOLEAN NOT NULL DEFAULT true
     )",
+    "CREATE INDEX IF NOT EXISTS user_events_hourly_key_idx ON user_events_hourly (hour_start, event_name)",
+    "CREATE INDEX IF NOT EXISTS user_events_hourly_fresh_idx ON user_events_hourly (hour_start, event_name) WHERE fresh",
     "CREATE TABLE IF NOT EXISTS user_events_daily (
         day_start TIMESTAMP NOT NULL,
         event_name TEXT NOT NULL,
         n BIGINT NOT NULL,
-        PRIMARY KEY (day_start, event_name)
+        fresh BOOLEAN NOT NULL DEFAULT true
     )",
-    r#"CREATE OR REPLACE FUNCTION user_events_hourly_apply() RETURNS trigger
+    "CREATE INDEX IF NOT EXISTS user_events_daily_key_idx ON user_events_daily (day_start, event_name)",
+    "CREATE INDEX IF NOT EXISTS user_events_daily_fresh_idx ON user_events_daily (day_start, event_name) WHERE fresh",
+    r#"CREATE OR REPLACE FUNCTION user_events_rollup_apply() RETURNS trigger
     LANGUAGE plpgsql AS $$
     BEGIN
         IF TG_OP IN ('DELETE', 'UPDATE') THEN
-            WITH gone AS (
-                SELECT date_trunc('hour', created_at) AS hour_start, event_name, COUNT(*) AS c
-                FROM old_rows GROUP BY 1, 2
-            )
-            UPDATE user_events_hourly h SET n = h.n - gone.c FROM gone
-            WHERE h.hour_start = gone.hour_start AND h.event_name = gone.event_name;
-            WITH gone AS (
-                SELECT date_trunc('day', created_at) AS day_start, event_name, COUNT(*) AS c
-                FROM old_rows GROUP BY 1, 2
-            )
-            UPDATE user_events_daily d SET n = d.n - gone.c FROM gone
-            WHERE d.day_start = gone.day_start AND d.event_name = gone.event_name;
+            INSERT INTO user_events_hourly (hour_start, event_name, n)
+            SELECT date_trunc('hour', created_at), event_name, -COUNT(*) FROM old_rows GROUP BY 1, 2;
+            INSERT INTO user_events_daily (day_start, event_name, n)
+            SELECT date_trunc('day', created_at), event_name, -COUNT(*) FROM old_rows GROUP BY 1, 2;
         END IF;
         IF TG_OP IN ('INSERT', 'UPDATE') THEN
-            -- In key order, so that concurrent writers take row locks in the same order.
             INSERT INTO user_events_hourly (hour_start, event_name, n)
-            SELECT date_trunc('hour', created_at), event_name, COUNT(*)
-            FROM new_rows GROUP BY 1, 2 ORDER BY 1, 2
-            ON CONFLICT (hour_start, event_name) DO UPDATE SET n = user_events_hourly.n + EXCLUDED.n;
+            SELECT date_trunc('hour', created_at), event_name, COUNT(*) FROM new_rows GROUP BY 1, 2;
             INSERT INTO user_events_daily (day_start, event_name, n)
-            SELECT date_trunc('day', created_at), event_name, COUNT(*)
-            FROM new_rows GROUP BY 1, 2 ORDER BY 1, 2
-            ON CONFLICT (day_start, event_name) DO UPDATE SET n = user_events_daily.n + EXCLUDED.n;
+            SELECT date_trunc('day', created_at), event_name, COUNT(*) FROM new_rows GROUP BY 1, 2;
         END IF;
         RETURN NULL;
     END
     $$"#,
-    "DROP TRIGGER IF EXISTS user_events_hourly_insert ON user_events",
-    "CREATE TRIGGER user_events_hourly_insert AFTER INSERT ON user_events
+    "DROP TRIGGER IF EXISTS user_events_rollup_insert ON user_events",
+    "CREATE TRIGGER user_events_rollup_insert AFTER INSERT ON user_events
         REFERENCING NEW TABLE AS new_rows
-        FOR EACH STATEMENT EXECUTE FUNCTION user_events_hourly_apply()",
-    "DROP TRIGGER IF EXISTS user_events_hourly_delete ON user_events",
-    "CREATE TRIGGER user_events_hourly_delete AFTER DELETE ON user_events
+        FOR EACH STATEMENT EXECUTE FUNCTION user_events_rollup_apply()",
+    "DROP TRIGGER IF EXISTS user_events_rollup_delete ON user_events",
+    "CREATE TRIGGER user_events_rollup_delete AFTER DELETE ON user_events
         REFERENCING OLD TABLE AS old_rows
-        FOR EACH STATEMENT EXECUTE FUNCTION user_events_hourly_apply()",
-    "DROP TRIGGER IF EXISTS user_events_hourly_update ON user_events",
-    "CREATE TRIGGER user_events_hourly_update AFTER UPDATE ON user_events
+        FOR EACH STATEMENT EXECUTE FUNCTION user_events_rollup_apply()",
+    "DROP TRIGGER IF EXISTS user_events_rollup_update ON user_events",
+    "CREATE TRIGGER user_events_rollup_update AFTER UPDATE ON user_events
         REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-        FOR EACH STATEMENT EXECUTE FUNCTION user_events_hourly_apply()",
+        FOR EACH STATEMENT EXECUTE FUNCTION user_events_rollup_apply()",
     "TRUNCATE user_events_hourly, user_events_daily",
-    "INSERT INTO user_events_hourly (hour_start, event_name, n)
-        SELECT date_trunc('hour', created_at), event_name, COUNT(*) FROM user_events GROUP BY 1, 2",
-    "INSERT INTO user_events_daily (day_start, event_name, n)
-        SELECT date_trunc('day', hour_start), event_name, SUM(n) FROM user_events_hourly GROUP BY 1, 2",
+    "INSERT INTO user_events_hourly (hour_start, event_name, n, fresh)
+        SELECT date_trunc('hour', created_at), event_name, COUNT(*), false FROM user_events GROUP BY 1, 2",
+    "INSERT INTO user_events_daily (day_start, event_name, n, fresh)
+        SELECT date_trunc('day', hour_start), event_name, SUM(n), false FROM user_events_hourly GROUP BY 1, 2",
 ];
 
 const SQLITE: &[&str] = &[
@@ -158,6 +153,9 @@ impl MigrationTrait for Migration {
             "user_events_hourly_insert",
             "user_events_hourly_delete",
             "user_events_hourly_update",
+            "user_events_rollup_insert",
+            "user_events_rollup_delete",
+            "user_events_rollup_update",
         ] {
             let statement = match db.get_database_backend() {
                 DbBackend::Postgres => format!("DROP TRIGGER IF EXISTS {trigger} ON user_events"),
@@ -166,7 +164,7 @@ impl MigrationTrait for Migration {
             db.execute_unprepared(&statement).await?;
         }
         if db.get_database_backend() == DbBackend::Postgres {
-            db.execute_unprepared("DROP FUNCTION IF EXISTS user_events_hourly_apply()")
+            db.execute_unprepared("DROP FUNCTION IF EXISTS user_events_rollup_apply()")
                 .await?;
         }
         db.execute_unprepared("DROP TABLE IF EXISTS user_events_hourly")

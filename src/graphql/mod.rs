@@ -8,23 +8,27 @@ pub mod fast;
 pub mod mutation;
 pub mod query;
 pub mod scalars;
+pub mod subscription;
 pub mod types;
 
+use async_graphql::Schema;
 use async_graphql::dataloader::DataLoader;
-use async_graphql::{EmptySubscription, Schema};
 
+use crate::live::Live;
 use crate::store::Store;
 
 /// The server's schema.
-pub type AppSchema = Schema<query::QueryRoot, mutation::MutationRoot, EmptySubscription>;
+pub type AppSchema =
+    Schema<query::QueryRoot, mutation::MutationRoot, subscription::SubscriptionRoot>;
 
-/// Builds the schema over a store.
-pub fn build_schema(store: Store) -> AppSchema {
+/// Builds the schema over a store and the live feed of new events.
+pub fn build_schema(store: Store, live: Live) -> AppSchema {
     Schema::build(
         query::QueryRoot::default(),
         mutation::MutationRoot,
-        EmptySubscription,
+        subscription::SubscriptionRoot,
     )
+    .data(live)
     .data(DataLoader::new(
         types::UserLoader(store.clone()),
         tokio::spawn,
@@ -39,7 +43,7 @@ pub fn sdl() -> String {
     Schema::build(
         query::QueryRoot::default(),
         mutation::MutationRoot,
-        EmptySubscription,
+        subscription::SubscriptionRoot,
     )
     .finish()
     .sdl()

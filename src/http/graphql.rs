@@ -13,9 +13,24 @@ use super::AppState;
 use super::graphiql;
 use crate::graphql::fast::Answer;
 
-/// `POST /graphql`.
-pub async fn post_graphql(State(state): State<AppState>, request: GraphQLBatchRequest) -> Response {
+/// `POST /graphql`; with `Accept: text/event-stream`, the answer comes as Server-Sent Events
+/// (subscriptions included).
+pub async fn post_graphql(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    request: GraphQLBatchRequest,
+) -> Response {
+    let wants_events = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/event-stream"));
     match request.into_inner() {
+        BatchRequest::Single(request) if wants_events => {
+            super::ws::event_stream(state, request).await
+        }
+        BatchRequest::Batch(_) if wants_events => {
+            bad_request("a batch cannot be answered as an event stream; send one request")
+        }
         BatchRequest::Single(request) => answer(state.executor.execute(request).await),
         batch => GraphQLResponse::from(state.executor.schema().execute_batch(batch).await)
             .into_response(),

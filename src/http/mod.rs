@@ -2,6 +2,7 @@
 
 mod graphiql;
 mod graphql;
+mod ws;
 
 use axum::Router;
 use axum::extract::State;
@@ -13,6 +14,7 @@ use std::sync::Arc;
 
 use crate::graphql::AppSchema;
 use crate::graphql::fast::Executor;
+use crate::live::Live;
 use crate::store::Store;
 
 /// What every handler shares.
@@ -22,14 +24,17 @@ pub struct AppState {
     pub executor: Arc<Executor>,
     /// The store, for the handlers that are not GraphQL.
     pub store: Store,
+    /// The live feed (subscriptions end and sockets close when it shuts down).
+    pub live: Live,
 }
 
 impl AppState {
     /// The state over a schema and the store it reads.
-    pub fn new(schema: AppSchema, store: Store) -> AppState {
+    pub fn new(schema: AppSchema, store: Store, live: Live) -> AppState {
         AppState {
             executor: Arc::new(Executor::new(schema, store.clone())),
             store,
+            live,
         }
     }
 }
@@ -41,6 +46,7 @@ pub fn router(state: AppState) -> Router {
             "/graphql",
             get(graphql::get_graphql).post(graphql::post_graphql),
         )
+        .route("/graphql/ws", get(ws::websocket))
         .route("/graphiql/{file}", get(graphiql::asset))
         .route("/healthz", get(healthz))
         .with_state(state)

@@ -348,3 +348,85 @@ pub(super) fn decode_row(dialect: Dialect, r: &QueryResult) -> Result<EventRow, 
         created_at_text,
     })
 }
+
+impl Store {
+    /// Events with an id above `after` matching `filter`, in id order, at most `limit`.
+    pub async fn events_after(
+        &self,
+        after: i64,
+        filter: &EventFilter,
+        limit: u64,
+    ) -> Result<Vec<EventRow>, StoreError> {
+        let mut sql = Sql::new(self.dialect);
+        sql.push("SELECT ")
+            .push(COLUMNS)
+            .push(" FROM user_events WHERE id > ")
+            .bind(after);
+        filter.push_conditions(&mut sql, self.dialect);
+        sql.push(" ORDER BY id LIMIT ")
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX));
+        self.fetch_rows(sql).await
+    }
+
+    /// Events with ids in `(after, up_to]`, in id order, at most `limit`.
+    pub async fn events_between(
+        &self,
+        after: i64,
+        up_to: i64,
+        limit: u64,
+    ) -> Result<Vec<EventRow>, StoreError> {
+        let mut sql = Sql::new(self.dialect);
+        sql.push("SELECT ")
+            .push(COLUMNS)
+            .push(" FROM user_events WHERE id > ")
+            .bind(after)
+            .push(" AND id <= ")
+            .bind(up_to)
+            .push(" ORDER BY id LIMIT ")
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX));
+        self.fetch_rows(sql).await
+    }
+
+    /// The largest id stored (0 when there is none).
+    pub async fn max_id(&self) -> Result<i64, StoreError> {
+        let mut sql = Sql::new(self.dialect);
+        sql.push("SELECT MAX(id) FROM user_events");
+        let row = self.db.query_one_raw(sql.into_statement()).await?;
+        Ok(match row {
+            Some(row) => row.try_get_by_index::<Option<i64>>(0)?.unwrap_or(0),
+            None => 0,
+        })
+    }
+}
+
+impl Store {
+    /// The virtual transaction ids of every other session's open transaction (PostgreSQL).
+    pub async fn running_transactions(&self) -> Result<Vec<String>, StoreError> {
+        let mut sql = Sql::new(self.dialect);
+        sql.push(
+            "SELECT virtualxid FROM pg_locks WHERE locktype = 'virtualxid' \
+             AND pid <> pg_backend_pid() AND virtualxid IS NOT NULL",
+        );
+        let rows = self.db.query_all_raw(sql.into_statement()).await?;
+        rows.iter()
+            .map(|r| Ok(r.try_get_by_index::<String>(0)?))
+            .collect()
+    }
+
+    /// Whether any of these transactions (from [`Store::running_transactions`]) is still open.
+    pub async fn any_still_running(&self, transactions: &[String]) -> Result<bool, StoreError> {
+        if transactions.is_empty() {
+            return Ok(false);
+        }
+        let mut sql = Sql::new(self.dialect);
+        sql.push(
+            "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'virtualxid' AND virtualxid::text IN ",
+        )
+        .bind_list(transactions.iter().cloned());
+        let row = self.db.query_one_raw(sql.into_statement()).await?;
+        Ok(match row {
+            Some(row) => row.try_get_by_index::<i64>(0)? > 0,
+            None => false,
+        })
+    }
+}

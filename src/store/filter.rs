@@ -3,6 +3,7 @@
 use chrono::{NaiveDateTime, Timelike};
 use uuid::Uuid;
 
+use super::EventRow;
 use super::sql::Sql;
 use super::{Dialect, time::format_db_time};
 use crate::catalog::{EventCategory, EventKind, known_names};
@@ -60,6 +61,33 @@ impl EventFilter {
     /// Appends ` AND ...` for every set field (nothing when the filter is empty).
     pub(crate) fn push_conditions(&self, sql: &mut Sql, dialect: Dialect) {
         self.push_conditions_on(sql, dialect, "created_at");
+    }
+
+    /// Whether one event matches, with exactly the meaning of the SQL conditions (live events
+    /// are matched here as they arrive; everything stored is filtered by the database).
+    pub fn matches(&self, row: &EventRow) -> bool {
+        let kind = EventKind::from_name(&row.event_name);
+        self.within_names
+            .is_none_or(|names| names.contains(&row.event_name.as_str()))
+            && any_of(&self.categories, |c| *c == kind.category())
+            && any_of(&self.kinds, |k| *k == kind)
+            && any_of(&self.event_names, |n| *n == row.event_name)
+            && any_of(&self.user_ids, |u| Some(*u) == row.user_id)
+            && self.usernames.as_ref().is_none_or(|names| {
+                let username = crate::details::Details::parse(&row.description).username;
+                username.is_some_and(|u| names.contains(&u))
+            })
+            && self.ip_address.as_ref().is_none_or(|ip| *ip == row.ipaddr)
+            && self
+                .internal
+                .is_none_or(|internal| (row.ipaddr == INTERNAL_ADDRESS) == internal)
+            && self.from.is_none_or(|from| row.created_at >= from)
+            && self.to.is_none_or(|to| row.created_at < to)
+            && self.search.as_ref().is_none_or(|needle| {
+                row.description
+                    .to_ascii_lowercase()
+                    .contains(&needle.to_ascii_lowercase())
+            })
     }
 
     /// Whether a rollup by UTC hour (or, with `whole_days`, by UTC day) can answer for this
@@ -171,6 +199,11 @@ impl EventFilter {
             sql.push(") > 0");
         }
     }
+}
+
+/// No list (anything goes), or a list with a value that passes `test`.
+fn any_of<T>(list: &Option<Vec<T>>, test: impl Fn(&T) -> bool) -> bool {
+    list.as_ref().is_none_or(|values| values.iter().any(test))
 }
 
 /// `event_name IN (names)`, or `NOT IN (every known name)` for the unlisted, or both ORed.

@@ -101,9 +101,20 @@ impl TestApp {
         .await
         .expect("connect");
         store.migrate().await.expect("migrate");
+        // The live feed reads through a pool of its own, as `serve` sets it up.
+        let tail = Store::connect(&StoreOptions {
+            url: url.clone(),
+            pool_size: 2,
+        })
+        .await
+        .expect("connect the live feed");
+        let live = user_events::live::Live::start(tail, &url)
+            .await
+            .expect("live feed");
         let state = AppState::new(
-            user_events::graphql::build_schema(store.clone()),
+            user_events::graphql::build_schema(store.clone(), live.clone()),
             store.clone(),
+            live,
         );
         let router = router(state.clone());
         TestApp {
@@ -114,6 +125,19 @@ impl TestApp {
             state,
             _dir: dir,
         }
+    }
+
+    /// Serves the app on a free loopback port (for WebSocket and streaming clients).
+    pub async fn serve(&self) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let address = listener.local_addr().expect("address").to_string();
+        let router = self.router.clone();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        address
     }
 
     /// Runs SQL as another program would.

@@ -13,6 +13,7 @@ mod errors;
 mod events;
 mod filters;
 mod graphiql;
+mod live;
 mod migration;
 mod mutations;
 mod properties;

@@ -93,6 +93,13 @@ impl NewEventInput {
     }
 }
 
+/// Tells this process's live feed that rows just committed, so subscribers see them at once.
+fn nudge(ctx: &Context<'_>) {
+    if let Some(live) = ctx.data_opt::<crate::live::Live>() {
+        live.nudge();
+    }
+}
+
 /// Writing events.
 #[derive(Default)]
 pub struct MutationRoot;
@@ -107,6 +114,7 @@ impl MutationRoot {
     ) -> async_graphql::Result<Event> {
         let row = input.validate("input")?;
         let mut stored = store(ctx).record_events(&[row]).await.or_internal()?;
+        nudge(ctx);
         stored
             .pop()
             .map(Event::from)
@@ -131,6 +139,7 @@ impl MutationRoot {
             .map(|(i, input)| input.validate(&format!("inputs.{i}")))
             .collect::<async_graphql::Result<Vec<NewEventRow>>>()?;
         let stored = store(ctx).record_events(&rows).await.or_internal()?;
+        nudge(ctx);
         Ok(stored.into_iter().map(Event::from).collect())
     }
 }

@@ -1,0 +1,111 @@
+//! Subscriptions over WebSocket (`graphql-transport-ws` and the legacy `graphql-ws`, chosen by
+//! the subprotocol) and over Server-Sent Events (`graphql-sse`, distinct connections mode).
+//!
+//! A WebSocket is served here rather than by the integration's own loop so that shutdown can
+//! close it with a close frame ("going away") instead of dropping the connection.
+
+use std::convert::Infallible;
+
+use async_graphql::futures_util::{SinkExt, StreamExt};
+use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, WebSocketProtocols, WsMessage};
+use axum::extract::State;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+
+use super::AppState;
+use crate::live::stopped;
+
+/// Close code 1001: the server is going away.
+const GOING_AWAY: u16 = 1001;
+
+/// `GET /graphql/ws`: the subprotocol the client offers first among those known decides.
+pub async fn websocket(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let offered = headers
+        .get(header::SEC_WEBSOCKET_PROTOCOL)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let Some(protocol) = offered
+        .split(',')
+        .find_map(|p| p.trim().parse::<WebSocketProtocols>().ok())
+    else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "offer the graphql-transport-ws or graphql-ws subprotocol\n",
+        )
+            .into_response();
+    };
+    upgrade
+        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| serve_socket(state, protocol, socket))
+        .into_response()
+}
+
+async fn serve_socket(state: AppState, protocol: WebSocketProtocols, socket: WebSocket) {
+    let mut stop = state.live.stop_signal();
+    let (mut sink, stream) = socket.split();
+    let input = stream
+        .take_while(|message| std::future::ready(message.is_ok()))
+        .filter_map(|message| {
+            std::future::ready(match message {
+                Ok(Message::Text(text)) => Some(text.as_str().as_bytes().to_vec()),
+                Ok(Message::Binary(bytes)) => Some(bytes.to_vec()),
+                _ => None,
+            })
+        });
+    let output =
+        async_graphql::http::WebSocket::new(state.executor.schema().clone(), input, protocol);
+    let mut output = std::pin::pin!(output);
+    loop {
+        tokio::select! {
+            () = stopped(&mut stop) => {
+                let _ = sink
+                    .send(Message::Close(Some(CloseFrame {
+                        code: GOING_AWAY,
+                        reason: "the server is shutting down".into(),
+                    })))
+                    .await;
+                break;
+            }
+            message = output.next() => {
+                let message = match message {
+                    Some(WsMessage::Text(text)) => Message::Text(text.into()),
+                    Some(WsMessage::Close(code, reason)) => Message::Close(Some(CloseFrame {
+                        code,
+                        reason: reason.into(),
+                    })),
+                    None => break,
+                };
+                if sink.send(message).await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// A request over Server-Sent Events: every result as a `next` event, then `complete`.
+pub async fn event_stream(state: AppState, request: async_graphql::Request) -> Response {
+    let stream = state
+        .executor
+        .schema()
+        .execute_stream(request)
+        .map(|response| {
+            let data = serde_json::to_string(&response).unwrap_or_else(|_| {
+                r#"{"errors":[{"message":"internal error","extensions":{"code":"INTERNAL"}}]}"#
+                    .to_string()
+            });
+            Ok::<_, Infallible>(SseEvent::default().event("next").data(data))
+        })
+        .chain(async_graphql::futures_util::stream::once(async {
+            Ok(SseEvent::default().event("complete").data(""))
+        }));
+    Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response()
+}

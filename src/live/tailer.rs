@@ -1,0 +1,152 @@
+//! The tailer: reads rows above the watermark in id order and publishes them.
+//!
+//! On SQLite one writer at a time commits, so ids become visible in order and a missing id
+//! (a rolled-back insert, a deleted row) is simply gone.
+//!
+//! On PostgreSQL a transaction that took id 100 may commit after the one that took 101. When a
+//! read shows a gap below a visible id `h`, every transaction that took one of the missing ids
+//! called `nextval` before the one that took `h`, which had committed: so each was either
+//! running when the gap was seen, or already over. The tailer notes the transactions running
+//! then (their virtual transaction ids, which every transaction has from its first statement,
+//! written or not) and publishes nothing past the gap until all of them have ended; it then reads
+//! the range again, publishes what committed, and only then treats what is still missing as
+//! never to appear. This assumes the id sequence hands out values in order across sessions
+//! (PostgreSQL's default sequence cache of 1).
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use super::{Live, SAFETY_NET, SQLITE_POLL, stopped};
+use crate::store::{Dialect, EventFilter, Store, StoreError};
+
+/// Rows read at a time.
+const BATCH: u64 = 1000;
+/// How soon to look again while a gap waits for transactions to end.
+const GAP_RETRY: Duration = Duration::from_millis(5);
+/// How often the rollups' fresh deltas are folded (PostgreSQL).
+const COMPACT_EVERY: Duration = Duration::from_secs(10);
+/// The channel the notify trigger signals on.
+pub const CHANNEL: &str = "user_events_created";
+
+/// A gap below `horizon`, waiting for the transactions that were running when it was seen.
+struct Gap {
+    horizon: i64,
+    running: Vec<String>,
+}
+
+/// Starts the tailer task; on PostgreSQL it listens first, so no wake-up is lost.
+pub(super) async fn spawn(
+    live: Live,
+    store: Store,
+    database_url: String,
+    _start: i64,
+) -> Result<(), StoreError> {
+    let listener = match store.dialect() {
+        Dialect::Postgres => {
+            let mut listener = sea_orm::sqlx::postgres::PgListener::connect(&database_url)
+                .await
+                .map_err(|e| StoreError::Unreachable(e.to_string()))?;
+            listener
+                .listen(CHANNEL)
+                .await
+                .map_err(|e| StoreError::Unreachable(e.to_string()))?;
+            Some(listener)
+        }
+        Dialect::Sqlite => None,
+    };
+    tokio::spawn(run(live, store, listener));
+    Ok(())
+}
+
+async fn run(live: Live, store: Store, mut listener: Option<sea_orm::sqlx::postgres::PgListener>) {
+    let mut stop: watch::Receiver<bool> = live.inner.stop.subscribe();
+    let mut gap: Option<Gap> = None;
+    let idle = match store.dialect() {
+        Dialect::Sqlite => SQLITE_POLL,
+        Dialect::Postgres => SAFETY_NET,
+    };
+    let mut compacted = tokio::time::Instant::now();
+    loop {
+        if store.dialect() == Dialect::Postgres && compacted.elapsed() >= COMPACT_EVERY {
+            compacted = tokio::time::Instant::now();
+            if let Err(error) = store.compact_rollups().await {
+                tracing::warn!(%error, "folding the rollups failed; trying again later");
+            }
+        }
+        let wait = if gap.is_some() { GAP_RETRY } else { idle };
+        tokio::select! {
+            () = stopped(&mut stop) => break,
+            () = live.inner.wake.notified() => {}
+            () = tokio::time::sleep(wait) => {}
+            notification = recv(&mut listener) => {
+                if let Err(error) = notification {
+                    tracing::warn!(%error, "listening for new events failed; reading on a timer until it is back");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+        }
+        if let Err(error) = catch_up(&live, &store, &mut gap).await {
+            tracing::warn!(%error, "reading new events failed; trying again");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+async fn recv(
+    listener: &mut Option<sea_orm::sqlx::postgres::PgListener>,
+) -> Result<(), sea_orm::sqlx::Error> {
+    match listener {
+        Some(listener) => listener.recv().await.map(|_| ()),
+        None => std::future::pending().await,
+    }
+}
+
+/// Publishes every row that can be published now, in id order.
+async fn catch_up(live: &Live, store: &Store, gap: &mut Option<Gap>) -> Result<(), StoreError> {
+    loop {
+        let watermark = live.watermark();
+        if let Some(waiting) = gap {
+            if store.any_still_running(&waiting.running).await? {
+                return Ok(());
+            }
+            // Everyone who could fill the gap is done: what committed is visible now, and
+            // what is still missing below the horizon never will be.
+            let horizon = waiting.horizon;
+            *gap = None;
+            let mut from = watermark;
+            loop {
+                let rows = store.events_between(from, horizon, BATCH).await?;
+                let Some(tail) = rows.last().map(|r| r.id) else {
+                    break;
+                };
+                for row in rows {
+                    live.publish(row);
+                }
+                from = tail;
+            }
+            live.advance(horizon);
+            continue;
+        }
+        let rows = store
+            .events_after(watermark, &EventFilter::default(), BATCH)
+            .await?;
+        let full = rows.len() as u64 == BATCH;
+        let horizon = rows.last().map_or(watermark, |r| r.id);
+        let mut expected = watermark + 1;
+        for row in rows {
+            if row.id != expected && store.dialect() == Dialect::Postgres {
+                *gap = Some(Gap {
+                    horizon,
+                    running: store.running_transactions().await?,
+                });
+                return Ok(());
+            }
+            expected = row.id + 1;
+            live.publish(row);
+        }
+        if !full {
+            return Ok(());
+        }
+    }
+}

@@ -1,0 +1,338 @@
+//! `eventCreated` over WebSocket (both protocols) and Server-Sent Events: every writer's events,
+//! filtered, in id order, each once; replay with `after`; transactions committing out of id
+//! order; a subscriber that falls behind is cut off with where to resume.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+use crate::helpers::*;
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+const SUBSCRIPTION: &str = "subscription($filter: EventFilter, $after: ID) {
+  eventCreated(filter: $filter, after: $after) { id eventName userId }
+}";
+
+/// A subscriber speaking `graphql-transport-ws` (modern) or `graphql-ws` (legacy).
+struct Subscriber {
+    socket: Socket,
+    legacy: bool,
+}
+
+impl Subscriber {
+    async fn connect(address: &str, legacy: bool, variables: Value) -> Subscriber {
+        let mut request = format!("ws://{address}/graphql/ws")
+            .into_client_request()
+            .expect("request");
+        let protocol = if legacy {
+            "graphql-ws"
+        } else {
+            "graphql-transport-ws"
+        };
+        request
+            .headers_mut()
+            .insert("Sec-WebSocket-Protocol", protocol.parse().expect("header"));
+        let (socket, response) = tokio_tungstenite::connect_async(request)
+            .await
+            .expect("connect");
+        assert_eq!(
+            response
+                .headers()
+                .get("sec-websocket-protocol")
+                .and_then(|v| v.to_str().ok()),
+            Some(protocol)
+        );
+        let mut subscriber = Subscriber { socket, legacy };
+        subscriber
+            .send(json!({ "type": "connection_init", "payload": {} }))
+            .await;
+        let ack = subscriber.receive().await;
+        assert_eq!(ack["type"], "connection_ack", "{ack}");
+        let start = if legacy { "start" } else { "subscribe" };
+        subscriber
+            .send(json!({ "id": "1", "type": start,
+                          "payload": { "query": SUBSCRIPTION, "variables": variables } }))
+            .await;
+        // The subscription is live once the server has read the request; give it a moment.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        subscriber
+    }
+
+    async fn send(&mut self, message: Value) {
+        self.socket
+            .send(Message::Text(message.to_string().into()))
+            .await
+            .expect("send");
+    }
+
+    async fn receive(&mut self) -> Value {
+        loop {
+            let message = tokio::time::timeout(Duration::from_secs(10), self.socket.next())
+                .await
+                .expect("a message within 10 s")
+                .expect("open")
+                .expect("message");
+            match message {
+                Message::Text(text) => {
+                    let value: Value = serde_json::from_str(&text).expect("JSON");
+                    if value["type"] == "ka" || value["type"] == "ping" {
+                        continue;
+                    }
+                    return value;
+                }
+                Message::Close(frame) => {
+                    return json!({ "type": "closed", "frame": format!("{frame:?}") });
+                }
+                _ => continue,
+            }
+        }
+    }
+
+    /// The next event's id, name and user.
+    async fn next_event(&mut self) -> Value {
+        let message = self.receive().await;
+        let kind = if self.legacy { "data" } else { "next" };
+        assert_eq!(message["type"], kind, "{message}");
+        assert!(message["payload"]["errors"].is_null(), "{message}");
+        message["payload"]["data"]["eventCreated"].clone()
+    }
+
+    async fn next_ids(&mut self, n: usize) -> Vec<i64> {
+        let mut ids = Vec::new();
+        for _ in 0..n {
+            let event = self.next_event().await;
+            ids.push(event["id"].as_str().expect("id").parse().expect("number"));
+        }
+        ids
+    }
+
+    /// Nothing more arrives for a while.
+    async fn quiet(&mut self) {
+        let next = tokio::time::timeout(Duration::from_millis(600), self.socket.next()).await;
+        assert!(next.is_err(), "unexpected message: {next:?}");
+    }
+}
+
+on_both_backends! {
+    async fn both_protocols_deliver_plain_sql_inserts_filtered(app: TestApp) {
+        let address = app.serve().await;
+        for legacy in [false, true] {
+            let mut sessions = Subscriber::connect(&address, legacy, json!({ "filter": { "categories": ["SESSIONS"] } })).await;
+            let mut bo = Subscriber::connect(&address, legacy, json!({ "filter": { "userIds": [BO] } })).await;
+            let ids = app
+                .insert(&[
+                    Row::new("user login", "2026-01-01 10:00:00"),
+                    Row::new("session launched", "2026-01-01 10:01:00").user(Some(BO)),
+                    Row::new("file downloaded", "2026-01-01 10:02:00").user(Some(BO)),
+                    Row::new("session stopped", "2026-01-01 10:03:00"),
+                ])
+                .await;
+            assert_eq!(sessions.next_ids(2).await, vec![ids[1], ids[3]], "legacy: {legacy}");
+            assert_eq!(bo.next_ids(2).await, vec![ids[1], ids[2]], "legacy: {legacy}");
+            sessions.quiet().await;
+        }
+    }
+
+    async fn mutations_and_replay_with_after_lose_nothing(app: TestApp) {
+        let address = app.serve().await;
+        let ids = app
+            .insert(&[
+                Row::new("user login", "2026-01-01 10:00:00"),
+                Row::new("user login", "2026-01-01 10:01:00"),
+                Row::new("user login", "2026-01-01 10:02:00"),
+            ])
+            .await;
+        let mut resumed = Subscriber::connect(&address, false, json!({ "after": ids[0].to_string() })).await;
+        assert_eq!(resumed.next_ids(2).await, vec![ids[1], ids[2]]);
+        let data = app
+            .query(
+                "mutation { recordEvent(input: { ipAddress: \"10.0.0.1\", userAgent: \"ua\", eventName: \"user logout\", description: \"{}\" }) { id } }",
+                json!({}),
+            )
+            .await;
+        let recorded: i64 = data["recordEvent"]["id"].as_str().expect("id").parse().expect("number");
+        assert_eq!(resumed.next_ids(1).await, vec![recorded]);
+
+        // Reconnecting with the last id seen, while events keep arriving, gives each once.
+        drop(resumed);
+        let more = app
+            .insert(&[Row::new("user login", "2026-01-01 11:00:00"), Row::new("user login", "2026-01-01 11:01:00")])
+            .await;
+        let mut again = Subscriber::connect(&address, true, json!({ "after": recorded.to_string() })).await;
+        let later = app.insert(&[Row::new("user login", "2026-01-01 12:00:00")]).await;
+        assert_eq!(again.next_ids(3).await, vec![more[0], more[1], later[0]]);
+        again.quiet().await;
+    }
+
+    async fn server_sent_events_carry_subscriptions(app: TestApp) {
+        let address = app.serve().await;
+        let response = reqwest::Client::new()
+            .post(format!("http://{address}/graphql"))
+            .header("accept", "text/event-stream")
+            .json(&json!({ "query": SUBSCRIPTION, "variables": { "filter": { "kinds": ["USER_LOGOUT"] } } }))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), 200);
+        assert!(response.headers()["content-type"].to_str().unwrap_or_default().starts_with("text/event-stream"));
+        let mut body = response.bytes_stream();
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        let ids = app
+            .insert(&[Row::new("user login", "2026-01-01 10:00:00"), Row::new("user logout", "2026-01-01 10:01:00")])
+            .await;
+        let mut text = String::new();
+        while !text.contains("event: next") || !text.contains("\n\n") {
+            let chunk = tokio::time::timeout(Duration::from_secs(10), body.next())
+                .await
+                .expect("an event within 10 s")
+                .expect("open")
+                .expect("bytes");
+            text.push_str(&String::from_utf8_lossy(&chunk));
+        }
+        let data = text
+            .lines()
+            .find_map(|line| line.strip_prefix("data: "))
+            .expect("a data line");
+        let event: Value = serde_json::from_str(data).expect("JSON");
+        assert_eq!(event["data"]["eventCreated"]["id"], ids[1].to_string(), "{text}");
+    }
+
+    async fn a_subscriber_that_falls_behind_is_cut_off_with_where_to_resume(app: TestApp) {
+        use user_events::live::{Delivery, Live};
+        let live = Live::start_with_buffer(app.store.clone(), &app.url, 8).await.expect("live");
+        let stalled = live.subscribe(app.store.clone(), Default::default(), None);
+        let healthy = live.subscribe(app.store.clone(), Default::default(), None);
+        let mut stalled = std::pin::pin!(stalled);
+        let mut healthy = std::pin::pin!(healthy);
+        let mut received = Vec::new();
+        for batch in 0..10 {
+            let rows: Vec<Row> = (0..5).map(|_| Row::new("user login", "2026-01-01 10:00:00")).collect();
+            let ids = app.insert(&rows).await;
+            live.nudge();
+            while received.last() != ids.last() {
+                match tokio::time::timeout(Duration::from_secs(10), healthy.next()).await {
+                    Ok(Some(Ok(Delivery::Event(row)))) => received.push(row.id),
+                    other => panic!("batch {batch}: {other:?}"),
+                }
+            }
+        }
+        assert_eq!(received.len(), 50, "the healthy subscriber got every event");
+        assert!(received.windows(2).all(|w| w[0] < w[1]));
+        let mut got = Vec::new();
+        let last_id = loop {
+            match stalled.next().await {
+                Some(Ok(Delivery::Event(row))) => got.push(row.id),
+                Some(Ok(Delivery::Lagged { last_id })) => break last_id,
+                other => panic!("{other:?}"),
+            }
+        };
+        assert!(got.len() < 50);
+        assert!(stalled.next().await.is_none(), "the lagging subscription ends");
+        // Resuming after the id it was given misses nothing.
+        let resumed = live.subscribe(app.store.clone(), Default::default(), Some(last_id));
+        let mut resumed = std::pin::pin!(resumed);
+        let mut rest = Vec::new();
+        while rest.len() + got.len() < 50 && rest.last() != received.last() {
+            if let Some(Ok(Delivery::Event(row))) = resumed.next().await {
+                rest.push(row.id);
+            }
+        }
+        let all: Vec<i64> = got.into_iter().chain(rest).collect();
+        let tail = &received[received.len() - all.len()..];
+        assert!(all.ends_with(tail) || all == received, "{all:?}");
+        live.shutdown();
+    }
+}
+
+/// Two transactions that commit in reverse id order: both are delivered, in id order.
+#[tokio::test]
+async fn transactions_committing_out_of_id_order_are_both_delivered() {
+    use sea_orm::{ConnectionTrait, Database, TransactionTrait};
+    let app = TestApp::new(Backend::Postgres).await;
+    let address = app.serve().await;
+    let mut subscriber = Subscriber::connect(&address, false, json!({})).await;
+    let first = Database::connect(&app.url).await.expect("connect");
+    let second = Database::connect(&app.url).await.expect("connect");
+    let insert = "INSERT INTO user_events (ipaddr, user_agent, event_name, description, created_at) \
+                  VALUES ('10.0.0.1', 'ua', 'user login', '{}', now()) RETURNING id";
+    let early = first.begin().await.expect("begin");
+    let early_id: i64 = early
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            insert,
+        ))
+        .await
+        .expect("insert")
+        .expect("row")
+        .try_get_by_index(0)
+        .expect("id");
+    let late = second.begin().await.expect("begin");
+    let late_id: i64 = late
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            insert,
+        ))
+        .await
+        .expect("insert")
+        .expect("row")
+        .try_get_by_index(0)
+        .expect("id");
+    assert!(late_id > early_id);
+    late.commit().await.expect("commit the larger id first");
+    // The larger id is committed, but the smaller one may still come: nothing is delivered.
+    subscriber.quiet().await;
+    early.commit().await.expect("commit");
+    assert_eq!(subscriber.next_ids(2).await, vec![early_id, late_id]);
+
+    // A rolled-back id never blocks what follows.
+    let gone = first.begin().await.expect("begin");
+    gone.execute_unprepared(insert).await.expect("insert");
+    let kept = app
+        .insert(&[Row::new("user logout", "2026-01-01 10:00:00")])
+        .await;
+    gone.rollback().await.expect("rollback");
+    assert_eq!(subscriber.next_ids(1).await, kept);
+}
+
+/// Two server processes on one PostgreSQL database both deliver every event.
+#[tokio::test]
+async fn two_server_processes_both_deliver() {
+    let app = TestApp::new(Backend::Postgres).await;
+    let one = ServerProcess::start(&app.url, &[]);
+    let two = ServerProcess::start(&app.url, &[]);
+    let mut first = Subscriber::connect(&one.address, false, json!({})).await;
+    let mut second = Subscriber::connect(&two.address, true, json!({})).await;
+    let ids = app
+        .insert(&[
+            Row::new("user login", "2026-01-01 10:00:00"),
+            Row::new("user logout", "2026-01-01 10:01:00"),
+        ])
+        .await;
+    assert_eq!(first.next_ids(2).await, ids);
+    assert_eq!(second.next_ids(2).await, ids);
+
+    // SIGTERM closes the socket with a close frame.
+    let (status, _) = one.terminate();
+    assert!(status.success());
+    let mut closed = first.receive().await;
+    while closed["type"] == "complete" {
+        closed = first.receive().await;
+    }
+    assert_eq!(closed["type"], "closed", "{closed}");
+    assert!(
+        closed["frame"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("1001")
+            || closed["frame"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("Away"),
+        "{closed}"
+    );
+}
