@@ -17,6 +17,11 @@ use axum::response::{IntoResponse, Response};
 use super::AppState;
 use crate::live::stopped;
 
+/// Read and write buffer of a socket.
+const SOCKET_BUFFER: usize = 4 * 1024;
+/// The largest message a client may send (a subscription document with its variables).
+const MAX_MESSAGE: usize = 1024 * 1024;
+
 /// Close code 1001: the server is going away.
 const GOING_AWAY: u16 = 1001;
 
@@ -41,6 +46,11 @@ pub async fn websocket(
             .into_response();
     };
     upgrade
+        // Messages here are small; the defaults (128 KiB each way) would make an idle
+        // subscriber cost several times what its subscription does.
+        .read_buffer_size(SOCKET_BUFFER)
+        .write_buffer_size(SOCKET_BUFFER)
+        .max_message_size(MAX_MESSAGE)
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| serve_socket(state, protocol, socket))
         .into_response()

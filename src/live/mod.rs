@@ -11,7 +11,7 @@
 //! need not be in id order. The tailer never publishes past a missing id until it knows that id
 //! can no longer appear: see [`tailer`].
 
-mod tailer;
+pub mod tailer;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -21,9 +21,10 @@ use tokio::sync::{Notify, broadcast, watch};
 
 use crate::store::{EventFilter, EventRow, Store, StoreError};
 
-/// How many events the broadcast holds for subscribers that fall behind; one that falls
-/// further is cut off with the last id it was given, so it can resume.
-pub const BUFFER: usize = 4096;
+/// How many batches of new events (each at most [`tailer::BATCH`] rows, usually a handful) the
+/// broadcast holds for subscribers that fall behind; one that falls further is cut off with the
+/// last id it was given, so it can resume.
+pub const BUFFER: usize = 1024;
 /// How often the tailer reads when nothing wakes it.
 pub const SAFETY_NET: Duration = Duration::from_millis(1000);
 /// How often the tailer reads on SQLite, where nothing wakes it for other writers.
@@ -38,7 +39,8 @@ pub struct Live {
 }
 
 struct Inner {
-    sender: broadcast::Sender<Arc<EventRow>>,
+    /// Batches rather than single events: a subscriber wakes once per batch, not per event.
+    sender: broadcast::Sender<Arc<Vec<Arc<EventRow>>>>,
     /// Every id up to here is published or known never to appear.
     watermark: AtomicI64,
     wake: Notify,
@@ -113,11 +115,15 @@ impl Live {
         self.inner.watermark.load(Ordering::Acquire)
     }
 
-    fn publish(&self, row: EventRow) {
-        let id = row.id;
+    /// Publishes rows read in id order, then moves the watermark past them.
+    fn publish(&self, rows: Vec<crate::store::EventRow>) {
+        let Some(last) = rows.last().map(|r| r.id) else {
+            return;
+        };
+        let batch: Vec<Arc<EventRow>> = rows.into_iter().map(Arc::new).collect();
         // No receivers is not an error: nobody is listening right now.
-        let _ = self.inner.sender.send(Arc::new(row));
-        self.inner.watermark.store(id, Ordering::Release);
+        let _ = self.inner.sender.send(Arc::new(batch));
+        self.inner.watermark.fetch_max(last, Ordering::AcqRel);
     }
 
     fn advance(&self, to: i64) {
@@ -165,13 +171,15 @@ impl Live {
                         break;
                     }
                     received = receiver.recv() => match received {
-                        Ok(row) => {
-                            if row.id <= last {
-                                continue;
-                            }
-                            last = row.id;
-                            if filter.matches(&row) {
-                                yield Delivery::Event(row);
+                        Ok(batch) => {
+                            for row in batch.iter() {
+                                if row.id <= last {
+                                    continue;
+                                }
+                                last = row.id;
+                                if filter.matches(row) {
+                                    yield Delivery::Event(row.clone());
+                                }
                             }
                         }
                         Err(broadcast::error::RecvError::Lagged(_)) => {

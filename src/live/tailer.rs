@@ -20,8 +20,8 @@ use tokio::sync::watch;
 use super::{Live, SAFETY_NET, SQLITE_POLL, stopped};
 use crate::store::{Dialect, EventFilter, Store, StoreError};
 
-/// Rows read at a time.
-const BATCH: u64 = 1000;
+/// Rows read, and published as one batch, at a time.
+pub const BATCH: u64 = 256;
 /// How soon to look again while a gap waits for transactions to end.
 const GAP_RETRY: Duration = Duration::from_millis(5);
 /// How often the rollups' fresh deltas are folded (PostgreSQL).
@@ -120,9 +120,7 @@ async fn catch_up(live: &Live, store: &Store, gap: &mut Option<Gap>) -> Result<(
                 let Some(tail) = rows.last().map(|r| r.id) else {
                     break;
                 };
-                for row in rows {
-                    live.publish(row);
-                }
+                live.publish(rows);
                 from = tail;
             }
             live.advance(horizon);
@@ -134,8 +132,10 @@ async fn catch_up(live: &Live, store: &Store, gap: &mut Option<Gap>) -> Result<(
         let full = rows.len() as u64 == BATCH;
         let horizon = rows.last().map_or(watermark, |r| r.id);
         let mut expected = watermark + 1;
+        let mut ready = Vec::with_capacity(rows.len());
         for row in rows {
             if row.id != expected && store.dialect() == Dialect::Postgres {
+                live.publish(ready);
                 *gap = Some(Gap {
                     horizon,
                     running: store.running_transactions().await?,
@@ -143,8 +143,9 @@ async fn catch_up(live: &Live, store: &Store, gap: &mut Option<Gap>) -> Result<(
                 return Ok(());
             }
             expected = row.id + 1;
-            live.publish(row);
+            ready.push(row);
         }
+        live.publish(ready);
         if !full {
             return Ok(());
         }
