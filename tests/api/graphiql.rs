@@ -82,3 +82,157 @@ async fn graphiql_renders_in_a_real_browser() {
         "the placeholder was replaced"
     );
 }
+
+/// A browser page driven over the DevTools protocol.
+struct Page {
+    socket: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+    next_id: u64,
+}
+
+impl Page {
+    /// Evaluates `expression` in the page and returns its value.
+    async fn eval(&mut self, expression: &str) -> Value {
+        use futures_util::{SinkExt, StreamExt};
+        self.next_id += 1;
+        let id = self.next_id;
+        let message = json!({ "id": id, "method": "Runtime.evaluate",
+                              "params": { "expression": expression, "returnByValue": true } });
+        self.socket
+            .send(tokio_tungstenite::tungstenite::Message::Text(
+                message.to_string().into(),
+            ))
+            .await
+            .expect("send to the browser");
+        loop {
+            let reply = self.socket.next().await.expect("open").expect("message");
+            let Ok(text) = reply.to_text() else { continue };
+            let value: Value = serde_json::from_str(text).expect("JSON");
+            if value["id"] == id {
+                return value["result"]["result"]["value"].clone();
+            }
+        }
+    }
+
+    /// Evaluates `expression` until it is true, for up to `seconds`.
+    async fn wait_for(&mut self, expression: &str, seconds: u64) {
+        for _ in 0..seconds * 10 {
+            if self.eval(expression).await == json!(true) {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("the page never satisfied: {expression}");
+    }
+}
+
+use std::os::unix::process::CommandExt;
+
+/// In a real browser, GraphiQL runs a subscription over the server's WebSocket (under the
+/// page's CSP) and shows an event inserted by plain SQL while it runs.
+#[tokio::test]
+async fn graphiql_runs_a_subscription_in_a_real_browser() {
+    let (url, _dir) = fresh_database(Backend::Sqlite).await;
+    let server = ServerProcess::start(&url, &[]);
+    let profile = tempfile::tempdir().expect("profile dir");
+    let mut browser = std::process::Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--remote-debugging-port=0",
+            &format!("--user-data-dir={}", profile.path().display()),
+            &format!("{}/graphql", server.url()),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .process_group(0)
+        .spawn()
+        .expect("run chromium (scripts/test.sh installs it)");
+    let _browser_guard = KillOnDrop(&mut browser);
+    let port_file = profile.path().join("DevToolsActivePort");
+    let mut port = String::new();
+    for _ in 0..200 {
+        if let Ok(text) = std::fs::read_to_string(&port_file)
+            && let Some(first) = text.lines().next()
+        {
+            port = first.trim().to_string();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(!port.is_empty(), "the browser opened its DevTools port");
+    let targets: Value = reqwest::get(format!("http://127.0.0.1:{port}/json/list"))
+        .await
+        .expect("targets")
+        .json()
+        .await
+        .expect("JSON");
+    let page_url = targets
+        .as_array()
+        .and_then(|t| t.iter().find(|t| t["type"] == "page"))
+        .and_then(|t| t["webSocketDebuggerUrl"].as_str())
+        .expect("the page's debugger address")
+        .to_string();
+    let (socket, _) = tokio_tungstenite::connect_async(page_url.as_str())
+        .await
+        .expect("connect to the page");
+    let mut page = Page { socket, next_id: 0 };
+    page.wait_for(
+        "!!document.querySelector('.graphiql-query-editor .CodeMirror')",
+        30,
+    )
+    .await;
+    page.eval(
+        "document.querySelector('.graphiql-query-editor .CodeMirror').CodeMirror.setValue(\
+         'subscription Live { eventCreated { id eventName } }'); true",
+    )
+    .await;
+    // GraphiQL reads the operation's name from the editor a moment after an edit.
+    tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+    page.eval("document.querySelector('.graphiql-execute-button').click(); true")
+        .await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+
+    let db = sea_orm::Database::connect(&url).await.expect("connect");
+    use sea_orm::ConnectionTrait;
+    db.execute_unprepared(
+        "INSERT INTO user_events (user_id, ipaddr, user_agent, event_name, description, created_at) \
+         VALUES (NULL, '10.9.9.9', 'sql', 'license created', '{}', '2026-11-01 10:00:00')",
+    )
+    .await
+    .expect("insert");
+    page.wait_for(
+        "(document.querySelector('.graphiql-response .CodeMirror')?.CodeMirror.getValue() || '')\
+         .includes('license created')",
+        20,
+    )
+    .await;
+    let shown = page
+        .eval("document.querySelector('.graphiql-response .CodeMirror').CodeMirror.getValue()")
+        .await;
+    let shown: Value = serde_json::from_str(shown.as_str().unwrap_or("{}")).expect("JSON result");
+    assert_eq!(
+        shown["data"]["eventCreated"]["eventName"], "license created",
+        "{shown}"
+    );
+}
+
+/// Ends a child process however the test ends.
+struct KillOnDrop<'a>(&'a mut std::process::Child);
+
+impl Drop for KillOnDrop<'_> {
+    fn drop(&mut self) {
+        // The browser's helper processes share its process group.
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.0.id())])
+            .status();
+        let _ = self.0.wait();
+    }
+}
