@@ -29,28 +29,38 @@ pub struct CursorError;
 
 const VERSION: &str = "v1";
 
+/// Seals a position as opaque text: `tag:key:time`, base64url.
+pub(crate) fn seal(tag: &str, key: &str, time: &str) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{tag}:{key}:{time}"))
+}
+
+/// Opens text made by [`seal`] with the same tag: the key and the time as stored.
+pub(crate) fn open(tag: &str, text: &str) -> Result<(String, String), CursorError> {
+    if text.len() > 256 {
+        return Err(CursorError);
+    }
+    let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| CursorError)?;
+    let raw = String::from_utf8(bytes).map_err(|_| CursorError)?;
+    let mut parts = raw.splitn(3, ':');
+    if parts.next() != Some(tag) {
+        return Err(CursorError);
+    }
+    let key = parts.next().ok_or(CursorError)?.to_owned();
+    let time = parts.next().ok_or(CursorError)?.to_owned();
+    parse_db_time(&time).ok_or(CursorError)?;
+    Ok((key, time))
+}
+
 impl Cursor {
     /// The opaque text handed to clients.
     pub fn encode(&self) -> String {
-        URL_SAFE_NO_PAD.encode(format!("{VERSION}:{}:{}", self.id, self.at_text))
+        seal(VERSION, &self.id.to_string(), &self.at_text)
     }
 
     /// Reads a cursor produced by [`Cursor::encode`].
     pub fn decode(text: &str) -> Result<Cursor, CursorError> {
-        if text.len() > 256 {
-            return Err(CursorError);
-        }
-        let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| CursorError)?;
-        let raw = String::from_utf8(bytes).map_err(|_| CursorError)?;
-        let mut parts = raw.splitn(3, ':');
-        if parts.next() != Some(VERSION) {
-            return Err(CursorError);
-        }
-        let id = parts
-            .next()
-            .and_then(|s| s.parse::<i64>().ok())
-            .ok_or(CursorError)?;
-        let at_text = parts.next().ok_or(CursorError)?.to_owned();
+        let (id, at_text) = open(VERSION, text)?;
+        let id = id.parse::<i64>().map_err(|_| CursorError)?;
         let at = parse_db_time(&at_text).ok_or(CursorError)?;
         Ok(Cursor { id, at, at_text })
     }

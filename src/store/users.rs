@@ -7,12 +7,11 @@
 
 use std::collections::HashMap;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::NaiveDateTime;
 use sea_orm::{ConnectionTrait, QueryResult};
 use uuid::Uuid;
 
+use super::cursor::{open, seal};
 use super::sql::Sql;
 use super::time::{format_db_time, parse_db_time};
 use super::{CursorError, Dialect, Store, StoreError};
@@ -49,26 +48,13 @@ pub struct UserCursor {
 impl UserCursor {
     /// The opaque text handed to clients.
     pub fn encode(&self) -> String {
-        URL_SAFE_NO_PAD.encode(format!("u1:{}:{}", self.id, self.last_seen_text))
+        seal("u1", &self.id.to_string(), &self.last_seen_text)
     }
 
     /// Reads a cursor produced by [`UserCursor::encode`].
     pub fn decode(text: &str) -> Result<UserCursor, CursorError> {
-        if text.len() > 256 {
-            return Err(CursorError);
-        }
-        let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| CursorError)?;
-        let raw = String::from_utf8(bytes).map_err(|_| CursorError)?;
-        let mut parts = raw.splitn(3, ':');
-        if parts.next() != Some("u1") {
-            return Err(CursorError);
-        }
-        let id = parts
-            .next()
-            .and_then(|s| Uuid::parse_str(s).ok())
-            .ok_or(CursorError)?;
-        let last_seen_text = parts.next().ok_or(CursorError)?.to_owned();
-        parse_db_time(&last_seen_text).ok_or(CursorError)?;
+        let (id, last_seen_text) = open("u1", text)?;
+        let id = Uuid::parse_str(&id).map_err(|_| CursorError)?;
         Ok(UserCursor { last_seen_text, id })
     }
 }

@@ -50,18 +50,9 @@ async fn graphiql_renders_in_a_real_browser() {
     let (url, _dir) = fresh_database(Backend::Sqlite).await;
     let server = ServerProcess::start(&url, &[]);
     let profile = tempfile::tempdir().expect("profile dir");
-    let out = std::process::Command::new("chromium")
+    let out = chromium(profile.path())
         .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
             "--virtual-time-budget=20000",
-            &format!("--user-data-dir={}", profile.path().display()),
             "--dump-dom",
             &format!("{}/graphql", server.url()),
         ])
@@ -81,6 +72,23 @@ async fn graphiql_renders_in_a_real_browser() {
         !dom.contains("Loading GraphiQL"),
         "the placeholder was replaced"
     );
+}
+
+/// Headless Chromium with a fresh profile, kept off the network (this machine has none).
+fn chromium(profile: &std::path::Path) -> std::process::Command {
+    let mut command = std::process::Command::new("chromium");
+    command.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        &format!("--user-data-dir={}", profile.display()),
+    ]);
+    command
 }
 
 /// A browser page driven over the DevTools protocol.
@@ -136,18 +144,9 @@ async fn graphiql_runs_a_subscription_in_a_real_browser() {
     let (url, _dir) = fresh_database(Backend::Sqlite).await;
     let server = ServerProcess::start(&url, &[]);
     let profile = tempfile::tempdir().expect("profile dir");
-    let mut browser = std::process::Command::new("chromium")
+    let mut browser = chromium(profile.path())
         .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
             "--remote-debugging-port=0",
-            &format!("--user-data-dir={}", profile.path().display()),
             &format!("{}/graphql", server.url()),
         ])
         .stdout(std::process::Stdio::null())

@@ -5,7 +5,7 @@ use async_graphql::{Enum, SimpleObject};
 use crate::catalog::{EventCategory, EventKind};
 use crate::graphql::error::bad_input;
 use crate::graphql::scalars::{DateTime, UuidValue};
-use crate::store::{CountRow, GroupKey, Grouping, TimeBucket, UsageRow, parse_zone};
+use crate::store::{CountRow, GroupKey, GroupValues, Grouping, TimeBucket, UsageRow, parse_zone};
 
 /// The length of a time bucket; a bucket starts at local midnight (HOUR: the local hour; WEEK:
 /// Monday; MONTH: the 1st) in the requested time zone.
@@ -109,9 +109,9 @@ pub fn grouping(
     })
 }
 
-/// One group (and bucket) of `eventCounts`; keys that were not asked for are null.
+/// A report row's bucket and group keys; keys that were not asked for are null.
 #[derive(SimpleObject)]
-pub struct EventCountRow {
+pub struct GroupFields {
     /// Start of the bucket in the requested time zone, as a UTC instant.
     pub bucket_start: Option<DateTime>,
     /// The category.
@@ -126,6 +126,28 @@ pub struct EventCountRow {
     pub ip_address: Option<String>,
     /// The user agent.
     pub user_agent: Option<String>,
+}
+
+impl GroupFields {
+    fn new(bucket_start: Option<chrono::NaiveDateTime>, group: GroupValues) -> GroupFields {
+        GroupFields {
+            bucket_start: bucket_start.map(DateTime),
+            category: group.category,
+            kind: group.kind,
+            event_name: group.event_name,
+            user_id: group.user_id.map(UuidValue),
+            ip_address: group.ip_address,
+            user_agent: group.user_agent,
+        }
+    }
+}
+
+/// One group (and bucket) of `eventCounts`; keys that were not asked for are null.
+#[derive(SimpleObject)]
+pub struct EventCountRow {
+    /// The bucket and the group.
+    #[graphql(flatten)]
+    pub group: GroupFields,
     /// Events in the group.
     pub count: i64,
 }
@@ -133,13 +155,7 @@ pub struct EventCountRow {
 impl From<CountRow> for EventCountRow {
     fn from(row: CountRow) -> Self {
         EventCountRow {
-            bucket_start: row.bucket_start.map(DateTime),
-            category: row.group.category,
-            kind: row.group.kind,
-            event_name: row.group.event_name,
-            user_id: row.group.user_id.map(UuidValue),
-            ip_address: row.group.ip_address,
-            user_agent: row.group.user_agent,
+            group: GroupFields::new(row.bucket_start, row.group),
             count: row.count,
         }
     }
@@ -148,20 +164,9 @@ impl From<CountRow> for EventCountRow {
 /// One group (and bucket) of `resourceUsage`: sums over the events that report usage.
 #[derive(SimpleObject)]
 pub struct ResourceUsageRow {
-    /// Start of the bucket in the requested time zone, as a UTC instant.
-    pub bucket_start: Option<DateTime>,
-    /// The category.
-    pub category: Option<EventCategory>,
-    /// The kind.
-    pub kind: Option<EventKind>,
-    /// The event name.
-    pub event_name: Option<String>,
-    /// The user.
-    pub user_id: Option<UuidValue>,
-    /// The address.
-    pub ip_address: Option<String>,
-    /// The user agent.
-    pub user_agent: Option<String>,
+    /// The bucket and the group.
+    #[graphql(flatten)]
+    pub group: GroupFields,
     /// Events that reported usage.
     pub events: i64,
     /// Sum of vCPUs.
@@ -175,13 +180,7 @@ pub struct ResourceUsageRow {
 impl From<UsageRow> for ResourceUsageRow {
     fn from(row: UsageRow) -> Self {
         ResourceUsageRow {
-            bucket_start: row.bucket_start.map(DateTime),
-            category: row.group.category,
-            kind: row.group.kind,
-            event_name: row.group.event_name,
-            user_id: row.group.user_id.map(UuidValue),
-            ip_address: row.group.ip_address,
-            user_agent: row.group.user_agent,
+            group: GroupFields::new(row.bucket_start, row.group),
             events: row.events,
             cpu: row.cpu,
             memory_gib: row.memory_gib,
