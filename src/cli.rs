@@ -6,9 +6,15 @@ use std::time::Instant;
 use chrono::NaiveDateTime;
 use clap::{Parser, Subcommand};
 
+use std::path::{Path, PathBuf};
+
+use crate::catalog::EventCategory;
 use crate::config::{DatabaseArgs, LogFormat, ServeArgs};
 use crate::demo::{DEFAULT_UNTIL, DemoOptions};
-use crate::store::{Store, StoreError};
+use crate::ingest::{
+    ExportError, Format, ImportError, ImportOptions, OnError, export_chunks, import,
+};
+use crate::store::{EventFilter, Store, StoreError};
 
 /// A GraphQL reporting server over the `user_events` audit log.
 #[derive(Parser, Debug)]
@@ -51,6 +57,42 @@ enum Command {
     },
     /// Print the GraphQL schema (SDL), the same text as schema.graphql.
     Schema,
+    /// Load a CSV export (header id,user_id,ipaddr,user_agent,event_name,description,created_at)
+    /// or JSON Lines; rows whose id is already stored are skipped.
+    Import {
+        /// The file, or - for standard input.
+        file: PathBuf,
+        /// The format (default: from the file's extension).
+        #[arg(long, value_enum)]
+        format: Option<Format>,
+        /// What to do with a bad row: abort (nothing is loaded) or skip it.
+        #[arg(long, value_enum, default_value_t)]
+        on_error: OnError,
+        /// Where skipped rows go, unchanged, after the header (with --on-error skip).
+        #[arg(long)]
+        rejects: Option<PathBuf>,
+    },
+    /// Write events out as CSV (the import's header) or JSON Lines, in id order.
+    Export {
+        /// The format.
+        #[arg(long, value_enum, default_value = "csv")]
+        format: Format,
+        /// Write here instead of standard output.
+        #[arg(long)]
+        output: Option<PathBuf>,
+        /// Only events at or after this time (RFC 3339).
+        #[arg(long, value_parser = parse_instant)]
+        from: Option<NaiveDateTime>,
+        /// Only events before this time (RFC 3339).
+        #[arg(long, value_parser = parse_instant)]
+        to: Option<NaiveDateTime>,
+        /// Only events of this category (SESSIONS, any case); repeat for several.
+        #[arg(long, value_parser = parse_category)]
+        category: Vec<EventCategory>,
+        /// Only events of this user; repeat for several.
+        #[arg(long)]
+        user_id: Vec<uuid::Uuid>,
+    },
 }
 
 /// What a command can fail with, reported once at the CLI edge.
@@ -62,6 +104,26 @@ pub enum CliError {
     /// Serving failed.
     #[error("cannot serve: {0}")]
     Serve(#[from] crate::serve::ServeError),
+    /// An import failed (nothing was loaded).
+    #[error("import failed, nothing was loaded: {0}")]
+    Import(#[from] ImportError),
+    /// An export failed.
+    #[error("export failed: {0}")]
+    Export(#[from] ExportError),
+    /// A file could not be opened.
+    #[error("{path}: {source}")]
+    File {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The command's arguments do not fit together.
+    #[error("{0}")]
+    Usage(String),
+    /// Rows were rejected (and written to the rejects file).
+    #[error("{0} rows were rejected")]
+    Rejected(u64),
 }
 
 impl Cli {
@@ -69,6 +131,13 @@ impl Cli {
     pub async fn run(self) -> ExitCode {
         match self.dispatch().await {
             Ok(()) => ExitCode::SUCCESS,
+            Err(CliError::Rejected(_)) => ExitCode::from(2),
+            Err(
+                error @ CliError::Import(ImportError::BadRow { .. } | ImportError::BadFile { .. }),
+            ) => {
+                eprintln!("user-events: {error}");
+                ExitCode::from(2)
+            }
             Err(error) => {
                 eprintln!("user-events: {error}");
                 ExitCode::FAILURE
@@ -114,8 +183,194 @@ impl Cli {
                 Ok(())
             }
             Command::Serve(args) => Ok(crate::serve::serve(&self.database, &args).await?),
+            Command::Import {
+                file,
+                format,
+                on_error,
+                rejects,
+            } => {
+                let store = Store::connect(&self.database.store_options()).await?;
+                store.migrate().await?;
+                let result = run_import(&store, &file, format, on_error, rejects.as_deref()).await;
+                store.close().await;
+                result
+            }
+            Command::Export {
+                format,
+                output,
+                from,
+                to,
+                category,
+                user_id,
+            } => {
+                let store = Store::connect(&self.database.store_options()).await?;
+                let filter = EventFilter {
+                    from,
+                    to,
+                    categories: (!category.is_empty()).then_some(category),
+                    user_ids: (!user_id.is_empty()).then_some(user_id),
+                    ..EventFilter::default()
+                };
+                let result = run_export(&store, filter, format, output.as_deref()).await;
+                store.close().await;
+                result
+            }
         }
     }
+}
+
+fn parse_category(text: &str) -> Result<EventCategory, String> {
+    EventCategory::parse(text).ok_or_else(|| {
+        let names: Vec<&str> = EventCategory::ALL.iter().map(|c| c.name()).collect();
+        format!("{text:?} is not a category; one of {}", names.join(", "))
+    })
+}
+
+async fn run_import(
+    store: &Store,
+    file: &Path,
+    format: Option<Format>,
+    on_error: OnError,
+    rejects: Option<&Path>,
+) -> Result<(), CliError> {
+    let stdin = file.as_os_str() == "-";
+    let format = match format.or_else(|| Format::from_path(file)) {
+        Some(format) => format,
+        None if stdin => {
+            return Err(CliError::Usage(
+                "standard input needs --format csv or --format jsonl".into(),
+            ));
+        }
+        None => {
+            return Err(CliError::Usage(format!(
+                "{}: cannot tell the format from the name; give --format csv or --format jsonl",
+                file.display()
+            )));
+        }
+    };
+    if rejects.is_some() && on_error != OnError::Skip {
+        return Err(CliError::Usage(
+            "--rejects goes with --on-error skip".into(),
+        ));
+    }
+    let open = |path: &Path| -> Result<std::fs::File, CliError> {
+        std::fs::File::open(path).map_err(|source| CliError::File {
+            path: path.display().to_string(),
+            source,
+        })
+    };
+    let (input, size): (Box<dyn std::io::BufRead>, Option<u64>) = if stdin {
+        (Box::new(std::io::BufReader::new(std::io::stdin())), None)
+    } else {
+        let f = open(file)?;
+        let size = f.metadata().ok().map(|m| m.len());
+        (
+            Box::new(std::io::BufReader::with_capacity(1 << 16, f)),
+            size,
+        )
+    };
+    let rejects: Option<Box<dyn std::io::Write>> = match rejects {
+        None => None,
+        Some(path) => Some(Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path).map_err(|source| CliError::File {
+                path: path.display().to_string(),
+                source,
+            })?,
+        ))),
+    };
+    let bar = progress_bar(size);
+    let shown = bar.clone();
+    let started = Instant::now();
+    let summary = import(
+        store,
+        input,
+        ImportOptions {
+            format,
+            on_error,
+            rejects,
+            progress: Box::new(move |rows, bytes| {
+                if size.is_some() {
+                    shown.set_position(bytes);
+                } else {
+                    shown.set_position(rows);
+                }
+            }),
+        },
+    )
+    .await;
+    bar.finish_and_clear();
+    let summary = summary?;
+    let seconds = started.elapsed().as_secs_f64();
+    eprintln!(
+        "user-events: read {}, inserted {}, skipped {} as duplicates, rejected {} in {seconds:.1} s ({:.0} rows/s)",
+        summary.read,
+        summary.inserted,
+        summary.duplicates,
+        summary.rejected,
+        summary.read as f64 / seconds.max(1e-9)
+    );
+    if summary.rejected > 0 {
+        return Err(CliError::Rejected(summary.rejected));
+    }
+    Ok(())
+}
+
+/// A progress bar on a terminal (bytes with ETA for a file, rows for a stream); hidden otherwise.
+fn progress_bar(size: Option<u64>) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    match size {
+        Some(size) => {
+            let bar = indicatif::ProgressBar::new(size);
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
+            ) {
+                bar.set_style(style);
+            }
+            bar
+        }
+        None => {
+            let bar = indicatif::ProgressBar::new_spinner();
+            if let Ok(style) =
+                indicatif::ProgressStyle::with_template("{spinner} {pos} rows {per_sec}")
+            {
+                bar.set_style(style);
+            }
+            bar
+        }
+    }
+}
+
+async fn run_export(
+    store: &Store,
+    filter: EventFilter,
+    format: Format,
+    output: Option<&Path>,
+) -> Result<(), CliError> {
+    use async_graphql::futures_util::StreamExt;
+    use std::io::Write;
+    let mut out: Box<dyn Write> = match output {
+        None => Box::new(std::io::BufWriter::with_capacity(
+            1 << 16,
+            std::io::stdout().lock(),
+        )),
+        Some(path) => Box::new(std::io::BufWriter::with_capacity(
+            1 << 16,
+            std::fs::File::create(path).map_err(|source| CliError::File {
+                path: path.display().to_string(),
+                source,
+            })?,
+        )),
+    };
+    let chunks = export_chunks(store.clone(), filter, format);
+    let mut chunks = std::pin::pin!(chunks);
+    while let Some(chunk) = chunks.next().await {
+        out.write_all(&chunk?).map_err(ExportError::from)?;
+    }
+    out.flush().map_err(ExportError::from)?;
+    Ok(())
 }
 
 fn parse_instant(text: &str) -> Result<NaiveDateTime, String> {

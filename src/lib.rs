@@ -10,6 +10,7 @@ pub mod demo;
 pub mod details;
 pub mod graphql;
 pub mod http;
+pub mod ingest;
 pub mod live;
 pub mod logging;
 pub mod serve;

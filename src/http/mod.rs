@@ -1,5 +1,6 @@
 //! HTTP: the router, built apart from any listener so that tests drive it without a port.
 
+mod export;
 mod graphiql;
 mod graphql;
 mod ws;
@@ -48,6 +49,8 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/graphql/ws", get(ws::websocket))
         .route("/graphiql/{file}", get(graphiql::asset))
+        .route("/export.csv", get(export::csv))
+        .route("/export.jsonl", get(export::jsonl))
         .route("/healthz", get(healthz))
         .with_state(state)
 }

@@ -48,6 +48,26 @@ impl Dialect {
         }
     }
 
+    /// A UTC time as a bound to compare stored times with. On SQLite, where times are compared
+    /// as text, the fraction loses its trailing zeros: that is the smallest spelling of the
+    /// instant, so every stored spelling of the same instant (`.5`, `.500`, `.500000`) compares
+    /// at or above it, and `>=` and `<` mean what they say. (For `<=`, compare `<` the next
+    /// microsecond.)
+    pub(crate) fn bound(self, t: NaiveDateTime) -> sea_orm::Value {
+        match self {
+            Dialect::Sqlite => {
+                let text = format_db_time(t);
+                let text = if text.contains('.') {
+                    text.trim_end_matches('0').trim_end_matches('.').to_string()
+                } else {
+                    text
+                };
+                sea_orm::Value::String(Some(text))
+            }
+            Dialect::Postgres => sea_orm::Value::ChronoDateTime(Some(t)),
+        }
+    }
+
     /// A UTC time as this backend stores it.
     pub(crate) fn time(self, t: NaiveDateTime) -> sea_orm::Value {
         match self {
@@ -176,13 +196,13 @@ impl EventFilter {
             sql.push(" AND ")
                 .push(time_column)
                 .push(" >= ")
-                .bind(dialect.time(from));
+                .bind(dialect.bound(from));
         }
         if let Some(to) = self.to {
             sql.push(" AND ")
                 .push(time_column)
                 .push(" < ")
-                .bind(dialect.time(to));
+                .bind(dialect.bound(to));
         }
         if let Some(needle) = &self.search {
             // ASCII case folding on both backends, so that both give the same answer.

@@ -485,7 +485,7 @@ impl<'a> Shape<'a> {
                     sql.push(" WHEN ")
                         .push(self.source.time)
                         .push(" < ")
-                        .bind(self.dialect.time(segment.start))
+                        .bind(self.dialect.bound(segment.start))
                         .push(" THEN ")
                         .push(&offset.to_string());
                     offset = segment.offset;

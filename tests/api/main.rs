@@ -13,6 +13,7 @@ mod errors;
 mod events;
 mod filters;
 mod graphiql;
+mod ingest;
 mod live;
 mod migration;
 mod mutations;

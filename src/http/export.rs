@@ -1,0 +1,97 @@
+//! `GET /export.csv` and `GET /export.jsonl`: the same stream as `user-events export`, with the
+//! filter as query parameters (`from`, `to`, `category` and `user_id`, the last two repeatable).
+
+use async_graphql::futures_util::StreamExt;
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{RawQuery, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::AppState;
+use crate::catalog::EventCategory;
+use crate::graphql::scalars::DateTime;
+use crate::ingest::{Format, export_chunks};
+use crate::store::EventFilter;
+
+/// `GET /export.csv`.
+pub async fn csv(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
+    stream(state, query, Format::Csv)
+}
+
+/// `GET /export.jsonl`.
+pub async fn jsonl(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
+    stream(state, query, Format::Jsonl)
+}
+
+fn stream(state: AppState, query: Option<String>, format: Format) -> Response {
+    let filter = match filter(query.as_deref().unwrap_or_default()) {
+        Ok(filter) => filter,
+        Err((parameter, message)) => {
+            let body = serde_json::json!({ "errors": [{
+                "message": format!("invalid value for parameter \"{parameter}\": {message}"),
+                "extensions": { "code": "BAD_USER_INPUT", "argument": parameter } }] });
+            return (StatusCode::BAD_REQUEST, Json(body)).into_response();
+        }
+    };
+    let chunks = export_chunks(state.store.clone(), filter, format).map(|chunk| {
+        chunk.map_err(|error| {
+            // The status line is sent already: log, and cut the body short.
+            tracing::error!(%error, "export failed");
+            std::io::Error::other("export failed")
+        })
+    });
+    let (content_type, name) = match format {
+        Format::Csv => ("text/csv; charset=utf-8", "user_events.csv"),
+        Format::Jsonl => ("application/x-ndjson", "user_events.jsonl"),
+    };
+    (
+        [
+            (header::CONTENT_TYPE, content_type.to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        Body::from_stream(chunks),
+    )
+        .into_response()
+}
+
+/// The filter of the query string; an error names the parameter at fault.
+fn filter(query: &str) -> Result<EventFilter, (String, String)> {
+    let mut filter = EventFilter::default();
+    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+        let bad = |message: String| (key.to_string(), message);
+        match key.as_ref() {
+            "from" | "to" => {
+                let t = DateTime::parse(&value)
+                    .ok_or_else(|| bad(format!("{value:?} is not an RFC 3339 date-time")))?;
+                if key == "from" {
+                    filter.from = Some(t.0);
+                } else {
+                    filter.to = Some(t.0);
+                }
+            }
+            "category" => {
+                let category = EventCategory::parse(&value)
+                    .ok_or_else(|| bad(format!("{value:?} is not a category")))?;
+                filter
+                    .categories
+                    .get_or_insert_with(Vec::new)
+                    .push(category);
+            }
+            "user_id" => {
+                let id = uuid::Uuid::parse_str(value.trim())
+                    .map_err(|_| bad(format!("{value:?} is not a UUID")))?;
+                filter.user_ids.get_or_insert_with(Vec::new).push(id);
+            }
+            _ => {
+                return Err(bad(
+                    "unknown parameter; use from, to, category, user_id".into()
+                ));
+            }
+        }
+    }
+    Ok(filter)
+}

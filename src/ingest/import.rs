@@ -1,0 +1,475 @@
+//! Import: a CSV or JSON Lines file, streamed record by record into batched inserts inside one
+//! transaction, every row checked first.
+//!
+//! `--on-error abort` rolls everything back at the first bad row, naming its line and column;
+//! `--on-error skip` loads the good rows and writes each bad line, unchanged, to the rejects
+//! file after the header. Rows whose id is already stored are skipped, so importing a file twice
+//! changes nothing.
+
+use std::cell::RefCell;
+use std::io::{BufRead, Read, Write};
+use std::rc::Rc;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use uuid::Uuid;
+
+use super::{COLUMNS, Format};
+use crate::store::{ImportRow, NewEventRow, Store, StoreError, parse_db_time};
+
+/// Rows inserted per batch.
+const BATCH: usize = 2000;
+
+/// What to do with a bad row.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum OnError {
+    /// Stop and leave the database exactly as it was.
+    #[default]
+    Abort,
+    /// Load the good rows; write the bad lines to the rejects file.
+    Skip,
+}
+
+/// How to import.
+pub struct ImportOptions {
+    /// The file's format.
+    pub format: Format,
+    /// What to do with a bad row.
+    pub on_error: OnError,
+    /// Where bad lines go (with `skip`), after the header.
+    pub rejects: Option<Box<dyn Write>>,
+    /// Called after every batch with rows read so far and bytes consumed.
+    pub progress: Box<dyn FnMut(u64, u64)>,
+}
+
+/// What an import did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ImportSummary {
+    /// Rows read.
+    pub read: u64,
+    /// Rows inserted.
+    pub inserted: u64,
+    /// Rows skipped because their id was already stored.
+    pub duplicates: u64,
+    /// Rows rejected (`skip` mode).
+    pub rejected: u64,
+}
+
+/// Why an import failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// A row is bad (and the import was aborted, leaving the database as it was).
+    #[error("line {line}, column {column}: {reason}")]
+    BadRow {
+        /// The physical line where the row starts (the header is line 1).
+        line: u64,
+        /// The column at fault.
+        column: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The file is not the format it should be.
+    #[error("line {line}: {reason}")]
+    BadFile {
+        /// The physical line.
+        line: u64,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Reading the file or writing the rejects failed.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// The database failed (the import was rolled back).
+    #[error("{0}")]
+    Store(#[from] StoreError),
+}
+
+/// A bad row: where, which column, why.
+struct Rejection {
+    column: String,
+    reason: String,
+}
+
+fn reject(column: &str, reason: impl Into<String>) -> Rejection {
+    Rejection {
+        column: column.into(),
+        reason: reason.into(),
+    }
+}
+
+/// One record's raw fields by column name, before checking.
+struct Fields<'a> {
+    id: Option<&'a str>,
+    user_id: Option<&'a str>,
+    ipaddr: &'a str,
+    user_agent: &'a str,
+    event_name: &'a str,
+    description: &'a str,
+    created_at: &'a str,
+}
+
+/// Checks one record's fields.
+fn check(fields: Fields<'_>) -> Result<ImportRow, Rejection> {
+    let id = match fields.id.map(str::trim).filter(|s| !s.is_empty()) {
+        None => None,
+        Some(text) => match text.parse::<i64>() {
+            Ok(id) if id > 0 => Some(id),
+            _ => return Err(reject("id", format!("{text:?} is not a positive integer"))),
+        },
+    };
+    let user_id = match fields.user_id.map(str::trim).filter(|s| !s.is_empty()) {
+        None => None,
+        Some(text) => Some(
+            Uuid::parse_str(text)
+                .map_err(|_| reject("user_id", format!("{text:?} is not a UUID")))?,
+        ),
+    };
+    if fields.ipaddr.trim().is_empty() {
+        return Err(reject("ipaddr", "is empty"));
+    }
+    if fields.event_name.trim().is_empty() {
+        return Err(reject("event_name", "is empty"));
+    }
+    let created_at = parse_instant(fields.created_at).ok_or_else(|| {
+        reject(
+            "created_at",
+            format!(
+                "{:?} is not a time such as 2026-01-31 10:00:00[.ffffff][+00:00]",
+                fields.created_at
+            ),
+        )
+    })?;
+    Ok(ImportRow {
+        id,
+        event: NewEventRow {
+            user_id,
+            ipaddr: fields.ipaddr.to_string(),
+            user_agent: fields.user_agent.to_string(),
+            event_name: fields.event_name.to_string(),
+            description: fields.description.to_string(),
+            created_at,
+        },
+    })
+}
+
+/// A time with or without a fraction, with or without an offset (converted to UTC).
+fn parse_instant(text: &str) -> Option<NaiveDateTime> {
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Some(t.with_timezone(&Utc).naive_utc());
+    }
+    for format in [
+        "%Y-%m-%d %H:%M:%S%.f%#z",
+        "%Y-%m-%dT%H:%M:%S%.f%#z",
+        "%Y-%m-%d %H:%M:%S%.f%:z",
+    ] {
+        if let Ok(t) = DateTime::parse_from_str(text, format) {
+            return Some(t.with_timezone(&Utc).naive_utc());
+        }
+    }
+    parse_db_time(text)
+}
+
+/// A reader that keeps the bytes it hands out, so that a rejected CSV record can be written
+/// exactly as it stood in the file.
+struct Tee<R> {
+    inner: R,
+    kept: Rc<RefCell<Vec<u8>>>,
+}
+
+impl<R: Read> Read for Tee<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.kept.borrow_mut().extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// Loads a file into the store.
+pub async fn import(
+    store: &Store,
+    input: impl BufRead,
+    mut options: ImportOptions,
+) -> Result<ImportSummary, ImportError> {
+    let import = store.begin_import().await?;
+    let result = match options.format {
+        Format::Csv => import_csv(&import, input, &mut options).await,
+        Format::Jsonl => import_jsonl(&import, input, &mut options).await,
+    };
+    match result {
+        Ok(summary) => {
+            import.commit().await?;
+            if let Some(rejects) = options.rejects.as_mut() {
+                rejects.flush()?;
+            }
+            Ok(summary)
+        }
+        Err(error) => {
+            import.rollback().await?;
+            Err(error)
+        }
+    }
+}
+
+/// Handles one checked record: queues it, or rejects it as the mode says.
+async fn take(
+    import: &crate::store::Import,
+    checked: Result<ImportRow, Rejection>,
+    line: u64,
+    raw: &[u8],
+    batch: &mut Vec<ImportRow>,
+    summary: &mut ImportSummary,
+    options: &mut ImportOptions,
+) -> Result<(), ImportError> {
+    summary.read += 1;
+    match checked {
+        Ok(row) => {
+            batch.push(row);
+            if batch.len() >= BATCH {
+                flush(import, batch, summary).await?;
+            }
+            Ok(())
+        }
+        Err(rejection) => match options.on_error {
+            OnError::Abort => Err(ImportError::BadRow {
+                line,
+                column: rejection.column,
+                reason: rejection.reason,
+            }),
+            OnError::Skip => {
+                summary.rejected += 1;
+                if let Some(rejects) = options.rejects.as_mut() {
+                    rejects.write_all(raw)?;
+                    if !raw.ends_with(b"\n") {
+                        rejects.write_all(b"\n")?;
+                    }
+                }
+                Ok(())
+            }
+        },
+    }
+}
+
+async fn flush(
+    import: &crate::store::Import,
+    batch: &mut Vec<ImportRow>,
+    summary: &mut ImportSummary,
+) -> Result<(), ImportError> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let inserted = import.insert(batch).await?;
+    summary.inserted += inserted;
+    summary.duplicates += batch.len() as u64 - inserted;
+    batch.clear();
+    Ok(())
+}
+
+async fn import_csv(
+    import: &crate::store::Import,
+    input: impl BufRead,
+    options: &mut ImportOptions,
+) -> Result<ImportSummary, ImportError> {
+    let kept = Rc::new(RefCell::new(Vec::new()));
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .from_reader(Tee {
+            inner: input,
+            kept: kept.clone(),
+        });
+    let headers = reader
+        .byte_headers()
+        .map_err(|e| ImportError::BadFile {
+            line: 1,
+            reason: format!("cannot read the header: {e}"),
+        })?
+        .clone();
+    let header_end = reader.position().byte();
+    let names: Vec<String> = headers
+        .iter()
+        .map(|h| {
+            String::from_utf8_lossy(h)
+                .trim()
+                .trim_start_matches('\u{feff}')
+                .to_string()
+        })
+        .collect();
+    let index = |name: &str| names.iter().position(|n| n == name);
+    let mut columns = [None; 7];
+    for (slot, name) in COLUMNS.iter().enumerate() {
+        columns[slot] = index(name);
+        if columns[slot].is_none() && *name != "id" {
+            return Err(ImportError::BadFile {
+                line: 1,
+                reason: format!(
+                    "the header has no column {name:?} (expected {})",
+                    COLUMNS.join(",")
+                ),
+            });
+        }
+    }
+    {
+        let mut kept = kept.borrow_mut();
+        let header_len = usize::try_from(header_end).unwrap_or(0).min(kept.len());
+        if let Some(rejects) = options.rejects.as_mut() {
+            rejects.write_all(&kept[..header_len])?;
+            if !kept[..header_len].ends_with(b"\n") {
+                rejects.write_all(b"\n")?;
+            }
+        }
+        kept.drain(..header_len);
+    }
+    // Bytes before `base` have been dropped from `kept`.
+    let mut base = header_end;
+    let mut summary = ImportSummary::default();
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut record = csv::ByteRecord::new();
+    loop {
+        let start = reader.position().clone();
+        let more = reader
+            .read_byte_record(&mut record)
+            .map_err(|e| ImportError::BadFile {
+                line: e.position().map_or(start.line(), |p| p.line()),
+                reason: e.to_string(),
+            })?;
+        if !more {
+            break;
+        }
+        let line = record.position().map_or(start.line(), |p| p.line());
+        let end = reader.position().byte();
+        let raw = {
+            let kept = kept.borrow();
+            let from = usize::try_from(start.byte().saturating_sub(base)).unwrap_or(0);
+            let to = usize::try_from(end.saturating_sub(base))
+                .unwrap_or(0)
+                .min(kept.len());
+            kept[from.min(to)..to].to_vec()
+        };
+        {
+            let mut kept = kept.borrow_mut();
+            let drop = usize::try_from(end.saturating_sub(base))
+                .unwrap_or(0)
+                .min(kept.len());
+            kept.drain(..drop);
+            base = end;
+        }
+        let checked = if record.len() != names.len() {
+            Err(reject(
+                "*",
+                format!("has {} fields, the header {}", record.len(), names.len()),
+            ))
+        } else {
+            let text = |slot: usize| -> Result<Option<&str>, Rejection> {
+                match columns[slot] {
+                    None => Ok(None),
+                    Some(i) => std::str::from_utf8(record.get(i).unwrap_or_default())
+                        .map(Some)
+                        .map_err(|_| reject(COLUMNS[slot], "is not UTF-8")),
+                }
+            };
+            (|| {
+                Ok::<_, Rejection>(Fields {
+                    id: text(0)?,
+                    user_id: text(1)?,
+                    ipaddr: text(2)?.unwrap_or_default(),
+                    user_agent: text(3)?.unwrap_or_default(),
+                    event_name: text(4)?.unwrap_or_default(),
+                    description: text(5)?.unwrap_or_default(),
+                    created_at: text(6)?.unwrap_or_default(),
+                })
+            })()
+            .and_then(check)
+        };
+        take(
+            import,
+            checked,
+            line,
+            &raw,
+            &mut batch,
+            &mut summary,
+            options,
+        )
+        .await?;
+        if summary.read % BATCH as u64 == 0 {
+            (options.progress)(summary.read, end);
+        }
+    }
+    flush(import, &mut batch, &mut summary).await?;
+    (options.progress)(summary.read, reader.position().byte());
+    Ok(summary)
+}
+
+async fn import_jsonl(
+    import: &crate::store::Import,
+    input: impl BufRead,
+    options: &mut ImportOptions,
+) -> Result<ImportSummary, ImportError> {
+    if let Some(rejects) = options.rejects.as_mut() {
+        writeln!(rejects, "{}", COLUMNS.join(","))?;
+    }
+    let mut summary = ImportSummary::default();
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut bytes = 0u64;
+    for (index, line) in input.split(b'\n').enumerate() {
+        let line_number = index as u64 + 1;
+        let raw = line?;
+        bytes += raw.len() as u64 + 1;
+        let trimmed = raw.strip_suffix(b"\r").unwrap_or(&raw);
+        if trimmed.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let checked =
+            match serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(trimmed) {
+                Err(e) => Err(reject("*", format!("not a JSON object: {e}"))),
+                Ok(object) => {
+                    let owned = |key: &str| -> Result<Option<String>, Rejection> {
+                        match object.get(key) {
+                            None | Some(serde_json::Value::Null) => Ok(None),
+                            Some(serde_json::Value::String(s)) => Ok(Some(s.clone())),
+                            Some(serde_json::Value::Number(n)) if key == "id" => {
+                                Ok(Some(n.to_string()))
+                            }
+                            Some(other) => Err(reject(key, format!("{other} is not a string"))),
+                        }
+                    };
+                    (|| {
+                        let id = owned("id")?;
+                        let user_id = owned("user_id")?;
+                        let ipaddr = owned("ipaddr")?.unwrap_or_default();
+                        let user_agent = owned("user_agent")?.unwrap_or_default();
+                        let event_name = owned("event_name")?.unwrap_or_default();
+                        let description = owned("description")?.unwrap_or_default();
+                        let created_at = owned("created_at")?.unwrap_or_default();
+                        check(Fields {
+                            id: id.as_deref(),
+                            user_id: user_id.as_deref(),
+                            ipaddr: &ipaddr,
+                            user_agent: &user_agent,
+                            event_name: &event_name,
+                            description: &description,
+                            created_at: &created_at,
+                        })
+                    })()
+                }
+            };
+        take(
+            import,
+            checked,
+            line_number,
+            &raw,
+            &mut batch,
+            &mut summary,
+            options,
+        )
+        .await?;
+        if summary.read % BATCH as u64 == 0 {
+            (options.progress)(summary.read, bytes);
+        }
+    }
+    flush(import, &mut batch, &mut summary).await?;
+    (options.progress)(summary.read, bytes);
+    Ok(summary)
+}

@@ -1,0 +1,182 @@
+//! `user-events import` and `export` as processes, and `GET /export.csv|jsonl`: round trips to
+//! identical bytes, tricky CSV, bad rows in both modes, duplicates, stdin.
+
+use std::io::Write;
+use std::process::{Output, Stdio};
+
+use axum::http::StatusCode;
+use serde_json::json;
+
+use crate::helpers::*;
+
+fn invoke(url: &str, args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut child = bin()
+        .args(["--database-url", url])
+        .args(args)
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run user-events");
+    if let Some(bytes) = stdin {
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(bytes)
+            .expect("write stdin");
+    }
+    child.wait_with_output().expect("wait")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
+async fn count(app: &TestApp) -> i64 {
+    let data = app.query("{ events { totalCount } }", json!({})).await;
+    data["events"]["totalCount"].as_i64().expect("count")
+}
+
+/// Rows with everything CSV must quote.
+async fn tricky_rows(app: &TestApp) {
+    app.insert(&[
+        Row::new("user login", "2026-01-01 10:00:00")
+            .description("{\"username\":\"ana\",\"note\":\"a, b; \\\"c\\\"\"}"),
+        Row::new("session stopped", "2026-01-01 10:00:00.5")
+            .user(None)
+            .ip("127.0.0.1")
+            .agent(""),
+        Row::new("mystery", "2026-01-02 11:00:00.000123")
+            .agent("Agent, with \"quotes\"")
+            .description("line one\nline two, with comma\r\nand é 日本 😀"),
+    ])
+    .await;
+}
+
+on_both_backends! {
+    async fn export_then_import_then_export_gives_identical_bytes(app: TestApp) {
+        tricky_rows(&app).await;
+        let dir = tempfile::tempdir().expect("dir");
+        for format in ["csv", "jsonl"] {
+            let first = dir.path().join(format!("first.{format}"));
+            let out = invoke(&app.url, &["export", "--format", format, "--output", first.to_str().expect("path")], None);
+            assert!(out.status.success(), "{}", stderr(&out));
+            let other = TestApp::new(app.backend).await;
+            let out = invoke(&other.url, &["import", first.to_str().expect("path")], None);
+            assert!(out.status.success(), "{}", stderr(&out));
+            assert!(stderr(&out).contains("inserted 3"), "{}", stderr(&out));
+            let out = invoke(&other.url, &["export", "--format", format], None);
+            assert!(out.status.success(), "{}", stderr(&out));
+            let original = std::fs::read(&first).expect("read");
+            assert_eq!(String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&original), "{format}");
+            // Importing again changes nothing.
+            let out = invoke(&other.url, &["import", first.to_str().expect("path")], None);
+            assert!(out.status.success() && stderr(&out).contains("skipped 3 as duplicates"), "{}", stderr(&out));
+            assert_eq!(count(&other).await, 3);
+        }
+    }
+
+    async fn tricky_csv_is_read_as_rfc_4180(app: TestApp) {
+        // BOM, CRLF, columns in another order, a quoted newline, offsets, an empty user id,
+        // rows with and without ids.
+        let csv = "\u{feff}created_at,event_name,id,user_id,ipaddr,user_agent,description\r\n\
+                   2026-03-01 12:00:00+02:00,user login,7,0a0a0a0a-0000-4000-8000-000000000001,10.0.0.1,ua,\"{\"\"username\"\":\"\"ana\"\"}\"\r\n\
+                   2026-03-01T10:30:00.25Z,session stopped,,,127.0.0.1,,\"two\r\nlines\"\r\n";
+        let out = invoke(&app.url, &["import", "-", "--format", "csv"], Some(csv.as_bytes()));
+        assert!(out.status.success(), "{}", stderr(&out));
+        let data = app
+            .query("{ events(order: ASC) { edges { node { id userId createdAt description details { username } } } } }", json!({}))
+            .await;
+        let edges = data["events"]["edges"].as_array().expect("edges");
+        assert_eq!(edges.len(), 2);
+        assert_eq!(edges[0]["node"]["id"], "7");
+        assert_eq!(edges[0]["node"]["createdAt"], "2026-03-01T10:00:00Z");
+        assert_eq!(edges[0]["node"]["details"]["username"], "ana");
+        assert_eq!(edges[1]["node"]["userId"], serde_json::Value::Null);
+        assert_eq!(edges[1]["node"]["createdAt"], "2026-03-01T10:30:00.250Z");
+        assert_eq!(edges[1]["node"]["description"], "two\r\nlines");
+        // New ids continue above the largest imported one, the PostgreSQL sequence included.
+        let id: i64 = edges[1]["node"]["id"].as_str().expect("id").parse().expect("number");
+        assert!(id > 7, "{id}");
+        let next = app.insert(&[Row::new("user logout", "2026-03-02 00:00:00")]).await;
+        assert!(next[0] > id);
+    }
+
+    async fn bad_rows_abort_everything_or_are_set_aside_unchanged(app: TestApp) {
+        app.insert(&[Row::new("user login", "2026-01-01 10:00:00")]).await;
+        let dir = tempfile::tempdir().expect("dir");
+        let file = dir.path().join("in.csv");
+        let bad_line = "12,not-a-uuid,10.0.0.1,ua,user login,\"{\"\"a\"\":1}\",2026-01-01 10:00:00";
+        let body = format!(
+            "id,user_id,ipaddr,user_agent,event_name,description,created_at\n\
+             10,,10.0.0.1,ua,user login,{{}},2026-01-01 10:00:00\n\
+             11,,10.0.0.1,ua,\"multi\nline name\",x,2026-01-01 10:00:00\n\
+             {bad_line}\n\
+             13,,10.0.0.1,ua,user login,x,yesterday\n\
+             14,,10.0.0.1,ua,user login,x,2026-01-01 10:00:00\n"
+        );
+        std::fs::write(&file, &body).expect("write");
+        let out = invoke(&app.url, &["import", file.to_str().expect("path")], None);
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        assert!(stderr(&out).contains("line 5, column user_id"), "{}", stderr(&out));
+        assert_eq!(count(&app).await, 1, "nothing was loaded");
+
+        let rejects = dir.path().join("rejects.csv");
+        let out = invoke(
+            &app.url,
+            &["import", file.to_str().expect("path"), "--on-error", "skip", "--rejects", rejects.to_str().expect("path")],
+            None,
+        );
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        assert!(stderr(&out).contains("inserted 3") && stderr(&out).contains("rejected 2"), "{}", stderr(&out));
+        assert_eq!(count(&app).await, 4);
+        let set_aside = std::fs::read_to_string(&rejects).expect("rejects");
+        assert_eq!(
+            set_aside,
+            format!(
+                "id,user_id,ipaddr,user_agent,event_name,description,created_at\n{bad_line}\n\
+                 13,,10.0.0.1,ua,user login,x,yesterday\n"
+            )
+        );
+        // Whatever went wrong is named: a missing column, a format that cannot be told.
+        let out = invoke(&app.url, &["import", "-", "--format", "csv"], Some(b"id,ipaddr\n1,x\n"));
+        assert_eq!(out.status.code(), Some(2));
+        assert!(stderr(&out).contains("line 1") && stderr(&out).contains("user_id"), "{}", stderr(&out));
+        let out = invoke(&app.url, &["import", "-"], Some(b""));
+        assert!(!out.status.success() && stderr(&out).contains("--format"), "{}", stderr(&out));
+        let out = invoke(&app.url, &["import", "-", "--format", "jsonl"], Some(b"{\"ipaddr\":\"1.1.1.1\",\"event_name\":\"user login\",\"created_at\":\"2026-01-01 00:00:00\",\"user_agent\":\"u\",\"description\":\"d\"}\n[1]\n"));
+        assert_eq!(out.status.code(), Some(2));
+        assert!(stderr(&out).contains("line 2"), "{}", stderr(&out));
+        assert_eq!(count(&app).await, 4);
+    }
+
+    async fn the_http_export_streams_the_same_rows(app: TestApp) {
+        tricky_rows(&app).await;
+        let (status, headers, body) = app.get("/export.csv?category=OTHER", "*/*").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(headers["content-type"].to_str().unwrap_or_default().starts_with("text/csv"));
+        let text = String::from_utf8(body).expect("utf-8");
+        assert!(text.starts_with("id,user_id,ipaddr,user_agent,event_name,description,created_at\n"));
+        assert!(text.contains("mystery") && !text.contains("user login"), "{text}");
+        let (status, _, body) = app.get("/export.jsonl?from=2026-01-01T10:00:00.5Z", "*/*").await;
+        assert_eq!(status, StatusCode::OK);
+        let lines: Vec<serde_json::Value> = String::from_utf8(body)
+            .expect("utf-8")
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("JSON line"))
+            .collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0]["user_id"], serde_json::Value::Null);
+        assert_eq!(lines[0]["created_at"], "2026-01-01 10:00:00.500000");
+        let (status, _, body) = app.get("/export.csv?user_id=nope", "*/*").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let error: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+        assert_eq!(error["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+        assert!(error["errors"][0]["message"].as_str().unwrap_or_default().contains("user_id"));
+    }
+}
