@@ -266,21 +266,7 @@ impl Store {
             if i > 0 {
                 sql.push(", ");
             }
-            let user_id = match row.user_id {
-                Some(id) => self.dialect.uuid(id),
-                None => match self.dialect {
-                    Dialect::Sqlite => sea_orm::Value::String(None),
-                    Dialect::Postgres => sea_orm::Value::Uuid(None),
-                },
-            };
-            sql.bind_list([
-                user_id,
-                row.ipaddr.clone().into(),
-                row.user_agent.clone().into(),
-                row.event_name.clone().into(),
-                row.description.clone().into(),
-                self.dialect.time(truncate_to_micros(row.created_at)),
-            ]);
+            sql.bind_list(self.dialect.event_values(row));
         }
         if returning {
             sql.push(" RETURNING ").push(COLUMNS);
@@ -428,5 +414,27 @@ impl Store {
             Some(row) => row.try_get_by_index::<i64>(0)? > 0,
             None => false,
         })
+    }
+}
+
+impl Dialect {
+    /// A new event's values in the order `user_id, ipaddr, user_agent, event_name,
+    /// description, created_at`, as this backend stores them.
+    pub(crate) fn event_values(self, row: &NewEventRow) -> [sea_orm::Value; 6] {
+        let user_id = match row.user_id {
+            Some(id) => self.uuid(id),
+            None => match self {
+                Dialect::Sqlite => sea_orm::Value::String(None),
+                Dialect::Postgres => sea_orm::Value::Uuid(None),
+            },
+        };
+        [
+            user_id,
+            row.ipaddr.clone().into(),
+            row.user_agent.clone().into(),
+            row.event_name.clone().into(),
+            row.description.clone().into(),
+            self.time(truncate_to_micros(row.created_at)),
+        ]
     }
 }

@@ -4,7 +4,6 @@
 use sea_orm::{ConnectionTrait, DatabaseTransaction, TransactionTrait};
 
 use super::sql::Sql;
-use super::time::truncate_to_micros;
 use super::{Dialect, NewEventRow, Store, StoreError};
 
 /// A row to load: with the id it had where it came from, or none (a new id is given).
@@ -66,26 +65,11 @@ impl Import {
             if i > 0 {
                 sql.push(", ");
             }
-            let e = &row.event;
-            let user_id = match e.user_id {
-                Some(id) => self.dialect.uuid(id),
-                None => match self.dialect {
-                    Dialect::Sqlite => sea_orm::Value::String(None),
-                    Dialect::Postgres => sea_orm::Value::Uuid(None),
-                },
-            };
             let mut values: Vec<sea_orm::Value> = Vec::with_capacity(7);
             if with_id {
                 values.push(row.id.into());
             }
-            values.extend([
-                user_id,
-                e.ipaddr.clone().into(),
-                e.user_agent.clone().into(),
-                e.event_name.clone().into(),
-                e.description.clone().into(),
-                self.dialect.time(truncate_to_micros(e.created_at)),
-            ]);
+            values.extend(self.dialect.event_values(&row.event));
             sql.bind_list(values);
         }
         if with_id {
