@@ -1,4 +1,5 @@
-//! The direct path for the hottest request shape: a page of `events` with scalar fields.
+//! The direct path for the hottest request shapes: a page of `events` with scalar fields, and a
+//! page of sharing changes with their events' scalar fields.
 //!
 //! The engine resolves every field of every row as its own future and builds a value tree before
 //! serializing it; for a 50-row page that costs more CPU than the SQL. A query document whose
@@ -31,7 +32,8 @@ use super::query::page_request;
 use super::scalars::DateTime;
 use super::types::{EventFilterInput, SortOrderInput};
 use crate::catalog::EventKind;
-use crate::store::{EventRow, Page, Store};
+use crate::details::Details;
+use crate::store::{EventRow, Page, SharedResource, Store};
 
 /// Documents remembered at most; beyond this, new documents simply take the engine's path.
 const MAX_PLANS: usize = 1024;
@@ -122,6 +124,7 @@ impl Executor {
 /// A planned document: one `events` field and what to write of each row.
 #[derive(Debug)]
 pub struct Plan {
+    kind: RootKind,
     operation_name: Option<String>,
     variables: Vec<VariableSpec>,
     response_key: String,
@@ -138,12 +141,44 @@ struct VariableSpec {
     default: Option<Value>,
 }
 
+/// The connection a plan answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RootKind {
+    /// `events`.
+    Events,
+    /// `sessionSharingChanges` or `jobSharingChanges`.
+    Sharing(SharedResource),
+}
+
+impl RootKind {
+    fn of(field: &str) -> Option<RootKind> {
+        match field {
+            "events" => Some(RootKind::Events),
+            "sessionSharingChanges" => Some(RootKind::Sharing(SharedResource::Session)),
+            "jobSharingChanges" => Some(RootKind::Sharing(SharedResource::Job)),
+            _ => None,
+        }
+    }
+
+    /// The GraphQL names of the connection, its edge and its node.
+    fn type_names(self) -> [&'static str; 3] {
+        match self {
+            RootKind::Events => ["EventConnection", "EventEdge", "Event"],
+            RootKind::Sharing(_) => [
+                "SharingChangeConnection",
+                "SharingChangeEdge",
+                "SharingChange",
+            ],
+        }
+    }
+}
+
 #[derive(Debug)]
 enum ConnectionItem {
     Typename,
     TotalCount,
     Edges(Vec<(String, EdgeItem)>),
-    Nodes(Vec<(String, NodeField)>),
+    Nodes(NodeShape),
     PageInfo(Vec<(String, PageInfoField)>),
 }
 
@@ -151,7 +186,25 @@ enum ConnectionItem {
 enum EdgeItem {
     Typename,
     Cursor,
-    Node(Vec<(String, NodeField)>),
+    Node(NodeShape),
+}
+
+/// What to write of each node.
+#[derive(Debug)]
+enum NodeShape {
+    Event(Vec<(String, NodeField)>),
+    Change(Vec<(String, ChangeField)>),
+}
+
+#[derive(Debug)]
+enum ChangeField {
+    Typename,
+    At,
+    UserId,
+    ResourceId,
+    From,
+    To,
+    Event(Vec<(String, NodeField)>),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -179,7 +232,7 @@ enum NodeField {
 }
 
 impl Plan {
-    /// Plans a document, or `None` when it is not the plain `events` shape.
+    /// Plans a document, or `None` when it is not one of the plain shapes.
     pub fn compile(query: &str) -> Option<Plan> {
         let document = async_graphql::parser::parse_query(query).ok()?;
         Self::from_document(&document)
@@ -203,9 +256,16 @@ impl Plan {
         let [root] = fields(&operation.selection_set.node)?[..] else {
             return None;
         };
-        if root.name.node != "events" || !root.directives.is_empty() {
+        let kind = RootKind::of(root.name.node.as_str())?;
+        if !root.directives.is_empty() {
             return None;
         }
+        let node = |set: &SelectionSet| -> Option<NodeShape> {
+            match kind {
+                RootKind::Events => node_fields(set).map(NodeShape::Event),
+                RootKind::Sharing(_) => change_fields(set).map(NodeShape::Change),
+            }
+        };
         let mut variables = Vec::new();
         for definition in &operation.variable_definitions {
             let definition = &definition.node;
@@ -247,14 +307,14 @@ impl Plan {
                             match field.name.node.as_str() {
                                 "__typename" => EdgeItem::Typename,
                                 "cursor" => EdgeItem::Cursor,
-                                "node" => EdgeItem::Node(node_fields(&field.selection_set.node)?),
+                                "node" => EdgeItem::Node(node(&field.selection_set.node)?),
                                 _ => return None,
                             },
                         ));
                     }
                     ConnectionItem::Edges(items)
                 }
-                "nodes" => ConnectionItem::Nodes(node_fields(&field.selection_set.node)?),
+                "nodes" => ConnectionItem::Nodes(node(&field.selection_set.node)?),
                 "pageInfo" => {
                     let mut items = Vec::new();
                     for (key, field) in keyed(&field.selection_set.node)? {
@@ -277,6 +337,7 @@ impl Plan {
             selection.push((key, item));
         }
         Some(Plan {
+            kind,
             operation_name,
             variables,
             response_key: root.response_key().node.to_string(),
@@ -303,16 +364,23 @@ impl Plan {
             arguments.order.into(),
         )
         .ok()?;
-        let (rows, total) = if self.needs_count {
-            let (rows, total) = tokio::join!(
-                store.events_page(&filter, &page),
-                store.count_events(&filter)
-            );
-            (rows.ok()?, Some(total.ok()?))
-        } else {
-            (store.events_page(&filter, &page).await.ok()?, None)
+        let rows = async {
+            match self.kind {
+                RootKind::Events => store.events_page(&filter, &page).await,
+                RootKind::Sharing(r) => store.sharing_changes_page(r, &filter, &page).await,
+            }
         };
-        self.write(&rows, total).ok()
+        let count = async {
+            if !self.needs_count {
+                return Ok(None);
+            }
+            match self.kind {
+                RootKind::Events => store.count_events(&filter).await.map(Some),
+                RootKind::Sharing(r) => store.count_sharing_changes(r, &filter).await.map(Some),
+            }
+        };
+        let (rows, total) = tokio::join!(rows, count);
+        self.write(&rows.ok()?, total.ok()?).ok()
     }
 
     /// The `events` arguments with variables substituted, coerced as the engine coerces them.
@@ -363,7 +431,7 @@ impl Plan {
             comma(w, i);
             key(w, name)?;
             match item {
-                ConnectionItem::Typename => json(w, "EventConnection")?,
+                ConnectionItem::Typename => json(w, self.kind.type_names()[0])?,
                 ConnectionItem::TotalCount => json(w, total.unwrap_or_default())?,
                 ConnectionItem::Edges(items) => {
                     raw(w, b"[");
@@ -374,20 +442,20 @@ impl Plan {
                             comma(w, j);
                             key(w, name)?;
                             match item {
-                                EdgeItem::Typename => json(w, "EventEdge")?,
+                                EdgeItem::Typename => json(w, self.kind.type_names()[1])?,
                                 EdgeItem::Cursor => json(w, row.cursor().encode())?,
-                                EdgeItem::Node(fields) => write_node(w, row, fields)?,
+                                EdgeItem::Node(shape) => self.write_shape(w, row, shape)?,
                             }
                         }
                         raw(w, b"}");
                     }
                     raw(w, b"]");
                 }
-                ConnectionItem::Nodes(fields) => {
+                ConnectionItem::Nodes(shape) => {
                     raw(w, b"[");
                     for (r, row) in page.rows.iter().enumerate() {
                         comma(w, r);
-                        write_node(w, row, fields)?;
+                        self.write_shape(w, row, shape)?;
                     }
                     raw(w, b"]");
                 }
@@ -415,6 +483,84 @@ impl Plan {
         raw(w, b"}}}");
         Ok(out)
     }
+}
+
+impl Plan {
+    fn write_shape(
+        &self,
+        w: &mut Vec<u8>,
+        row: &EventRow,
+        shape: &NodeShape,
+    ) -> Result<(), serde_json::Error> {
+        match (shape, self.kind) {
+            (NodeShape::Event(fields), _) => write_node(w, row, fields),
+            (NodeShape::Change(fields), RootKind::Sharing(resource)) => {
+                write_change(w, row, fields, resource)
+            }
+            (NodeShape::Change(_), RootKind::Events) => {
+                Err(serde::ser::Error::custom("a change under events"))
+            }
+        }
+    }
+}
+
+/// A sharing change, read from its description exactly as `SharingChange` reads it.
+fn write_change(
+    w: &mut Vec<u8>,
+    row: &EventRow,
+    fields: &[(String, ChangeField)],
+    resource: SharedResource,
+) -> Result<(), serde_json::Error> {
+    let details = Details::parse(&row.description);
+    let sharing = details.sharing.clone().unwrap_or_default();
+    raw(w, b"{");
+    for (i, (name, field)) in fields.iter().enumerate() {
+        comma(w, i);
+        key(w, name)?;
+        match field {
+            ChangeField::Typename => json(w, "SharingChange")?,
+            ChangeField::At => json(w, DateTime(row.created_at).to_rfc3339())?,
+            ChangeField::UserId => json(w, row.user_id.map(|u| u.hyphenated().to_string()))?,
+            ChangeField::ResourceId => json(
+                w,
+                match resource {
+                    SharedResource::Session => &details.session_id,
+                    SharedResource::Job => &details.job_id,
+                },
+            )?,
+            ChangeField::From => json(w, sharing.from.map(enum_name))?,
+            ChangeField::To => json(w, sharing.to.map(enum_name))?,
+            ChangeField::Event(fields) => write_node(w, row, fields)?,
+        }
+    }
+    raw(w, b"}");
+    Ok(())
+}
+
+fn change_fields(set: &SelectionSet) -> Option<Vec<(String, ChangeField)>> {
+    keyed(set)?
+        .into_iter()
+        .map(|(key, field)| {
+            let f = match field.name.node.as_str() {
+                "event" => ChangeField::Event(node_fields(&field.selection_set.node)?),
+                other => {
+                    if !field.selection_set.node.items.is_empty() {
+                        return None;
+                    }
+                    match other {
+                        "__typename" => ChangeField::Typename,
+                        "at" => ChangeField::At,
+                        "userId" => ChangeField::UserId,
+                        "resourceId" => ChangeField::ResourceId,
+                        "from" => ChangeField::From,
+                        "to" => ChangeField::To,
+                        _ => return None,
+                    }
+                }
+            };
+            Some((key, f))
+        })
+        .collect()
 }
 
 struct EventsArguments {
@@ -548,12 +694,15 @@ mod tests {
         for planned in [
             "{ events { edges { node { id } } } }",
             "query Q($u: UUID!) { e: events(filter: {userIds: [$u]}, first: 50) { totalCount edges { cursor node { id kind category createdAt } } pageInfo { hasNextPage endCursor } nodes { __typename userId } } }",
+            "{ sessionSharingChanges(first: 50) { edges { node { at userId resourceId from to event { id userAgent ipAddress description } } } } }",
         ] {
             assert!(Plan::compile(planned).is_some(), "{planned}");
         }
         for engine in [
             "{ events { edges { node { id details { username } } } } }",
             "{ events { edges { node { id user { id } } } } }",
+            "{ sessionSharingChanges { edges { node { event { details { username } } } } } }",
+            "{ sessionSharingChanges { edges { node { id } } } }",
             "{ events { edges { node { ...F } } } } fragment F on Event { id }",
             "{ events { edges { node { id @include(if: true) } } } }",
             "{ events { edges { node { id id } } } }",
