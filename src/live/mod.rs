@@ -91,7 +91,7 @@ impl Live {
                 stop,
             }),
         };
-        tailer::spawn(live.clone(), store, database_url.to_string(), start).await?;
+        tailer::spawn(live.clone(), store, database_url.to_string()).await?;
         Ok(live)
     }
 

@@ -40,7 +40,6 @@ pub(super) async fn spawn(
     live: Live,
     store: Store,
     database_url: String,
-    _start: i64,
 ) -> Result<(), StoreError> {
     let listener = match store.dialect() {
         Dialect::Postgres => {
