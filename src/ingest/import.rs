@@ -340,22 +340,6 @@ async fn import_csv(
         }
         let line = record.position().map_or(start.line(), |p| p.line());
         let end = reader.position().byte();
-        let raw = {
-            let kept = kept.borrow();
-            let from = usize::try_from(start.byte().saturating_sub(base)).unwrap_or(0);
-            let to = usize::try_from(end.saturating_sub(base))
-                .unwrap_or(0)
-                .min(kept.len());
-            kept[from.min(to)..to].to_vec()
-        };
-        {
-            let mut kept = kept.borrow_mut();
-            let drop = usize::try_from(end.saturating_sub(base))
-                .unwrap_or(0)
-                .min(kept.len());
-            kept.drain(..drop);
-            base = end;
-        }
         let checked = if record.len() != names.len() {
             Err(reject(
                 "*",
@@ -383,6 +367,26 @@ async fn import_csv(
             })()
             .and_then(check)
         };
+        // The record's bytes as they stood, kept only for a line set aside.
+        let raw = if checked.is_err() && options.on_error == OnError::Skip {
+            let kept = kept.borrow();
+            let from = usize::try_from(start.byte().saturating_sub(base)).unwrap_or(0);
+            let to = usize::try_from(end.saturating_sub(base))
+                .unwrap_or(0)
+                .min(kept.len());
+            kept[from.min(to)..to].to_vec()
+        } else {
+            Vec::new()
+        };
+        // Forget what has been read, now and then rather than after every record.
+        if end.saturating_sub(base) > 1 << 16 {
+            let mut kept = kept.borrow_mut();
+            let drop = usize::try_from(end.saturating_sub(base))
+                .unwrap_or(0)
+                .min(kept.len());
+            kept.drain(..drop);
+            base = end;
+        }
         take(
             import,
             checked,
