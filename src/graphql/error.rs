@@ -2,6 +2,8 @@
 //!
 //! - `BAD_USER_INPUT`: the request is at fault (syntax, validation, argument values, cursors);
 //!   the message names the argument.
+//! - `LIMIT_EXCEEDED`: the request is deeper, larger or wider than the server allows (depth,
+//!   complexity, batch size), or a subscriber fell behind.
 //! - `INTERNAL`: the server is at fault; the cause is logged and the client is told only
 //!   "internal error", so no SQL, path or type name leaks.
 
@@ -16,6 +18,8 @@ use crate::store::StoreError;
 pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
 /// The server is at fault.
 pub const INTERNAL: &str = "INTERNAL";
+/// The request is larger or deeper than the server allows.
+pub const LIMIT_EXCEEDED: &str = "LIMIT_EXCEEDED";
 
 /// An error blaming the request, naming the argument at fault.
 pub fn bad_input(argument: &str, message: impl std::fmt::Display) -> async_graphql::Error {
@@ -81,9 +85,19 @@ impl Extension for ErrorCodesExtension {
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
         let mut response = next.run(ctx).await;
         for error in &mut response.errors {
+            // The engine's own limits say so only in their messages.
+            let message = error.message.as_str();
+            let code = if message == "Query is nested too deep."
+                || message == "Query is too complex."
+                || message.starts_with("The recursion depth of the query cannot be greater than")
+            {
+                LIMIT_EXCEEDED
+            } else {
+                BAD_USER_INPUT
+            };
             let extensions = error.extensions.get_or_insert_with(Default::default);
             if extensions.get("code").is_none() {
-                extensions.set("code", Value::from(BAD_USER_INPUT));
+                extensions.set("code", Value::from(code));
             }
         }
         response

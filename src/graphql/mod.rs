@@ -21,6 +21,11 @@ use crate::store::Store;
 pub type AppSchema =
     Schema<query::QueryRoot, mutation::MutationRoot, subscription::SubscriptionRoot>;
 
+/// The deepest selection a query may nest (GraphiQL's introspection needs about 13).
+pub const MAX_DEPTH: usize = 20;
+/// The most fields a query may select in all, aliases included.
+pub const MAX_COMPLEXITY: usize = 5_000;
+
 /// Builds the schema over a store and the live feed of new events.
 pub fn build_schema(store: Store, live: Live) -> AppSchema {
     Schema::build(
@@ -34,6 +39,8 @@ pub fn build_schema(store: Store, live: Live) -> AppSchema {
         tokio::spawn,
     ))
     .data(store)
+    .limit_depth(MAX_DEPTH)
+    .limit_complexity(MAX_COMPLEXITY)
     .extension(error::ErrorCodes)
     .finish()
 }

@@ -13,6 +13,9 @@ use super::AppState;
 use super::graphiql;
 use crate::graphql::fast::Answer;
 
+/// The most operations one batched POST may hold.
+pub const MAX_BATCH: usize = 16;
+
 /// `POST /graphql`; with `Accept: text/event-stream`, the answer comes as Server-Sent Events
 /// (subscriptions included).
 pub async fn post_graphql(
@@ -30,6 +33,12 @@ pub async fn post_graphql(
         }
         BatchRequest::Batch(_) if wants_events => {
             bad_request("a batch cannot be answered as an event stream; send one request")
+        }
+        BatchRequest::Batch(batch) if batch.len() > MAX_BATCH => {
+            let body = serde_json::json!({ "errors": [{
+                "message": format!("a batch holds at most {MAX_BATCH} operations, got {}", batch.len()),
+                "extensions": { "code": "LIMIT_EXCEEDED" } }] });
+            (StatusCode::BAD_REQUEST, Json(body)).into_response()
         }
         BatchRequest::Single(request) => answer(state.executor.execute(request).await),
         batch => GraphQLResponse::from(state.executor.schema().execute_batch(batch).await)

@@ -6,7 +6,7 @@ mod graphql;
 mod ws;
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -40,6 +40,9 @@ impl AppState {
     }
 }
 
+/// The largest request body accepted (a `recordEvents` batch of 1,000 events fits).
+pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
 /// The whole HTTP surface.
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -52,7 +55,33 @@ pub fn router(state: AppState) -> Router {
         .route("/export.csv", get(export::csv))
         .route("/export.jsonl", get(export::jsonl))
         .route("/healthz", get(healthz))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(limit_body))
         .with_state(state)
+}
+
+/// Refuses a body declared larger than [`MAX_BODY_BYTES`] with 413, and cuts off one that grows
+/// past it unannounced (the GraphQL extractor streams the body, so axum's own limit does not
+/// reach it).
+async fn limit_body(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let declared = request
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
+        return (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the request body may hold at most {MAX_BODY_BYTES} bytes\n"),
+        )
+            .into_response();
+    }
+    let request = request
+        .map(|body| axum::body::Body::new(http_body_util::Limited::new(body, MAX_BODY_BYTES)));
+    next.run(request).await
 }
 
 /// 200 when the database answers, 503 otherwise.

@@ -57,3 +57,52 @@ on_both_backends! {
         assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
     }
 }
+
+on_both_backends! {
+    async fn deep_wide_and_batched_requests_hit_limits_and_the_server_stays_up(app: TestApp) {
+        app.insert(&[Row::new("user login", "2026-01-01 10:00:00")]).await;
+        // Deeper than allowed, and deeper than the parser follows.
+        for levels in [20, 40] {
+        let mut deep = String::from("__typename");
+        for _ in 0..levels {
+            deep = format!("ofType {{ {deep} }}");
+        }
+        let query = format!("{{ __type(name: \"Event\") {{ fields {{ type {{ {deep} }} }} }} }}");
+        let error = app.query_error(&query, json!({})).await;
+        assert_eq!(error["extensions"]["code"], "LIMIT_EXCEEDED", "{levels}: {error}");
+        }
+        // An alias flood.
+        let flood: String = (0..3000).map(|i| format!("a{i}: eventCatalog {{ name }} ")).collect();
+        let error = app.query_error(&format!("{{ {flood} }}"), json!({})).await;
+        assert_eq!(error["extensions"]["code"], "LIMIT_EXCEEDED", "{error}");
+        // Too many operations in one batch.
+        let batch: Vec<serde_json::Value> = (0..17).map(|_| json!({ "query": "{ __typename }" })).collect();
+        let (status, body) = app.post(json!(batch)).await;
+        assert_eq!(status, axum::http::StatusCode::BAD_REQUEST);
+        assert_eq!(body["errors"][0]["extensions"]["code"], "LIMIT_EXCEEDED", "{body}");
+        // A body over the limit is refused before it is read whole.
+        let huge = format!("{{\"query\":\"{}\"}}", "x".repeat(17 * 1024 * 1024));
+        let request = axum::http::Request::post("/graphql")
+            .header(axum::http::header::CONTENT_TYPE, "application/json")
+            .header(axum::http::header::CONTENT_LENGTH, huge.len())
+            .body(axum::body::Body::from(huge.clone()))
+            .expect("request");
+        let (status, _, _) = app.send(request).await;
+        assert_eq!(status, axum::http::StatusCode::PAYLOAD_TOO_LARGE);
+        // Unannounced, it is cut off while read.
+        let request = axum::http::Request::post("/graphql")
+            .header(axum::http::header::CONTENT_TYPE, "application/json")
+            .body(axum::body::Body::from(huge))
+            .expect("request");
+        let (status, _, _) = app.send(request).await;
+        assert!(status.is_client_error(), "{status}");
+        // Still serving, and a small batch still works.
+        let data = app.query("{ events { totalCount } }", json!({})).await;
+        assert_eq!(data["events"]["totalCount"], 1);
+        let (status, body) = app
+            .post(json!([{ "query": "{ __typename }" }, { "query": "{ events { totalCount } }" }]))
+            .await;
+        assert_eq!(status, axum::http::StatusCode::OK, "{body}");
+        assert_eq!(body[1]["data"]["events"]["totalCount"], 1);
+    }
+}
