@@ -62,6 +62,18 @@ pub struct PageInfo {
     pub end_cursor: Option<String>,
 }
 
+impl PageInfo {
+    /// Where a page of event rows stands.
+    pub fn of_rows(rows: &[Arc<EventRow>], has_next: bool, has_previous: bool) -> PageInfo {
+        PageInfo {
+            has_next_page: has_next,
+            has_previous_page: has_previous,
+            start_cursor: rows.first().map(|r| r.cursor().encode()),
+            end_cursor: rows.last().map(|r| r.cursor().encode()),
+        }
+    }
+}
+
 /// A page of events.
 #[Object]
 impl EventConnection {
@@ -86,12 +98,7 @@ impl EventConnection {
     }
     /// Where this page stands.
     async fn page_info(&self) -> PageInfo {
-        PageInfo {
-            has_next_page: self.has_next,
-            has_previous_page: self.has_previous,
-            start_cursor: self.rows.first().map(|r| r.cursor().encode()),
-            end_cursor: self.rows.last().map(|r| r.cursor().encode()),
-        }
+        PageInfo::of_rows(&self.rows, self.has_next, self.has_previous)
     }
     /// How many events match the filter in all (counted only when asked for).
     async fn total_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {

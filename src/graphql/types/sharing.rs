@@ -100,12 +100,7 @@ impl SharingChangeConnection {
     }
     /// Where this page stands.
     async fn page_info(&self) -> PageInfo {
-        PageInfo {
-            has_next_page: self.has_next,
-            has_previous_page: self.has_previous,
-            start_cursor: self.rows.first().map(|r| r.cursor().encode()),
-            end_cursor: self.rows.last().map(|r| r.cursor().encode()),
-        }
+        PageInfo::of_rows(&self.rows, self.has_next, self.has_previous)
     }
     /// How many changes match the filter in all (counted only when asked for).
     async fn total_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
