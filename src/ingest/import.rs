@@ -213,17 +213,31 @@ pub async fn import(
     }
 }
 
-/// Handles one checked record: queues it, or rejects it as the mode says.
+/// Where a record stood in the file.
+struct Record<'a> {
+    /// The physical line it starts on.
+    line: u64,
+    /// Its bytes as they stood (kept only when it may be set aside).
+    raw: &'a [u8],
+    /// The bytes read so far, for the progress bar.
+    position: u64,
+}
+
+/// Handles one checked record: queues it, or rejects it as the mode says; reports progress
+/// every batch.
 async fn take(
     import: &crate::store::Import,
     checked: Result<ImportRow, Rejection>,
-    line: u64,
-    raw: &[u8],
+    record: Record<'_>,
     batch: &mut Vec<ImportRow>,
     summary: &mut ImportSummary,
     options: &mut ImportOptions,
 ) -> Result<(), ImportError> {
     summary.read += 1;
+    if summary.read % BATCH as u64 == 0 {
+        (options.progress)(summary.read, record.position);
+    }
+    let Record { line, raw, .. } = record;
     match checked {
         Ok(row) => {
             batch.push(row);
@@ -387,19 +401,12 @@ async fn import_csv(
             kept.drain(..drop);
             base = end;
         }
-        take(
-            import,
-            checked,
+        let record = Record {
             line,
-            &raw,
-            &mut batch,
-            &mut summary,
-            options,
-        )
-        .await?;
-        if summary.read % BATCH as u64 == 0 {
-            (options.progress)(summary.read, end);
-        }
+            raw: &raw,
+            position: end,
+        };
+        take(import, checked, record, &mut batch, &mut summary, options).await?;
     }
     flush(import, &mut batch, &mut summary).await?;
     (options.progress)(summary.read, reader.position().byte());
@@ -459,19 +466,12 @@ async fn import_jsonl(
                     })()
                 }
             };
-        take(
-            import,
-            checked,
-            line_number,
-            &raw,
-            &mut batch,
-            &mut summary,
-            options,
-        )
-        .await?;
-        if summary.read % BATCH as u64 == 0 {
-            (options.progress)(summary.read, bytes);
-        }
+        let record = Record {
+            line: line_number,
+            raw: &raw,
+            position: bytes,
+        };
+        take(import, checked, record, &mut batch, &mut summary, options).await?;
     }
     flush(import, &mut batch, &mut summary).await?;
     (options.progress)(summary.read, bytes);

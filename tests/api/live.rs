@@ -249,6 +249,20 @@ on_both_backends! {
     }
 }
 
+/// Runs an INSERT ... RETURNING id inside an open transaction.
+async fn insert_returning_id(tx: &sea_orm::DatabaseTransaction, insert: &str) -> i64 {
+    use sea_orm::ConnectionTrait;
+    tx.query_one_raw(sea_orm::Statement::from_string(
+        sea_orm::DbBackend::Postgres,
+        insert,
+    ))
+    .await
+    .expect("insert")
+    .expect("row")
+    .try_get_by_index(0)
+    .expect("id")
+}
+
 /// Two transactions that commit in reverse id order: both are delivered, in id order.
 #[tokio::test]
 async fn transactions_committing_out_of_id_order_are_both_delivered() {
@@ -261,27 +275,9 @@ async fn transactions_committing_out_of_id_order_are_both_delivered() {
     let insert = "INSERT INTO user_events (ipaddr, user_agent, event_name, description, created_at) \
                   VALUES ('10.0.0.1', 'ua', 'user login', '{}', now()) RETURNING id";
     let early = first.begin().await.expect("begin");
-    let early_id: i64 = early
-        .query_one_raw(sea_orm::Statement::from_string(
-            sea_orm::DbBackend::Postgres,
-            insert,
-        ))
-        .await
-        .expect("insert")
-        .expect("row")
-        .try_get_by_index(0)
-        .expect("id");
+    let early_id = insert_returning_id(&early, insert).await;
     let late = second.begin().await.expect("begin");
-    let late_id: i64 = late
-        .query_one_raw(sea_orm::Statement::from_string(
-            sea_orm::DbBackend::Postgres,
-            insert,
-        ))
-        .await
-        .expect("insert")
-        .expect("row")
-        .try_get_by_index(0)
-        .expect("id");
+    let late_id = insert_returning_id(&late, insert).await;
     assert!(late_id > early_id);
     late.commit().await.expect("commit the larger id first");
     // The larger id is committed, but the smaller one may still come: nothing is delivered.
