@@ -259,7 +259,7 @@ async fn run_import(
             source,
         })
     };
-    let (input, size): (Box<dyn std::io::BufRead>, Option<u64>) = if stdin {
+    let (input, size): (Box<dyn std::io::BufRead + Send>, Option<u64>) = if stdin {
         (Box::new(std::io::BufReader::new(std::io::stdin())), None)
     } else {
         let f = open(file)?;
@@ -269,7 +269,7 @@ async fn run_import(
             size,
         )
     };
-    let rejects: Option<Box<dyn std::io::Write>> = match rejects {
+    let rejects: Option<Box<dyn std::io::Write + Send>> = match rejects {
         None => None,
         Some(path) => Some(Box::new(std::io::BufWriter::new(
             std::fs::File::create(path).map_err(|source| CliError::File {

@@ -11,6 +11,18 @@ mod m20261125_000002_json_reader;
 mod m20261125_000003_rollups;
 mod m20261125_000004_notify;
 
+pub use m20261125_000003_rollups::{POSTGRES_ROLLUP_ADD_ALL, SQLITE_ROLLUP_REBUILD};
+
+/// The server's PostgreSQL triggers on `user_events` that a bulk load into an empty table may
+/// set aside: their whole effect (rollup deltas, one notification) is redone by the loader with
+/// [`POSTGRES_ROLLUP_ADD_ALL`] and a `pg_notify` before it commits.
+pub const POSTGRES_BULK_LOAD_TRIGGERS: &[&str] = &[
+    "user_events_rollup_insert",
+    "user_events_rollup_delete",
+    "user_events_rollup_update",
+    "user_events_notify",
+];
+
 /// The ordered list of migrations.
 pub struct Migrator;
 

@@ -68,11 +68,18 @@ const POSTGRES: &[&str] = &[
         REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
         FOR EACH STATEMENT EXECUTE FUNCTION user_events_rollup_apply()",
     "TRUNCATE user_events_hourly, user_events_daily",
-    "INSERT INTO user_events_hourly (hour_start, event_name, n, fresh)
-        SELECT date_trunc('hour', created_at), event_name, COUNT(*), false FROM user_events GROUP BY 1, 2",
-    "INSERT INTO user_events_daily (day_start, event_name, n, fresh)
-        SELECT date_trunc('day', hour_start), event_name, SUM(n), false FROM user_events_hourly GROUP BY 1, 2",
+    POSTGRES_ROLLUP_ADD_ALL,
 ];
+
+/// Adds every stored event to the PostgreSQL rollups, as fresh deltas (folded like the
+/// triggers' own): the migration's backfill, and what an import that loaded an empty table
+/// without the triggers runs before it commits.
+pub const POSTGRES_ROLLUP_ADD_ALL: &str = "WITH hours AS (
+        INSERT INTO user_events_hourly (hour_start, event_name, n, fresh)
+        SELECT date_trunc('hour', created_at), event_name, COUNT(*), true FROM user_events GROUP BY 1, 2
+        RETURNING hour_start, event_name, n)
+    INSERT INTO user_events_daily (day_start, event_name, n, fresh)
+    SELECT date_trunc('day', hour_start), event_name, SUM(n), true FROM hours GROUP BY 1, 2";
 
 const SQLITE: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS user_events_hourly (
@@ -119,14 +126,20 @@ const SQLITE: &[&str] = &[
         VALUES (COALESCE(strftime('%Y-%m-%d 00:00:00', NEW.created_at), NEW.created_at), NEW.event_name, 1)
         ON CONFLICT (day_start, event_name) DO UPDATE SET n = n + 1;
     END",
+];
+
+/// Refills the SQLite rollups from the events: the migration's backfill, and what an import
+/// that loaded without the triggers runs before it commits. Days are summed from hours (a time
+/// SQLite cannot read is its own hour and its own day, as the triggers count it).
+pub const SQLITE_ROLLUP_REBUILD: &[&str] = &[
     "DELETE FROM user_events_hourly",
     "DELETE FROM user_events_daily",
     "INSERT INTO user_events_hourly (hour_start, event_name, n)
         SELECT COALESCE(strftime('%Y-%m-%d %H:00:00', created_at), created_at), event_name, COUNT(*)
         FROM user_events WHERE 1 GROUP BY 1, 2",
     "INSERT INTO user_events_daily (day_start, event_name, n)
-        SELECT COALESCE(strftime('%Y-%m-%d 00:00:00', created_at), created_at), event_name, COUNT(*)
-        FROM user_events WHERE 1 GROUP BY 1, 2",
+        SELECT COALESCE(strftime('%Y-%m-%d 00:00:00', hour_start), hour_start), event_name, SUM(n)
+        FROM user_events_hourly WHERE 1 GROUP BY 1, 2",
 ];
 
 #[async_trait::async_trait]
@@ -137,9 +150,9 @@ impl MigrationTrait for Migration {
 
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let db = manager.get_connection();
-        let statements = match db.get_database_backend() {
-            DbBackend::Postgres => POSTGRES,
-            _ => SQLITE,
+        let statements: Vec<&str> = match db.get_database_backend() {
+            DbBackend::Postgres => POSTGRES.to_vec(),
+            _ => [SQLITE, SQLITE_ROLLUP_REBUILD].concat(),
         };
         for statement in statements {
             db.execute_unprepared(statement).await?;

@@ -78,22 +78,24 @@ pub fn export_chunks(
     format: Format,
 ) -> impl Stream<Item = Result<Vec<u8>, ExportError>> + Send + 'static {
     async_stream::try_stream! {
-        let mut after = 0;
+        // The next page is read while this one is written out.
+        let fetch = |after: i64| {
+            let (store, filter) = (store.clone(), filter.clone());
+            tokio::spawn(async move { store.export_page(after, &filter, PAGE).await })
+        };
+        let mut next = fetch(0);
         let mut first = true;
         loop {
-            let rows = store.events_after(after, &filter, PAGE).await?;
-            let mut chunk = Vec::with_capacity(rows.len() * 256 + 128);
-            if rows.is_empty() {
-                if first && format == Format::Csv {
-                    write_rows(&mut chunk, &[], format, true)?;
-                    yield chunk;
-                }
-                break;
+            let rows = next.await.map_err(|e| StoreError::Task(e.to_string()))??;
+            let done = (rows.len() as u64) < PAGE;
+            if let (false, Some(last)) = (done, rows.last()) {
+                next = fetch(last.id);
+            } else {
+                next = tokio::spawn(async { Ok(Vec::new()) });
             }
+            let mut chunk = Vec::with_capacity(rows.len() * 320 + 128);
             write_rows(&mut chunk, &rows, format, first)?;
             first = false;
-            after = rows.last().map_or(after, |r| r.id);
-            let done = (rows.len() as u64) < PAGE;
             yield chunk;
             if done {
                 break;

@@ -14,10 +14,15 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use uuid::Uuid;
 
 use super::{COLUMNS, Format};
-use crate::store::{ImportRow, NewEventRow, Store, StoreError, parse_db_time};
+use crate::store::{
+    Dialect, ImportBatch, ImportRow, NewEventRow, Store, StoreError, parse_db_time,
+};
 
-/// Rows inserted per batch.
-const BATCH: usize = 2000;
+/// Rows handed to the database at a time.
+const BATCH: usize = 10_000;
+
+/// Rows between two progress reports.
+const PROGRESS_EVERY: u64 = 2000;
 
 /// What to do with a bad row.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -36,9 +41,9 @@ pub struct ImportOptions {
     /// What to do with a bad row.
     pub on_error: OnError,
     /// Where bad lines go (with `skip`), after the header.
-    pub rejects: Option<Box<dyn Write>>,
+    pub rejects: Option<Box<dyn Write + Send>>,
     /// Called after every batch with rows read so far and bytes consumed.
-    pub progress: Box<dyn FnMut(u64, u64)>,
+    pub progress: Box<dyn FnMut(u64, u64) + Send>,
 }
 
 /// What an import did.
@@ -123,6 +128,19 @@ fn check(fields: Fields<'_>) -> Result<ImportRow, Rejection> {
                 .map_err(|_| reject("user_id", format!("{text:?} is not a UUID")))?,
         ),
     };
+    for (column, text) in [
+        ("ipaddr", fields.ipaddr),
+        ("user_agent", fields.user_agent),
+        ("event_name", fields.event_name),
+        ("description", fields.description),
+    ] {
+        if text.contains('\0') {
+            return Err(reject(
+                column,
+                "contains a NUL character, which text cannot hold",
+            ));
+        }
+    }
     if fields.ipaddr.trim().is_empty() {
         return Err(reject("ipaddr", "is empty"));
     }
@@ -187,29 +205,148 @@ impl<R: Read> Read for Tee<R> {
     }
 }
 
-/// Loads a file into the store.
+/// Loads a file into the store. The file is read, checked and encoded on a thread of its own
+/// while the database takes the batches before it, so both run at once.
 pub async fn import(
     store: &Store,
-    input: impl BufRead,
-    mut options: ImportOptions,
+    input: Box<dyn BufRead + Send>,
+    options: ImportOptions,
 ) -> Result<ImportSummary, ImportError> {
-    let import = store.begin_import().await?;
-    let result = match options.format {
-        Format::Csv => import_csv(&import, input, &mut options).await,
-        Format::Jsonl => import_jsonl(&import, input, &mut options).await,
+    let mut import = store.begin_import().await?;
+    let dialect = store.dialect();
+    let (sender, mut batches) = tokio::sync::mpsc::channel::<ImportBatch>(2);
+    // Batches go back to the reader once loaded, so that their memory is reused by the thread
+    // that fills it rather than freed on another thread and allocated again.
+    let (give_back, taken_back) = std::sync::mpsc::channel::<ImportBatch>();
+    let reader =
+        tokio::task::spawn_blocking(move || read(input, options, dialect, sender, taken_back));
+    let mut inserted = 0;
+    let mut handed = 0;
+    let mut failure = None;
+    while let Some(batch) = batches.recv().await {
+        match import.insert(&batch).await {
+            Ok(n) => {
+                inserted += n;
+                handed += batch.len() as u64;
+                let _ = give_back.send(batch);
+            }
+            Err(error) => {
+                failure = Some(error);
+                break;
+            }
+        }
+    }
+    // The reader stops at its next batch once nobody takes them.
+    drop(batches);
+    let read = match reader.await {
+        Ok(read) => read,
+        Err(error) => Err(ImportError::Io(std::io::Error::other(error.to_string()))),
     };
-    match result {
+    let outcome = match (failure, read) {
+        (Some(error), _) => Err(ImportError::Store(error)),
+        (None, Err(error)) => Err(error),
+        (None, Ok(read)) => Ok(ImportSummary {
+            read: read.read,
+            inserted,
+            duplicates: handed - inserted,
+            rejected: read.rejected,
+        }),
+    };
+    match outcome {
         Ok(summary) => {
             import.commit().await?;
-            if let Some(rejects) = options.rejects.as_mut() {
-                rejects.flush()?;
-            }
             Ok(summary)
         }
         Err(error) => {
             import.rollback().await?;
             Err(error)
         }
+    }
+}
+
+/// What the reading thread saw.
+#[derive(Default)]
+struct ReadSummary {
+    read: u64,
+    rejected: u64,
+}
+
+/// Why reading stopped early.
+enum Stop {
+    /// The file is bad (or cannot be read).
+    Failed(ImportError),
+    /// The database side stopped taking batches (it has its own error).
+    Closed,
+}
+
+impl From<ImportError> for Stop {
+    fn from(error: ImportError) -> Stop {
+        Stop::Failed(error)
+    }
+}
+
+impl From<std::io::Error> for Stop {
+    fn from(error: std::io::Error) -> Stop {
+        Stop::Failed(ImportError::Io(error))
+    }
+}
+
+/// Reads the whole input into batches; runs on its own thread.
+fn read(
+    input: Box<dyn BufRead + Send>,
+    mut options: ImportOptions,
+    dialect: Dialect,
+    sender: tokio::sync::mpsc::Sender<ImportBatch>,
+    taken_back: std::sync::mpsc::Receiver<ImportBatch>,
+) -> Result<ReadSummary, ImportError> {
+    let mut sink = Sink {
+        batch: ImportBatch::new(dialect),
+        dialect,
+        sender,
+        taken_back,
+        summary: ReadSummary::default(),
+    };
+    let result = match options.format {
+        Format::Csv => read_csv(input, &mut options, &mut sink),
+        Format::Jsonl => read_jsonl(input, &mut options, &mut sink),
+    }
+    .and_then(|()| sink.flush());
+    match result {
+        Ok(()) => {
+            if let Some(rejects) = options.rejects.as_mut() {
+                rejects.flush()?;
+            }
+            Ok(sink.summary)
+        }
+        // The database's error is the one to tell.
+        Err(Stop::Closed) => Ok(sink.summary),
+        Err(Stop::Failed(error)) => Err(error),
+    }
+}
+
+/// Where checked rows go: a batch, handed to the database side when full.
+struct Sink {
+    batch: ImportBatch,
+    dialect: Dialect,
+    sender: tokio::sync::mpsc::Sender<ImportBatch>,
+    taken_back: std::sync::mpsc::Receiver<ImportBatch>,
+    summary: ReadSummary,
+}
+
+impl Sink {
+    fn flush(&mut self) -> Result<(), Stop> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let next = match self.taken_back.try_recv() {
+            Ok(mut used) => {
+                used.clear();
+                used
+            }
+            Err(_) => ImportBatch::new(self.dialect),
+        };
+        let full = std::mem::replace(&mut self.batch, next);
+        self.sender.blocking_send(full).map_err(|_| Stop::Closed)
     }
 }
 
@@ -225,35 +362,33 @@ struct Record<'a> {
 
 /// Handles one checked record: queues it, or rejects it as the mode says; reports progress
 /// every batch.
-async fn take(
-    import: &crate::store::Import,
+fn take(
     checked: Result<ImportRow, Rejection>,
     record: Record<'_>,
-    batch: &mut Vec<ImportRow>,
-    summary: &mut ImportSummary,
+    sink: &mut Sink,
     options: &mut ImportOptions,
-) -> Result<(), ImportError> {
-    summary.read += 1;
-    if summary.read % BATCH as u64 == 0 {
-        (options.progress)(summary.read, record.position);
+) -> Result<(), Stop> {
+    sink.summary.read += 1;
+    if sink.summary.read % PROGRESS_EVERY == 0 {
+        (options.progress)(sink.summary.read, record.position);
     }
     let Record { line, raw, .. } = record;
     match checked {
         Ok(row) => {
-            batch.push(row);
-            if batch.len() >= BATCH {
-                flush(import, batch, summary).await?;
+            sink.batch.push(row);
+            if sink.batch.len() >= BATCH {
+                sink.flush()?;
             }
             Ok(())
         }
         Err(rejection) => match options.on_error {
-            OnError::Abort => Err(ImportError::BadRow {
+            OnError::Abort => Err(Stop::Failed(ImportError::BadRow {
                 line,
                 column: rejection.column,
                 reason: rejection.reason,
-            }),
+            })),
             OnError::Skip => {
-                summary.rejected += 1;
+                sink.summary.rejected += 1;
                 if let Some(rejects) = options.rejects.as_mut() {
                     rejects.write_all(raw)?;
                     if !raw.ends_with(b"\n") {
@@ -266,26 +401,11 @@ async fn take(
     }
 }
 
-async fn flush(
-    import: &crate::store::Import,
-    batch: &mut Vec<ImportRow>,
-    summary: &mut ImportSummary,
-) -> Result<(), ImportError> {
-    if batch.is_empty() {
-        return Ok(());
-    }
-    let inserted = import.insert(batch).await?;
-    summary.inserted += inserted;
-    summary.duplicates += batch.len() as u64 - inserted;
-    batch.clear();
-    Ok(())
-}
-
-async fn import_csv(
-    import: &crate::store::Import,
-    input: impl BufRead,
+fn read_csv(
+    input: Box<dyn BufRead + Send>,
     options: &mut ImportOptions,
-) -> Result<ImportSummary, ImportError> {
+    sink: &mut Sink,
+) -> Result<(), Stop> {
     let kept = Rc::new(RefCell::new(Vec::new()));
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
@@ -316,13 +436,13 @@ async fn import_csv(
     for (slot, name) in COLUMNS.iter().enumerate() {
         columns[slot] = index(name);
         if columns[slot].is_none() && *name != "id" {
-            return Err(ImportError::BadFile {
+            return Err(Stop::Failed(ImportError::BadFile {
                 line: 1,
                 reason: format!(
                     "the header has no column {name:?} (expected {})",
                     COLUMNS.join(",")
                 ),
-            });
+            }));
         }
     }
     {
@@ -338,8 +458,6 @@ async fn import_csv(
     }
     // Bytes before `base` have been dropped from `kept`.
     let mut base = header_end;
-    let mut summary = ImportSummary::default();
-    let mut batch = Vec::with_capacity(BATCH);
     let mut record = csv::ByteRecord::new();
     loop {
         let start = reader.position().clone();
@@ -406,23 +524,20 @@ async fn import_csv(
             raw: &raw,
             position: end,
         };
-        take(import, checked, record, &mut batch, &mut summary, options).await?;
+        take(checked, record, sink, options)?;
     }
-    flush(import, &mut batch, &mut summary).await?;
-    (options.progress)(summary.read, reader.position().byte());
-    Ok(summary)
+    (options.progress)(sink.summary.read, reader.position().byte());
+    Ok(())
 }
 
-async fn import_jsonl(
-    import: &crate::store::Import,
-    input: impl BufRead,
+fn read_jsonl(
+    input: Box<dyn BufRead + Send>,
     options: &mut ImportOptions,
-) -> Result<ImportSummary, ImportError> {
+    sink: &mut Sink,
+) -> Result<(), Stop> {
     if let Some(rejects) = options.rejects.as_mut() {
         writeln!(rejects, "{}", COLUMNS.join(","))?;
     }
-    let mut summary = ImportSummary::default();
-    let mut batch = Vec::with_capacity(BATCH);
     let mut bytes = 0u64;
     for (index, line) in input.split(b'\n').enumerate() {
         let line_number = index as u64 + 1;
@@ -471,9 +586,8 @@ async fn import_jsonl(
             raw: &raw,
             position: bytes,
         };
-        take(import, checked, record, &mut batch, &mut summary, options).await?;
+        take(checked, record, sink, options)?;
     }
-    flush(import, &mut batch, &mut summary).await?;
-    (options.progress)(summary.read, bytes);
-    Ok(summary)
+    (options.progress)(sink.summary.read, bytes);
+    Ok(())
 }

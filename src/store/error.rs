@@ -21,6 +21,15 @@ pub enum StoreError {
     /// A statement failed.
     #[error("database error: {0}")]
     Database(#[from] DbErr),
+    /// A statement run on the driver directly (bulk loading) failed.
+    #[error("database error: {0}")]
+    Driver(#[from] sea_orm::sqlx::Error),
+    /// A page packed by the database could not be read.
+    #[error("unreadable page: {0}")]
+    BadPage(String),
+    /// A task reading the database stopped before it answered.
+    #[error("a database task stopped: {0}")]
+    Task(String),
     /// A stored row holds a value the server cannot read.
     #[error("row {id} has an unreadable {column}: {value:?}")]
     BadRow {

@@ -29,10 +29,10 @@ pub use cursor::{Cursor, CursorError};
 pub use error::StoreError;
 pub use events::{EventRow, NewEventRow, Page, PageRequest, SortOrder};
 pub use filter::{EventFilter, INTERNAL_ADDRESS};
-pub use import::{Import, ImportRow};
+pub use import::{Import, ImportBatch, ImportRow};
 pub use report::{CountRow, CountSource, GroupKey, GroupValues, Grouping, TimeBucket, UsageRow};
 pub use sharing::{Exposure, SharedResource};
-pub use time::{format_db_time, parse_db_time};
+pub use time::{format_db_time, parse_db_time, push_db_time};
 pub use users::{UserCursor, UserPage, UserRow};
 pub use zone::parse_zone;
 

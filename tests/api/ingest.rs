@@ -152,7 +152,51 @@ on_both_backends! {
         let out = invoke(&app.url, &["import", "-", "--format", "jsonl"], Some(b"{\"ipaddr\":\"1.1.1.1\",\"event_name\":\"user login\",\"created_at\":\"2026-01-01 00:00:00\",\"user_agent\":\"u\",\"description\":\"d\"}\n[1]\n"));
         assert_eq!(out.status.code(), Some(2));
         assert!(stderr(&out).contains("line 2"), "{}", stderr(&out));
+        let out = invoke(&app.url, &["import", "-", "--format", "jsonl"], Some(b"{\"ipaddr\":\"1.1.1.1\",\"event_name\":\"user login\",\"created_at\":\"2026-01-01 00:00:00\",\"user_agent\":\"u\",\"description\":\"a\\u0000b\"}\n"));
+        assert_eq!(out.status.code(), Some(2));
+        assert!(stderr(&out).contains("line 1, column description"), "{}", stderr(&out));
         assert_eq!(count(&app).await, 4);
+    }
+
+    async fn a_load_into_an_empty_table_puts_indexes_triggers_and_rollups_back(app: TestApp) {
+        use crate::rollup::{assert_both_paths_agree, scalar};
+        // An id twice in the file, a row without an id among rows with ids.
+        let csv = "id,user_id,ipaddr,user_agent,event_name,description,created_at\n\
+                   5,,10.0.0.1,ua,session launched,x,2026-03-28 10:15:00\n\
+                   5,,10.0.0.1,ua,session launched,x,2026-03-28 10:15:00\n\
+                   9,,10.0.0.1,ua,user login,x,2026-03-29 00:59:59\n\
+                   ,,10.0.0.1,ua,session stopped,x,2026-03-28 23:30:00.5\n\
+                   3,,10.0.0.1,ua,mystery,x,2026-03-29 12:00:00\n";
+        let out = invoke(&app.url, &["import", "-", "--format", "csv"], Some(csv.as_bytes()));
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(stderr(&out).contains("inserted 4, skipped 1 as duplicates"), "{}", stderr(&out));
+        assert!(scalar(&app, "SELECT MAX(id) FROM user_events WHERE event_name = 'session stopped'").await > 9);
+        assert_eq!(scalar(&app, "SELECT CAST(SUM(n) AS BIGINT) FROM user_events_hourly").await, 4);
+        assert_eq!(scalar(&app, "SELECT CAST(SUM(n) AS BIGINT) FROM user_events_daily").await, 4);
+        assert_both_paths_agree(&app).await;
+        // The triggers are back: a plain INSERT moves the rollups again.
+        app.insert(&[Row::new("user login", "2026-03-28 11:00:00")]).await;
+        assert_eq!(scalar(&app, "SELECT CAST(SUM(n) AS BIGINT) FROM user_events_hourly").await, 5);
+        assert_both_paths_agree(&app).await;
+
+        // A load into an empty table that fails leaves the table as it was.
+        let other = TestApp::new(app.backend).await;
+        let bad = format!("{csv}4,,10.0.0.1,ua,user login,x,yesterday\n");
+        let out = invoke(&other.url, &["import", "-", "--format", "csv"], Some(bad.as_bytes()));
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        assert_eq!(count(&other).await, 0);
+        other.insert(&[Row::new("user login", "2026-03-28 11:00:00")]).await;
+        assert_eq!(scalar(&other, "SELECT CAST(SUM(n) AS BIGINT) FROM user_events_hourly").await, 1);
+        // Both tables have their indexes (dropping one that is missing fails).
+        for app in [&app, &other] {
+            for index in [
+                "user_events_created_at_id_idx",
+                "user_events_user_id_created_at_id_idx",
+                "user_events_event_name_created_at_id_idx",
+            ] {
+                app.sql(&format!("DROP INDEX {index}")).await;
+            }
+        }
     }
 
     async fn the_http_export_streams_the_same_rows(app: TestApp) {

@@ -69,7 +69,7 @@ fn shapes() -> Vec<(EventFilter, Grouping)> {
     ]
 }
 
-async fn assert_both_paths_agree(app: &TestApp) {
+pub(crate) async fn assert_both_paths_agree(app: &TestApp) {
     for (filter, grouping) in shapes() {
         let rollup = app
             .store
@@ -96,7 +96,7 @@ async fn assert_both_paths_agree(app: &TestApp) {
     }
 }
 
-async fn scalar(app: &TestApp, sql: &str) -> i64 {
+pub(crate) async fn scalar(app: &TestApp, sql: &str) -> i64 {
     let row = app
         .store
         .connection()
