@@ -175,6 +175,10 @@ fn parse_instant(text: &str) -> Option<NaiveDateTime> {
     if text.is_empty() {
         return None;
     }
+    // Most files hold times as the platform's table does: without an offset, read cheaply.
+    if let Some(t) = parse_db_time(text) {
+        return Some(t);
+    }
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Some(t.with_timezone(&Utc).naive_utc());
     }
@@ -187,7 +191,7 @@ fn parse_instant(text: &str) -> Option<NaiveDateTime> {
             return Some(t.with_timezone(&Utc).naive_utc());
         }
     }
-    parse_db_time(text)
+    None
 }
 
 /// A reader that keeps the bytes it hands out, so that a rejected CSV record can be written
