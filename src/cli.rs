@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 use std::path::{Path, PathBuf};
 
+use crate::auth::Role;
 use crate::catalog::EventCategory;
 use crate::config::{DatabaseArgs, LogFormat, ServeArgs};
 use crate::demo::{DEFAULT_UNTIL, DemoOptions};
@@ -93,6 +94,32 @@ enum Command {
         #[arg(long)]
         user_id: Vec<uuid::Uuid>,
     },
+    /// Create, list and revoke API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum TokenCommand {
+    /// Make a token and print it (once: only its hash is kept).
+    Create {
+        /// What it may do.
+        #[arg(long, value_enum)]
+        role: Role,
+        /// Its unique name (shown in the access log).
+        #[arg(long)]
+        name: String,
+        /// The user a `self` token sees.
+        #[arg(long)]
+        user_id: Option<uuid::Uuid>,
+    },
+    /// List the tokens (names, roles, users, dates; never secrets).
+    List,
+    /// Revoke a token; requests with it fail from the next one on.
+    Revoke {
+        /// The token's name.
+        name: String,
+    },
 }
 
 /// What a command can fail with, reported once at the CLI edge.
@@ -121,6 +148,9 @@ pub enum CliError {
     /// The command's arguments do not fit together.
     #[error("{0}")]
     Usage(String),
+    /// A token could not be made.
+    #[error("{0}")]
+    Token(#[from] crate::auth::TokenError),
     /// Rows were rejected (and written to the rejects file).
     #[error("{0} rows were rejected")]
     Rejected(u64),
@@ -183,6 +213,11 @@ impl Cli {
                 Ok(())
             }
             Command::Serve(args) => Ok(crate::serve::serve(&self.database, &args).await?),
+            Command::Token(command) => {
+                let store = Store::connect(&self.database.store_options()).await?;
+                store.migrate().await?;
+                run_token(&store, command).await
+            }
             Command::Import {
                 file,
                 format,
@@ -224,6 +259,45 @@ fn parse_category(text: &str) -> Result<EventCategory, String> {
         let names: Vec<&str> = EventCategory::ALL.iter().map(|c| c.name()).collect();
         format!("{text:?} is not a category; one of {}", names.join(", "))
     })
+}
+
+async fn run_token(store: &Store, command: TokenCommand) -> Result<(), CliError> {
+    match command {
+        TokenCommand::Create {
+            role,
+            name,
+            user_id,
+        } => {
+            let secret = crate::auth::create_token(store, &name, role, user_id).await?;
+            println!("{secret}");
+            eprintln!(
+                "user-events: token {name:?} ({}) created; it is shown only now",
+                role.name()
+            );
+        }
+        TokenCommand::List => {
+            println!("name\trole\tuser_id\tcreated_at\trevoked_at");
+            for token in store.tokens().await? {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    token.name,
+                    token.role,
+                    token.user_id.unwrap_or_default(),
+                    token.created_at,
+                    token.revoked_at.unwrap_or_default()
+                );
+            }
+        }
+        TokenCommand::Revoke { name } => {
+            if !store.revoke_token(&name).await? {
+                return Err(CliError::Usage(format!(
+                    "no active token is named {name:?}"
+                )));
+            }
+            eprintln!("user-events: token {name:?} revoked");
+        }
+    }
+    Ok(())
 }
 
 async fn run_import(

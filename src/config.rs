@@ -42,6 +42,10 @@ pub struct ServeArgs {
     #[arg(long, env = "USER_EVENTS_LISTEN", default_value = "127.0.0.1:8000")]
     pub listen: SocketAddr,
 
+    /// Serve a non-loopback address while no API token exists (everyone is then an admin).
+    #[arg(long)]
+    pub allow_anonymous: bool,
+
     /// Fill an empty database with 100,000 demo events before serving.
     #[arg(long)]
     pub demo: bool,

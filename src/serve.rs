@@ -24,6 +24,13 @@ pub enum ServeError {
         /// Why.
         source: io::Error,
     },
+    /// No token exists and the address is not loopback.
+    #[error(
+        "no API token exists, so every request would be answered as an administrator: \
+         listen on a loopback address, create a token (user-events token create), \
+         or pass --allow-anonymous to serve {0} anyway"
+    )]
+    Anonymous(std::net::SocketAddr),
     /// The server stopped on an I/O error.
     #[error("server error: {0}")]
     Io(#[from] io::Error),
@@ -45,6 +52,15 @@ pub async fn serve(database: &DatabaseArgs, args: &ServeArgs) -> Result<(), Serv
         } else {
             tracing::info!("the database already has events; no demo events added");
         }
+    }
+    if !store.any_active_token().await? {
+        if !args.listen.ip().is_loopback() && !args.allow_anonymous {
+            return Err(ServeError::Anonymous(args.listen));
+        }
+        tracing::warn!(
+            "no API token exists: every request is answered as an administrator \
+             (create one with `user-events token create`)"
+        );
     }
     // The live feed reads through a small pool of its own, so that request traffic never
     // delays it and it never takes connections from requests.

@@ -3,6 +3,7 @@
 //! Resolvers take the store from the context, call one store function and map its error once
 //! (see [`error`]). Nothing here knows about HTTP.
 
+pub mod access;
 pub mod error;
 pub mod fast;
 pub mod mutation;
@@ -41,6 +42,7 @@ pub fn build_schema(store: Store, live: Live) -> AppSchema {
     .data(store)
     .limit_depth(MAX_DEPTH)
     .limit_complexity(MAX_COMPLEXITY)
+    .extension(access::Access)
     .extension(error::ErrorCodes)
     .finish()
 }

@@ -5,7 +5,7 @@ use async_graphql::futures_util::StreamExt;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
@@ -15,17 +15,37 @@ use crate::ingest::{Format, export_chunks};
 use crate::store::EventFilter;
 
 /// `GET /export.csv`.
-pub async fn csv(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
-    stream(state, query, Format::Csv)
+pub async fn csv(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    stream(state, &headers, query, Format::Csv).await
 }
 
 /// `GET /export.jsonl`.
-pub async fn jsonl(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
-    stream(state, query, Format::Jsonl)
+pub async fn jsonl(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    stream(state, &headers, query, Format::Jsonl).await
 }
 
-fn stream(state: AppState, query: Option<String>, format: Format) -> Response {
-    let filter = match filter(query.as_deref().unwrap_or_default()) {
+async fn stream(
+    state: AppState,
+    headers: &HeaderMap,
+    query: Option<String>,
+    format: Format,
+) -> Response {
+    let principal = match super::auth::principal(&state.store, headers).await {
+        Ok(principal) => principal,
+        Err(refusal) => return refusal,
+    };
+    if !principal.may_read() {
+        return super::auth::forbidden("this token's role may not read events");
+    }
+    let mut filter = match filter(query.as_deref().unwrap_or_default()) {
         Ok(filter) => filter,
         Err((parameter, message)) => {
             let body = serde_json::json!({ "errors": [{
@@ -34,6 +54,15 @@ fn stream(state: AppState, query: Option<String>, format: Format) -> Response {
             return (StatusCode::BAD_REQUEST, Json(body)).into_response();
         }
     };
+    // A token bound to a user exports that user's events only.
+    if let Some(own) = principal.scope() {
+        match &filter.user_ids {
+            Some(ids) if !ids.contains(&own) => {
+                return super::auth::forbidden("a self token exports its own user's events only");
+            }
+            _ => filter.user_ids = Some(vec![own]),
+        }
+    }
     let chunks = export_chunks(state.store.clone(), filter, format).map(|chunk| {
         chunk.map_err(|error| {
             // The status line is sent already: log, and cut the body short.

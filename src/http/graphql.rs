@@ -23,13 +23,17 @@ pub async fn post_graphql(
     headers: HeaderMap,
     request: GraphQLBatchRequest,
 ) -> Response {
+    let principal = match super::auth::principal(&state.store, &headers).await {
+        Ok(principal) => principal,
+        Err(refusal) => return refusal,
+    };
     let wants_events = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|accept| accept.contains("text/event-stream"));
     match request.into_inner() {
         BatchRequest::Single(request) if wants_events => {
-            super::ws::event_stream(state, request).await
+            super::ws::event_stream(state, request.data(principal)).await
         }
         BatchRequest::Batch(_) if wants_events => {
             bad_request("a batch cannot be answered as an event stream; send one request")
@@ -40,9 +44,17 @@ pub async fn post_graphql(
                 "extensions": { "code": "LIMIT_EXCEEDED" } }] });
             (StatusCode::BAD_REQUEST, Json(body)).into_response()
         }
-        BatchRequest::Single(request) => answer(state.executor.execute(request).await),
-        batch => GraphQLResponse::from(state.executor.schema().execute_batch(batch).await)
-            .into_response(),
+        BatchRequest::Single(request) => answer(state.executor.execute(request, principal).await),
+        BatchRequest::Batch(batch) => {
+            let batch = BatchRequest::Batch(
+                batch
+                    .into_iter()
+                    .map(|request| request.data(principal.clone()))
+                    .collect(),
+            );
+            GraphQLResponse::from(state.executor.schema().execute_batch(batch).await)
+                .into_response()
+        }
     }
 }
 
@@ -67,6 +79,10 @@ pub async fn get_graphql(State(state): State<AppState>, headers: HeaderMap, uri:
     if wants_html && uri.query().is_none_or(|q| !q.contains("query=")) {
         return graphiql::page().into_response();
     }
+    let principal = match super::auth::principal(&state.store, &headers).await {
+        Ok(principal) => principal,
+        Err(refusal) => return refusal,
+    };
     match async_graphql::http::parse_query_string(uri.query().unwrap_or_default()) {
         Ok(request) if request.query.trim().is_empty() => {
             bad_request("missing the \"query\" parameter")
@@ -79,7 +95,7 @@ pub async fn get_graphql(State(state): State<AppState>, headers: HeaderMap, uri:
             })),
         )
             .into_response(),
-        Ok(request) => answer(state.executor.execute(request).await),
+        Ok(request) => answer(state.executor.execute(request, principal).await),
         Err(error) => bad_request(&error.to_string()),
     }
 }

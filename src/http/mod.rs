@@ -1,5 +1,6 @@
 //! HTTP: the router, built apart from any listener so that tests drive it without a port.
 
+mod auth;
 mod export;
 mod graphiql;
 mod graphql;

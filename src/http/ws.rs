@@ -6,6 +6,8 @@
 
 use std::convert::Infallible;
 
+use crate::auth::{AuthError, authenticate};
+use async_graphql::ErrorExtensions;
 use async_graphql::futures_util::{SinkExt, StreamExt};
 use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, WebSocketProtocols, WsMessage};
 use axum::extract::State;
@@ -68,8 +70,32 @@ async fn serve_socket(state: AppState, protocol: WebSocketProtocols, socket: Web
                 _ => None,
             })
         });
+    let store = state.store.clone();
     let output =
-        async_graphql::http::WebSocket::new(state.executor.schema().clone(), input, protocol);
+        async_graphql::http::WebSocket::new(state.executor.schema().clone(), input, protocol)
+            .on_connection_init(move |payload| async move {
+                // The token comes in the payload: {"authorization": "Bearer TOKEN"}.
+                let authorization = payload
+                    .get("authorization")
+                    .or_else(|| payload.get("Authorization"))
+                    .and_then(|v| v.as_str());
+                let principal =
+                    authenticate(&store, authorization)
+                        .await
+                        .map_err(|error| match error {
+                            AuthError::Unauthenticated(message) => {
+                                async_graphql::Error::new(message)
+                                    .extend_with(|_, e| e.set("code", "UNAUTHENTICATED"))
+                            }
+                            AuthError::Store(cause) => {
+                                tracing::error!(error = %cause, "cannot read the tokens");
+                                async_graphql::Error::new("internal error")
+                            }
+                        })?;
+                let mut data = async_graphql::Data::default();
+                data.insert(principal);
+                Ok(data)
+            });
     let mut output = std::pin::pin!(output);
     loop {
         tokio::select! {

@@ -14,6 +14,7 @@ mod report;
 mod sharing;
 mod sql;
 mod time;
+mod tokens;
 mod users;
 mod zone;
 
@@ -33,6 +34,7 @@ pub use import::{Import, ImportBatch, ImportRow};
 pub use report::{CountRow, CountSource, GroupKey, GroupValues, Grouping, TimeBucket, UsageRow};
 pub use sharing::{Exposure, SharedResource};
 pub use time::{format_db_time, parse_db_time, push_db_time};
+pub use tokens::{NewToken, TokenRow};
 pub use users::{UserCursor, UserPage, UserRow};
 pub use zone::parse_zone;
 

@@ -6,6 +6,7 @@
 mod helpers;
 
 mod activity;
+mod auth;
 mod catalog;
 mod cli;
 mod direct;

@@ -24,7 +24,7 @@ impl ActivityQuery {
         #[graphql(default_with = "Some(TimeBucketInput::Day)")] bucket: Option<TimeBucketInput>,
         #[graphql(default_with = "Some(\"UTC\".to_string())")] time_zone: Option<String>,
     ) -> async_graphql::Result<Vec<LoginBucket>> {
-        let filter = EventFilterInput::into_store(filter, "filter")?;
+        let filter = EventFilterInput::into_store(ctx, filter, "filter")?;
         let zone = time_zone_argument(time_zone.as_deref())?;
         let bucket = bucket.unwrap_or(TimeBucketInput::Day).into();
         let rows = store(ctx)
@@ -45,6 +45,7 @@ impl ActivityQuery {
         #[graphql(default_with = "Some(TimeBucketInput::Day)")] bucket: Option<TimeBucketInput>,
         #[graphql(default_with = "Some(\"UTC\".to_string())")] time_zone: Option<String>,
     ) -> async_graphql::Result<UserTimeline> {
+        crate::graphql::access::require_user(ctx, user_id.0)?;
         let zone = time_zone_argument(time_zone.as_deref())?;
         let filter = EventFilter {
             user_ids: Some(vec![user_id.0]),

@@ -24,7 +24,7 @@ impl CatalogQuery {
         ctx: &Context<'_>,
         filter: Option<EventFilterInput>,
     ) -> async_graphql::Result<Vec<CategoryCount>> {
-        let filter = EventFilterInput::into_store(filter, "filter")?;
+        let filter = EventFilterInput::into_store(ctx, filter, "filter")?;
         let counts = store(ctx).category_counts(&filter).await.or_internal()?;
         Ok(counts
             .into_iter()

@@ -27,7 +27,7 @@ impl EventsQuery {
         before: Option<String>,
         #[graphql(default)] order: SortOrderInput,
     ) -> async_graphql::Result<EventConnection> {
-        let filter = EventFilterInput::into_store(filter, "filter")?;
+        let filter = EventFilterInput::into_store(ctx, filter, "filter")?;
         let page = page_request(first, after, last, before, order.into())?;
         let rows = store(ctx).events_page(&filter, &page).await.or_internal()?;
         Ok(EventConnection::new(rows, filter))
@@ -38,6 +38,11 @@ impl EventsQuery {
         let id: i64 = id
             .parse()
             .map_err(|_| bad_input("id", format!("{:?} is not an event id", id.as_str())))?;
-        Ok(store(ctx).event(id).await.or_internal()?.map(Event::from))
+        let row = store(ctx).event(id).await.or_internal()?;
+        // A token bound to a user finds its own events only.
+        let own = crate::graphql::access::require_read(ctx)?.scope();
+        Ok(row
+            .filter(|row| own.is_none() || row.user_id == own)
+            .map(Event::from))
     }
 }

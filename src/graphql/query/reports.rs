@@ -26,7 +26,7 @@ impl ReportsQuery {
         #[graphql(default_with = "Some(\"UTC\".to_string())")] time_zone: Option<String>,
         limit: Option<i32>,
     ) -> async_graphql::Result<Vec<EventCountRow>> {
-        let filter = EventFilterInput::into_store(filter, "filter")?;
+        let filter = EventFilterInput::into_store(ctx, filter, "filter")?;
         let grouping = grouping(&group_by, bucket, time_zone.as_deref(), limit)?;
         let rows = store(ctx)
             .event_counts(&filter, &grouping)
@@ -45,7 +45,7 @@ impl ReportsQuery {
         bucket: Option<TimeBucketInput>,
         #[graphql(default_with = "Some(\"UTC\".to_string())")] time_zone: Option<String>,
     ) -> async_graphql::Result<Vec<ResourceUsageRow>> {
-        let filter = EventFilterInput::into_store(filter, "filter")?;
+        let filter = EventFilterInput::into_store(ctx, filter, "filter")?;
         let grouping = grouping(&group_by, bucket, time_zone.as_deref(), None)?;
         let rows = store(ctx)
             .resource_usage(&filter, &grouping)

@@ -21,7 +21,7 @@ impl SharingQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<SharingChangeConnection> {
-        let filter = EventFilterInput::into_store(filter, "filter")?;
+        let filter = EventFilterInput::into_store(ctx, filter, "filter")?;
         let page = page_request(first, after, None, None, SortOrder::Desc)?;
         let rows = store(ctx)
             .sharing_changes_page(resource, &filter, &page)
@@ -69,6 +69,7 @@ impl SharingQuery {
         )]
         statuses: Option<Vec<SharingStatus>>,
     ) -> async_graphql::Result<Vec<SharingExposure>> {
+        crate::graphql::access::require_everything(ctx, "the sharing exposure")?;
         let as_of = as_of.map_or_else(|| chrono::Utc::now().naive_utc(), |t| t.0);
         // Null (as an unset variable arrives) means the default: the open links.
         let statuses = statuses.unwrap_or_else(|| {

@@ -24,6 +24,7 @@ impl UsersQuery {
         after: Option<String>,
         search: Option<String>,
     ) -> async_graphql::Result<UserConnection> {
+        crate::graphql::access::require_everything(ctx, "the user list")?;
         let first = match first {
             None => DEFAULT_PAGE_SIZE,
             Some(n) if (0..=MAX_PAGE_SIZE).contains(&n) => u64::from(n.unsigned_abs()),
@@ -49,6 +50,7 @@ impl UsersQuery {
 
     /// One user; null when the id never appears in the log.
     async fn user(&self, ctx: &Context<'_>, id: UuidValue) -> async_graphql::Result<Option<User>> {
+        crate::graphql::access::require_user(ctx, id.0)?;
         ctx.data_unchecked::<DataLoader<UserLoader>>()
             .load_one(id.0)
             .await

@@ -26,7 +26,7 @@ impl SubscriptionRoot {
         filter: Option<EventFilterInput>,
         after: Option<ID>,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<Event>> + use<>> {
-        let filter = EventFilterInput::into_store(filter, "filter")?;
+        let filter = EventFilterInput::into_store(ctx, filter, "filter")?;
         let after = after
             .map(|id| {
                 id.parse::<i64>().map_err(|_| {

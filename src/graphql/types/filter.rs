@@ -42,7 +42,19 @@ pub struct EventFilterInput {
 impl EventFilterInput {
     /// Validates sizes and converts to the store's filter; `argument` names the argument in
     /// errors (`filter`).
+    /// A token bound to one user gets the filter narrowed to that user.
     pub fn into_store(
+        ctx: &async_graphql::Context<'_>,
+        input: Option<EventFilterInput>,
+        argument: &str,
+    ) -> async_graphql::Result<EventFilter> {
+        let mut filter = Self::unscoped(input, argument)?;
+        crate::graphql::access::scope(ctx, &mut filter)?;
+        Ok(filter)
+    }
+
+    /// The filter as given, for callers that serve only principals who read everything.
+    pub(crate) fn unscoped(
         input: Option<EventFilterInput>,
         argument: &str,
     ) -> async_graphql::Result<EventFilter> {

@@ -1,0 +1,216 @@
+//! Who is asking: API tokens, their roles, and the scope a role gives.
+//!
+//! A token is `ue_` followed by 43 characters of base64url (32 random bytes); the store keeps its
+//! SHA-256 hash only. While no token is active the server answers everyone as an administrator,
+//! and `serve` then listens on a loopback address only (unless told `--allow-anonymous`); once a
+//! token exists, every request must carry an active one.
+
+use base64::Engine;
+use rand::TryRngCore;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::store::{NewToken, Store, StoreError, TokenRow};
+
+/// What a token may do.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Role {
+    /// Everything, mutations included.
+    Admin,
+    /// Read everything, change nothing.
+    Analyst,
+    /// Record events only.
+    Ingest,
+    /// Read one user's own events only (the token's `--user-id`).
+    #[value(name = "self")]
+    SelfUser,
+}
+
+impl Role {
+    /// The role's name as stored and typed.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Analyst => "analyst",
+            Role::Ingest => "ingest",
+            Role::SelfUser => "self",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<Role> {
+        [Role::Admin, Role::Analyst, Role::Ingest, Role::SelfUser]
+            .into_iter()
+            .find(|r| r.name() == name)
+    }
+}
+
+/// The one asking, as the edges see it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Principal {
+    /// The token's name (`None` when the server runs without tokens).
+    pub token: Option<String>,
+    /// What it may do.
+    pub role: Role,
+    /// The user a `self` token is bound to.
+    pub user_id: Option<Uuid>,
+}
+
+impl Principal {
+    /// Whoever asks a server that has no token: an administrator.
+    pub fn anonymous() -> Principal {
+        Principal {
+            token: None,
+            role: Role::Admin,
+            user_id: None,
+        }
+    }
+
+    /// Whether it may read events and reports (some of them, for `self`).
+    pub fn may_read(&self) -> bool {
+        self.role != Role::Ingest
+    }
+
+    /// Whether it may record events.
+    pub fn may_write(&self) -> bool {
+        matches!(self.role, Role::Admin | Role::Ingest)
+    }
+
+    /// Whether it may read every user's events.
+    pub fn reads_everything(&self) -> bool {
+        matches!(self.role, Role::Admin | Role::Analyst)
+    }
+
+    /// The only user whose events it may see, when it is bound to one.
+    pub fn scope(&self) -> Option<Uuid> {
+        match self.role {
+            Role::SelfUser => Some(self.user_id.unwrap_or(Uuid::nil())),
+            _ => None,
+        }
+    }
+}
+
+/// Why a request is not let in.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// No token, or one that is not active.
+    #[error("{0}")]
+    Unauthenticated(&'static str),
+    /// The tokens could not be read.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Why a token could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    /// The name is in use.
+    #[error("a token named {0:?} exists already (names stay taken after revoke)")]
+    NameTaken(String),
+    /// The name is empty or too long.
+    #[error("a token name is 1 to 100 characters")]
+    BadName,
+    /// `self` needs a user, the other roles take none.
+    #[error("{0}")]
+    BadUser(&'static str),
+    /// The system's random source failed.
+    #[error("no randomness for a token: {0}")]
+    Random(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The hash stored for a token's secret.
+pub fn hash(secret: &str) -> String {
+    let digest = Sha256::digest(secret.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Makes and stores a token; returns its secret (shown once, never stored).
+pub async fn create_token(
+    store: &Store,
+    name: &str,
+    role: Role,
+    user_id: Option<Uuid>,
+) -> Result<String, TokenError> {
+    if name.trim().is_empty() || name.chars().count() > 100 {
+        return Err(TokenError::BadName);
+    }
+    match (role, user_id) {
+        (Role::SelfUser, None) => {
+            return Err(TokenError::BadUser("the self role needs --user-id"));
+        }
+        (Role::Admin | Role::Analyst | Role::Ingest, Some(_)) => {
+            return Err(TokenError::BadUser(
+                "--user-id goes with the self role only",
+            ));
+        }
+        _ => {}
+    }
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng
+        .try_fill_bytes(&mut bytes)
+        .map_err(|e| TokenError::Random(e.to_string()))?;
+    let secret = format!(
+        "ue_{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    );
+    let stored = store
+        .insert_token(&NewToken {
+            name: name.to_string(),
+            role: role.name().to_string(),
+            user_id: user_id.map(|u| u.hyphenated().to_string()),
+            hash: hash(&secret),
+        })
+        .await?;
+    if !stored {
+        return Err(TokenError::NameTaken(name.to_string()));
+    }
+    Ok(secret)
+}
+
+/// Who sends `authorization` (the `Authorization` header's value, or the `connection_init`
+/// payload's `authorization`).
+pub async fn authenticate(
+    store: &Store,
+    authorization: Option<&str>,
+) -> Result<Principal, AuthError> {
+    let Some(value) = authorization.map(str::trim).filter(|v| !v.is_empty()) else {
+        return if store.any_active_token().await? {
+            Err(AuthError::Unauthenticated(
+                "this server needs a token: send Authorization: Bearer TOKEN",
+            ))
+        } else {
+            Ok(Principal::anonymous())
+        };
+    };
+    let Some(secret) = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+    else {
+        return Err(AuthError::Unauthenticated(
+            "the authorization must read Bearer TOKEN",
+        ));
+    };
+    match store.active_token(&hash(secret.trim())).await? {
+        Some(row) => principal_of(&row).ok_or(AuthError::Unauthenticated(
+            "the token is not valid or was revoked",
+        )),
+        None => Err(AuthError::Unauthenticated(
+            "the token is not valid or was revoked",
+        )),
+    }
+}
+
+fn principal_of(row: &TokenRow) -> Option<Principal> {
+    let role = Role::from_name(&row.role)?;
+    let user_id = match &row.user_id {
+        Some(text) => Some(Uuid::parse_str(text).ok()?),
+        None => None,
+    };
+    Some(Principal {
+        token: Some(row.name.clone()),
+        role,
+        user_id,
+    })
+}

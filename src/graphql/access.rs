@@ -1,0 +1,113 @@
+//! What a request may do, decided from the principal the HTTP edge attached: every root field
+//! of `Query` needs a role that reads, every root field of `Mutation` one that writes, and a
+//! token bound to a user sees that user's events only. A request without a principal may do
+//! nothing (`FORBIDDEN`), so a path that forgets to attach one fails closed.
+
+use std::sync::Arc;
+
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextResolve, ResolveInfo,
+};
+use async_graphql::{Context, ErrorExtensions, ServerResult, Value};
+
+use crate::auth::Principal;
+use crate::store::EventFilter;
+
+/// The role may not do this.
+pub const FORBIDDEN: &str = "FORBIDDEN";
+
+/// A `FORBIDDEN` error.
+pub fn forbidden(message: &str) -> async_graphql::Error {
+    async_graphql::Error::new(message).extend_with(|_, e| e.set("code", FORBIDDEN))
+}
+
+fn principal_of(principal: Option<&Principal>) -> async_graphql::Result<&Principal> {
+    principal.ok_or_else(|| forbidden("the request carries no principal"))
+}
+
+/// The principal, when it may read.
+pub fn require_read<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Principal> {
+    let principal = principal_of(ctx.data_opt::<Principal>())?;
+    if !principal.may_read() {
+        return Err(forbidden("this token's role may not read events"));
+    }
+    Ok(principal)
+}
+
+/// Refuses a token bound to one user a view over every user.
+pub fn require_everything(ctx: &Context<'_>, what: &str) -> async_graphql::Result<()> {
+    if !require_read(ctx)?.reads_everything() {
+        return Err(forbidden(&format!(
+            "a self token cannot read {what}: it spans every user"
+        )));
+    }
+    Ok(())
+}
+
+/// Refuses a token bound to another user than `user_id`.
+pub fn require_user(ctx: &Context<'_>, user_id: uuid::Uuid) -> async_graphql::Result<()> {
+    match require_read(ctx)?.scope() {
+        Some(own) if own != user_id => {
+            Err(forbidden("a self token reads its own user's events only"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Narrows `filter` to the principal's own user, when it is bound to one; asking for other
+/// users is `FORBIDDEN`.
+pub fn scope(ctx: &Context<'_>, filter: &mut EventFilter) -> async_graphql::Result<()> {
+    if let Some(own) = require_read(ctx)?.scope() {
+        match &filter.user_ids {
+            Some(ids) if !ids.contains(&own) => {
+                return Err(forbidden("a self token reads its own user's events only"));
+            }
+            _ => filter.user_ids = Some(vec![own]),
+        }
+    }
+    Ok(())
+}
+
+/// The name of the mutation root type.
+const MUTATION_ROOT: &str = "MutationRoot";
+
+/// Checks every root field of a query or mutation against the principal's role.
+pub struct Access;
+
+impl ExtensionFactory for Access {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(AccessExtension)
+    }
+}
+
+struct AccessExtension;
+
+#[async_trait::async_trait]
+impl Extension for AccessExtension {
+    async fn resolve(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        info: ResolveInfo<'_>,
+        next: NextResolve<'_>,
+    ) -> ServerResult<Option<Value>> {
+        if info.path_node.parent.is_none() && !info.name.starts_with("__") {
+            let principal = principal_of(ctx.data_opt::<Principal>())
+                .map_err(|e| e.into_server_error(info.field.name.pos))?;
+            let mutation = info.parent_type == MUTATION_ROOT;
+            let allowed = if mutation {
+                principal.may_write()
+            } else {
+                principal.may_read()
+            };
+            if !allowed {
+                let message = if mutation {
+                    "this token's role may not record events"
+                } else {
+                    "this token's role may not read events"
+                };
+                return Err(forbidden(message).into_server_error(info.field.name.pos));
+            }
+        }
+        next.run(ctx, info).await
+    }
+}

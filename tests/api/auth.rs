@@ -1,0 +1,137 @@
+//! API tokens and roles through the real interfaces: tokens made and revoked by the CLI as a
+//! process, requests over HTTP with and without `Authorization`, each role against each kind of
+//! operation, a `self` token's scope, and `serve` refusing to expose an open server.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+fn token(url: &str, args: &[&str]) -> String {
+    let out = bin()
+        .args(["--database-url", url, "token"])
+        .args(args)
+        .output()
+        .expect("run user-events token");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_string()
+}
+
+async fn post(app: &TestApp, bearer: Option<&str>, query: &str) -> (StatusCode, Value) {
+    let mut request = Request::post("/graphql").header(header::CONTENT_TYPE, "application/json");
+    if let Some(secret) = bearer {
+        request = request.header(header::AUTHORIZATION, format!("Bearer {secret}"));
+    }
+    let request = request
+        .body(Body::from(json!({ "query": query }).to_string()))
+        .expect("request");
+    let (status, _, body) = app.send(request).await;
+    (status, serde_json::from_slice(&body).expect("JSON"))
+}
+
+fn code(body: &Value) -> &str {
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or_default()
+}
+
+const COUNT: &str = "{ events { totalCount } }";
+const RECORD: &str = r#"mutation { recordEvent(input: { eventName: "user login", ipAddress: "10.0.0.9", userAgent: "ua", description: "{}" }) { id } }"#;
+
+on_both_backends! {
+    async fn tokens_and_roles_decide_who_may_do_what(app: TestApp) {
+        app.insert(&[
+            Row::new("user login", "2026-01-01 10:00:00").user(Some(ANA)),
+            Row::new("user login", "2026-01-01 11:00:00").user(Some(BO)),
+        ])
+        .await;
+        // Without a token, the server answers everyone.
+        let (status, body) = post(&app, None, COUNT).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+
+        let admin = token(&app.url, &["create", "--role", "admin", "--name", "root"]);
+        let analyst = token(&app.url, &["create", "--role", "analyst", "--name", "bi"]);
+        let ingest = token(&app.url, &["create", "--role", "ingest", "--name", "pipe"]);
+        let own = token(&app.url, &["create", "--role", "self", "--name", "ana", "--user-id", ANA]);
+        assert!(admin.starts_with("ue_") && admin.len() > 40, "{admin}");
+
+        // Now every request needs one.
+        for bearer in [None, Some("ue_not-a-token")] {
+            let (status, body) = post(&app, bearer, COUNT).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+            assert_eq!(code(&body), "UNAUTHENTICATED");
+        }
+        let (_, body) = post(&app, Some(&admin), COUNT).await;
+        assert_eq!(body["data"]["events"]["totalCount"], 2, "{body}");
+        let (_, body) = post(&app, Some(&analyst), COUNT).await;
+        assert_eq!(body["data"]["events"]["totalCount"], 2, "{body}");
+        let (_, body) = post(&app, Some(&analyst), RECORD).await;
+        assert_eq!(code(&body), "FORBIDDEN", "{body}");
+        let (_, body) = post(&app, Some(&ingest), COUNT).await;
+        assert_eq!(code(&body), "FORBIDDEN", "{body}");
+        let (_, body) = post(&app, Some(&ingest), RECORD).await;
+        assert!(body["data"]["recordEvent"]["id"].is_string(), "{body}");
+        let (_, body) = post(&app, Some(&admin), COUNT).await;
+        assert_eq!(body["data"]["events"]["totalCount"], 3, "the ingest token's event is stored");
+
+        // A self token sees its own user only, whatever it asks for.
+        let (_, body) = post(&app, Some(&own), COUNT).await;
+        assert_eq!(body["data"]["events"]["totalCount"], 1, "{body}");
+        let (_, body) = post(&app, Some(&own), &format!("{{ events(filter: {{ userIds: [\"{BO}\"] }}) {{ totalCount }} }}")).await;
+        assert_eq!(code(&body), "FORBIDDEN", "{body}");
+        let (_, body) = post(&app, Some(&own), "{ eventCounts(groupBy: [CATEGORY]) { count } }").await;
+        assert_eq!(body["data"]["eventCounts"][0]["count"], 1, "{body}");
+        let (_, body) = post(&app, Some(&own), "{ users { nodes { __typename } } }").await;
+        assert_eq!(code(&body), "FORBIDDEN", "{body}");
+        let (_, body) = post(&app, Some(&own), RECORD).await;
+        assert_eq!(code(&body), "FORBIDDEN", "{body}");
+        let request = Request::get("/export.csv")
+            .header(header::AUTHORIZATION, format!("Bearer {own}"))
+            .body(Body::empty())
+            .expect("request");
+        let (status, _, body) = app.send(request).await;
+        assert_eq!(status, StatusCode::OK);
+        let text = String::from_utf8(body).expect("utf-8");
+        assert_eq!(text.lines().count(), 2, "the header and ana's one event: {text}");
+        assert!(text.contains(ANA) && !text.contains(BO));
+        let request = Request::get("/export.csv").body(Body::empty()).expect("request");
+        assert_eq!(app.send(request).await.0, StatusCode::UNAUTHORIZED);
+
+        // The list shows no secret; a revoked token fails on the next request.
+        let list = token(&app.url, &["list"]);
+        assert!(list.contains("bi\tanalyst") && !list.contains(&analyst), "{list}");
+        token(&app.url, &["revoke", "bi"]);
+        let (status, body) = post(&app, Some(&analyst), COUNT).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+        // Names stay taken; a self token needs its user.
+        for args in [
+            &["create", "--role", "admin", "--name", "bi"][..],
+            &["create", "--role", "self", "--name", "x"][..],
+        ] {
+            let out = bin().args(["--database-url", &app.url, "token"]).args(args).output().expect("run");
+            assert!(!out.status.success());
+            assert!(!String::from_utf8_lossy(&out.stderr).is_empty());
+        }
+    }
+}
+
+#[test]
+fn serve_refuses_an_open_server_on_a_public_address() {
+    let dir = tempfile::tempdir().expect("dir");
+    let url = format!("sqlite://{}/open.db?mode=rwc", dir.path().display());
+    let out = bin()
+        .args(["--database-url", &url, "serve", "--listen", "0.0.0.0:0"])
+        .output()
+        .expect("run serve");
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(text.contains("--allow-anonymous"), "{text}");
+}
