@@ -115,7 +115,12 @@ async fn serve_socket(state: AppState, protocol: WebSocketProtocols, socket: Web
                         code,
                         reason: reason.into(),
                     })),
-                    None => break,
+                    None => {
+                        // The protocol is done with the socket (a refused connection_init):
+                        // close it properly rather than drop it.
+                        let _ = sink.send(Message::Close(None)).await;
+                        break;
+                    }
                 };
                 if sink.send(message).await.is_err() {
                     break;

@@ -13,6 +13,7 @@
 
 pub mod tailer;
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
@@ -29,6 +30,8 @@ pub const BUFFER: usize = 1024;
 pub const SAFETY_NET: Duration = Duration::from_millis(1000);
 /// How often the tailer reads on SQLite, where nothing wakes it for other writers.
 pub const SQLITE_POLL: Duration = Duration::from_millis(200);
+/// How often revoked tokens are read, so that their subscriptions end.
+pub const REVOCATION_POLL: Duration = Duration::from_secs(1);
 /// Replayed events are read from the table in pages of this size.
 const REPLAY_PAGE: u64 = 500;
 
@@ -45,6 +48,8 @@ struct Inner {
     watermark: AtomicI64,
     wake: Notify,
     stop: watch::Sender<bool>,
+    /// The names of revoked tokens, read again every [`REVOCATION_POLL`].
+    revoked: watch::Sender<Arc<HashSet<String>>>,
 }
 
 /// What a subscription yields.
@@ -60,6 +65,30 @@ pub enum Delivery {
     },
     /// The server is shutting down.
     Closed,
+}
+
+/// Reads the revoked tokens every [`REVOCATION_POLL`] until the server stops.
+async fn watch_revocations(live: Live, store: Store) {
+    let mut stop = live.stop_signal();
+    loop {
+        tokio::select! {
+            () = stopped(&mut stop) => return,
+            () = tokio::time::sleep(REVOCATION_POLL) => {}
+        }
+        match store.revoked_token_names().await {
+            Ok(names) => {
+                let names: HashSet<String> = names.into_iter().collect();
+                live.inner.revoked.send_if_modified(|current| {
+                    let changed = **current != names;
+                    if changed {
+                        *current = Arc::new(names);
+                    }
+                    changed
+                });
+            }
+            Err(error) => tracing::warn!(%error, "cannot read the revoked tokens"),
+        }
+    }
 }
 
 /// Resolves once `stop` says so (or its sender is gone).
@@ -83,14 +112,18 @@ impl Live {
         let start = store.max_id().await?;
         let (sender, _) = broadcast::channel(buffer.max(1));
         let (stop, _) = watch::channel(false);
+        let initially = store.revoked_token_names().await?;
+        let (revoked, _) = watch::channel(Arc::new(initially.into_iter().collect()));
         let live = Live {
             inner: Arc::new(Inner {
                 sender,
                 watermark: AtomicI64::new(start),
                 wake: Notify::new(),
                 stop,
+                revoked,
             }),
         };
+        tokio::spawn(watch_revocations(live.clone(), store.clone()));
         tailer::spawn(live.clone(), store, database_url.to_string()).await?;
         Ok(live)
     }
@@ -108,6 +141,13 @@ impl Live {
     /// A receiver that turns true when the server shuts down.
     pub fn stop_signal(&self) -> watch::Receiver<bool> {
         self.inner.stop.subscribe()
+    }
+
+    /// Resolves once the token `name` is revoked (never, while it is not).
+    pub async fn revoked(&self, name: &str) {
+        let mut revoked = self.inner.revoked.subscribe();
+        // The sender lives as long as `self`, so this waits until the name shows up.
+        let _ = revoked.wait_for(|names| names.contains(name)).await;
     }
 
     /// The id up to which events have been published.

@@ -89,6 +89,16 @@ impl Store {
         }
     }
 
+    /// The names of the revoked tokens.
+    pub async fn revoked_token_names(&self) -> Result<Vec<String>, StoreError> {
+        let mut sql = Sql::new(self.dialect);
+        sql.push("SELECT name FROM api_tokens WHERE revoked_at IS NOT NULL ORDER BY name");
+        let rows = self.db.query_all_raw(sql.into_statement()).await?;
+        rows.iter()
+            .map(|r| Ok(r.try_get_by_index::<String>(0)?))
+            .collect()
+    }
+
     /// Whether any token is active (then every request must carry one).
     pub async fn any_active_token(&self) -> Result<bool, StoreError> {
         let mut sql = Sql::new(self.dialect);

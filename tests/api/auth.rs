@@ -8,7 +8,8 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-fn token(url: &str, args: &[&str]) -> String {
+/// Runs `user-events token ARGS`; returns what it printed.
+pub(crate) fn token(url: &str, args: &[&str]) -> String {
     let out = bin()
         .args(["--database-url", url, "token"])
         .args(args)

@@ -26,6 +26,30 @@ struct Subscriber {
 
 impl Subscriber {
     async fn connect(address: &str, legacy: bool, variables: Value) -> Subscriber {
+        Self::connect_with(address, legacy, variables, json!({})).await
+    }
+
+    /// Connects with `payload` in `connection_init` and subscribes.
+    async fn connect_with(
+        address: &str,
+        legacy: bool,
+        variables: Value,
+        payload: Value,
+    ) -> Subscriber {
+        let (mut subscriber, ack) = Self::open(address, legacy, payload).await;
+        assert_eq!(ack["type"], "connection_ack", "{ack}");
+        let start = if legacy { "start" } else { "subscribe" };
+        subscriber
+            .send(json!({ "id": "1", "type": start,
+                          "payload": { "query": SUBSCRIPTION, "variables": variables } }))
+            .await;
+        // The subscription is live once the server has read the request; give it a moment.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        subscriber
+    }
+
+    /// Connects and sends `connection_init` with `payload`; returns the server's reply.
+    async fn open(address: &str, legacy: bool, payload: Value) -> (Subscriber, Value) {
         let mut request = format!("ws://{address}/graphql/ws")
             .into_client_request()
             .expect("request");
@@ -49,18 +73,10 @@ impl Subscriber {
         );
         let mut subscriber = Subscriber { socket, legacy };
         subscriber
-            .send(json!({ "type": "connection_init", "payload": {} }))
+            .send(json!({ "type": "connection_init", "payload": payload }))
             .await;
-        let ack = subscriber.receive().await;
-        assert_eq!(ack["type"], "connection_ack", "{ack}");
-        let start = if legacy { "start" } else { "subscribe" };
-        subscriber
-            .send(json!({ "id": "1", "type": start,
-                          "payload": { "query": SUBSCRIPTION, "variables": variables } }))
-            .await;
-        // The subscription is live once the server has read the request; give it a moment.
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        subscriber
+        let reply = subscriber.receive().await;
+        (subscriber, reply)
     }
 
     async fn send(&mut self, message: Value) {
@@ -74,9 +90,12 @@ impl Subscriber {
         loop {
             let message = tokio::time::timeout(Duration::from_secs(10), self.socket.next())
                 .await
-                .expect("a message within 10 s")
-                .expect("open")
-                .expect("message");
+                .expect("a message within 10 s");
+            let message = match message {
+                Some(Ok(message)) => message,
+                Some(Err(error)) => return json!({ "type": "closed", "error": error.to_string() }),
+                None => return json!({ "type": "closed" }),
+            };
             match message {
                 Message::Text(text) => {
                     let value: Value = serde_json::from_str(&text).expect("JSON");
@@ -119,6 +138,53 @@ impl Subscriber {
 }
 
 on_both_backends! {
+    async fn tokens_open_and_revocation_ends_subscriptions(app: TestApp) {
+        use crate::auth::token;
+        let address = app.serve().await;
+        let analyst = token(&app.url, &["create", "--role", "analyst", "--name", "screen"]);
+        let own = token(&app.url, &["create", "--role", "self", "--name", "ana", "--user-id", ANA]);
+        let ingest = token(&app.url, &["create", "--role", "ingest", "--name", "pipe"]);
+        for legacy in [false, true] {
+            // No token, or a wrong one: the connection is refused.
+            for payload in [json!({}), json!({ "authorization": "Bearer ue_wrong" })] {
+                let (mut refused, reply) = Subscriber::open(&address, legacy, payload).await;
+                if legacy {
+                    assert_eq!(reply["type"], "connection_error", "{reply}");
+                    assert_eq!(refused.receive().await["type"], "closed");
+                } else {
+                    assert_eq!(reply["type"], "closed", "{reply}");
+                    assert!(reply["frame"].as_str().unwrap_or_default().contains("token"), "{reply}");
+                }
+            }
+        }
+        // The ingest role may not subscribe.
+        let mut pipe = Subscriber::connect_with(&address, false, json!({}), json!({ "authorization": format!("Bearer {ingest}") })).await;
+        let refused = pipe.receive().await;
+        assert_eq!(refused["payload"]["errors"][0]["extensions"]["code"], "FORBIDDEN", "{refused}");
+
+        let mut screen = Subscriber::connect_with(&address, false, json!({}), json!({ "authorization": format!("Bearer {analyst}") })).await;
+        let mut ana = Subscriber::connect_with(&address, true, json!({}), json!({ "authorization": format!("Bearer {own}") })).await;
+        let ids = app
+            .insert(&[
+                Row::new("user login", "2026-01-01 10:00:00").user(Some(BO)),
+                Row::new("user login", "2026-01-01 10:01:00").user(Some(ANA)),
+            ])
+            .await;
+        assert_eq!(screen.next_ids(2).await, ids);
+        assert_eq!(ana.next_ids(1).await, vec![ids[1]], "a self token sees its own user only");
+        ana.quiet().await;
+
+        // Revoking the token ends its subscription with UNAUTHENTICATED.
+        token(&app.url, &["revoke", "screen"]);
+        let ended = screen.receive().await;
+        assert_eq!(ended["type"], "next", "{ended}");
+        assert_eq!(ended["payload"]["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{ended}");
+        assert_eq!(screen.receive().await["type"], "complete");
+        // The other token's subscription goes on.
+        let later = app.insert(&[Row::new("user logout", "2026-01-01 11:00:00").user(Some(ANA))]).await;
+        assert_eq!(ana.next_ids(1).await, later);
+    }
+
     async fn both_protocols_deliver_plain_sql_inserts_filtered(app: TestApp) {
         let address = app.serve().await;
         for legacy in [false, true] {

@@ -34,9 +34,10 @@ impl SubscriptionRoot {
                 })
             })
             .transpose()?;
+        let token = crate::graphql::access::require_read(ctx)?.token.clone();
         let live = ctx.data_unchecked::<Live>().clone();
         let stream = live.subscribe(store(ctx).clone(), filter, after);
-        Ok(stream
+        let events = stream
             .take_while(|item| std::future::ready(!matches!(item, Ok(Delivery::Closed))))
             .map(|item| match item {
                 Ok(Delivery::Event(row)) => Ok(Event::new(row)),
@@ -49,6 +50,30 @@ impl SubscriptionRoot {
                 })),
                 Ok(Delivery::Closed) => Err(async_graphql::Error::new("closed")),
                 Err(error) => Err(internal(error)),
-            }))
+            });
+        // A subscription made with a token ends when the token is revoked.
+        Ok(async_stream::stream! {
+            let mut events = std::pin::pin!(events);
+            let revoked = async {
+                match &token {
+                    Some(name) => live.revoked(name).await,
+                    None => std::future::pending().await,
+                }
+            };
+            let mut revoked = std::pin::pin!(revoked);
+            loop {
+                tokio::select! {
+                    item = events.next() => match item {
+                        Some(item) => yield item,
+                        None => break,
+                    },
+                    () = &mut revoked => {
+                        yield Err(async_graphql::Error::new("the token was revoked")
+                            .extend_with(|_, e| e.set("code", "UNAUTHENTICATED")));
+                        break;
+                    }
+                }
+            }
+        })
     }
 }
