@@ -42,6 +42,10 @@ pub struct ServeArgs {
     #[arg(long, env = "USER_EVENTS_LISTEN", default_value = "127.0.0.1:8000")]
     pub listen: SocketAddr,
 
+    /// Days the access log keeps its entries.
+    #[arg(long, env = "USER_EVENTS_ACCESS_LOG_DAYS", default_value_t = 90)]
+    pub access_log_days: u32,
+
     /// Serve a non-loopback address while no API token exists (everyone is then an admin).
     #[arg(long)]
     pub allow_anonymous: bool,

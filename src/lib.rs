@@ -2,6 +2,7 @@
 //!
 //! Data flows one way: HTTP or CLI -> graphql -> store -> database.
 
+pub mod audit;
 pub mod auth;
 pub mod catalog;
 /// The command line and its subcommands.

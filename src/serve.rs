@@ -71,10 +71,11 @@ pub async fn serve(database: &DatabaseArgs, args: &ServeArgs) -> Result<(), Serv
     })
     .await?;
     let live = Live::start(tail, &options.url).await?;
-    let app = router(AppState::new(
+    let app = router(AppState::with_retention(
         crate::graphql::build_schema(store.clone(), live.clone()),
         store.clone(),
         live.clone(),
+        std::time::Duration::from_secs(u64::from(args.access_log_days) * 24 * 3600),
     ));
     let listener = TcpListener::bind(args.listen)
         .await
@@ -85,13 +86,16 @@ pub async fn serve(database: &DatabaseArgs, args: &ServeArgs) -> Result<(), Serv
     let address = listener.local_addr()?;
     tracing::info!("listening on http://{address} (GraphiQL: http://{address}/graphql)");
     let stopping = live.clone();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            // Subscriptions end and sockets get a close frame; requests in flight finish.
-            stopping.shutdown();
-        })
-        .await?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        // Subscriptions end and sockets get a close frame; requests in flight finish.
+        stopping.shutdown();
+    })
+    .await?;
     // Give the sockets a moment to send their close frames.
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     store.close().await;

@@ -11,6 +11,7 @@ mod m20261125_000002_json_reader;
 mod m20261125_000003_rollups;
 mod m20261125_000004_notify;
 mod m20261125_000005_api_tokens;
+mod m20261125_000006_access_log;
 
 pub use m20261125_000003_rollups::{POSTGRES_ROLLUP_ADD_ALL, SQLITE_ROLLUP_REBUILD};
 
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000003_rollups::Migration),
             Box::new(m20261125_000004_notify::Migration),
             Box::new(m20261125_000005_api_tokens::Migration),
+            Box::new(m20261125_000006_access_log::Migration),
         ]
     }
 }

@@ -4,6 +4,7 @@
 //! (see [`error`]). Nothing here knows about HTTP.
 
 pub mod access;
+pub mod audit;
 pub mod error;
 pub mod fast;
 pub mod mutation;
@@ -43,6 +44,7 @@ pub fn build_schema(store: Store, live: Live) -> AppSchema {
     .limit_depth(MAX_DEPTH)
     .limit_complexity(MAX_COMPLEXITY)
     .extension(access::Access)
+    .extension(audit::Audit)
     .extension(error::ErrorCodes)
     .finish()
 }

@@ -5,17 +5,35 @@ use axum::Json;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use super::{AppState, Peer};
 use crate::auth::{AuthError, Principal, authenticate};
-use crate::store::Store;
 
-/// The principal of a request, or the response that refuses it.
-pub async fn principal(store: &Store, headers: &HeaderMap) -> Result<Principal, Response> {
+/// The principal of a request, or the response that refuses it. A refused token is recorded
+/// in the access log.
+pub async fn principal(
+    state: &AppState,
+    headers: &HeaderMap,
+    peer: &Peer,
+    kind: &str,
+) -> Result<Principal, Response> {
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    authenticate(store, authorization)
+    authenticate(&state.store, authorization)
         .await
-        .map_err(|error| refusal(&error))
+        .map_err(|error| {
+            if authorization.is_some() && matches!(error, AuthError::Unauthenticated(_)) {
+                state.access_log.record(crate::audit::Request {
+                    principal: None,
+                    kind,
+                    operation_name: None,
+                    variables: serde_json::Value::Null,
+                    address: peer.0.as_ref(),
+                    outcome: "UNAUTHENTICATED".into(),
+                });
+            }
+            refusal(&error)
+        })
 }
 
 /// The response for a request that is not let in.

@@ -8,7 +8,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::AppState;
+use super::{AppState, Peer};
 use crate::catalog::EventCategory;
 use crate::graphql::scalars::DateTime;
 use crate::ingest::{Format, export_chunks};
@@ -18,31 +18,45 @@ use crate::store::EventFilter;
 pub async fn csv(
     State(state): State<AppState>,
     headers: HeaderMap,
+    peer: Peer,
     RawQuery(query): RawQuery,
 ) -> Response {
-    stream(state, &headers, query, Format::Csv).await
+    stream(state, &headers, &peer, query, Format::Csv).await
 }
 
 /// `GET /export.jsonl`.
 pub async fn jsonl(
     State(state): State<AppState>,
     headers: HeaderMap,
+    peer: Peer,
     RawQuery(query): RawQuery,
 ) -> Response {
-    stream(state, &headers, query, Format::Jsonl).await
+    stream(state, &headers, &peer, query, Format::Jsonl).await
 }
 
 async fn stream(
     state: AppState,
     headers: &HeaderMap,
+    peer: &Peer,
     query: Option<String>,
     format: Format,
 ) -> Response {
-    let principal = match super::auth::principal(&state.store, headers).await {
+    let principal = match super::auth::principal(&state, headers, peer, "export").await {
         Ok(principal) => principal,
         Err(refusal) => return refusal,
     };
+    let record = |outcome: &str| {
+        state.access_log.record(crate::audit::Request {
+            principal: Some(&principal),
+            kind: "export",
+            operation_name: None,
+            variables: serde_json::json!({ "query": query.clone().unwrap_or_default() }),
+            address: peer.0.as_ref(),
+            outcome: outcome.into(),
+        });
+    };
     if !principal.may_read() {
+        record("FORBIDDEN");
         return super::auth::forbidden("this token's role may not read events");
     }
     let mut filter = match filter(query.as_deref().unwrap_or_default()) {
@@ -58,11 +72,13 @@ async fn stream(
     if let Some(own) = principal.scope() {
         match &filter.user_ids {
             Some(ids) if !ids.contains(&own) => {
+                record("FORBIDDEN");
                 return super::auth::forbidden("a self token exports its own user's events only");
             }
             _ => filter.user_ids = Some(vec![own]),
         }
     }
+    record("OK");
     let chunks = export_chunks(state.store.clone(), filter, format).map(|chunk| {
         chunk.map_err(|error| {
             // The status line is sent already: log, and cut the body short.

@@ -9,9 +9,11 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 
-use super::AppState;
 use super::graphiql;
+use super::{AppState, Peer};
+use crate::auth::Principal;
 use crate::graphql::fast::Answer;
+use async_graphql::Request;
 
 /// The most operations one batched POST may hold.
 pub const MAX_BATCH: usize = 16;
@@ -21,9 +23,10 @@ pub const MAX_BATCH: usize = 16;
 pub async fn post_graphql(
     State(state): State<AppState>,
     headers: HeaderMap,
+    peer: Peer,
     request: GraphQLBatchRequest,
 ) -> Response {
-    let principal = match super::auth::principal(&state.store, &headers).await {
+    let principal = match super::auth::principal(&state, &headers, &peer, "query").await {
         Ok(principal) => principal,
         Err(refusal) => return refusal,
     };
@@ -33,7 +36,8 @@ pub async fn post_graphql(
         .is_some_and(|accept| accept.contains("text/event-stream"));
     match request.into_inner() {
         BatchRequest::Single(request) if wants_events => {
-            super::ws::event_stream(state, request.data(principal)).await
+            let request = attach(&state, request, &peer).data(principal);
+            super::ws::event_stream(state, request).await
         }
         BatchRequest::Batch(_) if wants_events => {
             bad_request("a batch cannot be answered as an event stream; send one request")
@@ -44,18 +48,51 @@ pub async fn post_graphql(
                 "extensions": { "code": "LIMIT_EXCEEDED" } }] });
             (StatusCode::BAD_REQUEST, Json(body)).into_response()
         }
-        BatchRequest::Single(request) => answer(state.executor.execute(request, principal).await),
+        BatchRequest::Single(request) => single(&state, request, principal, &peer).await,
         BatchRequest::Batch(batch) => {
             let batch = BatchRequest::Batch(
                 batch
                     .into_iter()
-                    .map(|request| request.data(principal.clone()))
+                    .map(|request| attach(&state, request, &peer).data(principal.clone()))
                     .collect(),
             );
             GraphQLResponse::from(state.executor.schema().execute_batch(batch).await)
                 .into_response()
         }
     }
+}
+
+/// Gives a request what the engine's extensions need: the access log and the client address.
+fn attach(state: &AppState, request: Request, peer: &Peer) -> Request {
+    let request = request.data(state.access_log.clone());
+    match &peer.0 {
+        Some(address) => request.data(address.clone()),
+        None => request,
+    }
+}
+
+/// Runs one request. The engine's extension records what it runs; an answer given directly is
+/// recorded here.
+async fn single(state: &AppState, request: Request, principal: Principal, peer: &Peer) -> Response {
+    let recorded = principal.token.is_some().then(|| {
+        (
+            request.operation_name.clone(),
+            serde_json::to_value(&request.variables).unwrap_or_default(),
+        )
+    });
+    let request = attach(state, request, peer);
+    let result = state.executor.execute(request, principal.clone()).await;
+    if let (Answer::Json(_), Some((operation_name, variables))) = (&result, recorded) {
+        state.access_log.record(crate::audit::Request {
+            principal: Some(&principal),
+            kind: "query",
+            operation_name: operation_name.as_deref(),
+            variables,
+            address: peer.0.as_ref(),
+            outcome: "OK".into(),
+        });
+    }
+    answer(result)
 }
 
 /// The HTTP response for one answer; a direct answer looks exactly like the engine's.
@@ -71,7 +108,12 @@ fn answer(answer: Answer) -> Response {
 }
 
 /// `GET /graphql`: the playground for browsers, a query for everyone else.
-pub async fn get_graphql(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
+pub async fn get_graphql(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    peer: Peer,
+    uri: Uri,
+) -> Response {
     let wants_html = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -79,7 +121,7 @@ pub async fn get_graphql(State(state): State<AppState>, headers: HeaderMap, uri:
     if wants_html && uri.query().is_none_or(|q| !q.contains("query=")) {
         return graphiql::page().into_response();
     }
-    let principal = match super::auth::principal(&state.store, &headers).await {
+    let principal = match super::auth::principal(&state, &headers, &peer, "query").await {
         Ok(principal) => principal,
         Err(refusal) => return refusal,
     };
@@ -95,7 +137,7 @@ pub async fn get_graphql(State(state): State<AppState>, headers: HeaderMap, uri:
             })),
         )
             .into_response(),
-        Ok(request) => answer(state.executor.execute(request, principal).await),
+        Ok(request) => single(&state, request, principal, &peer).await,
         Err(error) => bad_request(&error.to_string()),
     }
 }

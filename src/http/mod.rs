@@ -14,6 +14,7 @@ use axum::routing::get;
 
 use std::sync::Arc;
 
+use crate::audit::{AccessLog, ClientAddress};
 use crate::graphql::AppSchema;
 use crate::graphql::fast::Executor;
 use crate::live::Live;
@@ -28,16 +29,51 @@ pub struct AppState {
     pub store: Store,
     /// The live feed (subscriptions end and sockets close when it shuts down).
     pub live: Live,
+    /// Where requests made with a token are recorded.
+    pub access_log: AccessLog,
 }
 
 impl AppState {
     /// The state over a schema and the store it reads.
     pub fn new(schema: AppSchema, store: Store, live: Live) -> AppState {
+        Self::with_retention(schema, store, live, DEFAULT_RETENTION)
+    }
+
+    /// The state, keeping access-log entries for `retention`.
+    pub fn with_retention(
+        schema: AppSchema,
+        store: Store,
+        live: Live,
+        retention: std::time::Duration,
+    ) -> AppState {
         AppState {
             executor: Arc::new(Executor::new(schema, store.clone())),
+            access_log: AccessLog::start(store.clone(), retention),
             store,
             live,
         }
+    }
+}
+
+/// How long access-log entries are kept unless told otherwise.
+pub const DEFAULT_RETENTION: std::time::Duration = std::time::Duration::from_secs(90 * 24 * 3600);
+
+/// The client's address, when the listener records it.
+pub struct Peer(pub Option<ClientAddress>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Peer {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Peer, Self::Rejection> {
+        Ok(Peer(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|info| ClientAddress(info.0.ip().to_string())),
+        ))
     }
 }
 

@@ -16,7 +16,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 
-use super::AppState;
+use super::{AppState, Peer};
 use crate::live::stopped;
 
 /// Read and write buffer of a socket.
@@ -31,6 +31,7 @@ const GOING_AWAY: u16 = 1001;
 pub async fn websocket(
     State(state): State<AppState>,
     headers: HeaderMap,
+    peer: Peer,
     upgrade: WebSocketUpgrade,
 ) -> Response {
     let offered = headers
@@ -54,11 +55,16 @@ pub async fn websocket(
         .write_buffer_size(SOCKET_BUFFER)
         .max_message_size(MAX_MESSAGE)
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| serve_socket(state, protocol, socket))
+        .on_upgrade(move |socket| serve_socket(state, protocol, socket, peer))
         .into_response()
 }
 
-async fn serve_socket(state: AppState, protocol: WebSocketProtocols, socket: WebSocket) {
+async fn serve_socket(
+    state: AppState,
+    protocol: WebSocketProtocols,
+    socket: WebSocket,
+    peer: Peer,
+) {
     let mut stop = state.live.stop_signal();
     let (mut sink, stream) = socket.split();
     let input = stream
@@ -71,6 +77,7 @@ async fn serve_socket(state: AppState, protocol: WebSocketProtocols, socket: Web
             })
         });
     let store = state.store.clone();
+    let access_log = state.access_log.clone();
     let output =
         async_graphql::http::WebSocket::new(state.executor.schema().clone(), input, protocol)
             .on_connection_init(move |payload| async move {
@@ -94,6 +101,10 @@ async fn serve_socket(state: AppState, protocol: WebSocketProtocols, socket: Web
                         })?;
                 let mut data = async_graphql::Data::default();
                 data.insert(principal);
+                data.insert(access_log);
+                if let Some(address) = peer.0 {
+                    data.insert(address);
+                }
                 Ok(data)
             });
     let mut output = std::pin::pin!(output);

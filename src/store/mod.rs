@@ -4,6 +4,7 @@
 //! store knows nothing of GraphQL or HTTP. Filtering, paging and counting happen in SQL, and both
 //! backends give the same answers.
 
+mod access;
 mod activity;
 mod cursor;
 mod error;
@@ -25,6 +26,7 @@ use std::time::Duration;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
 
+pub use access::{AccessEntry, AccessFilter};
 pub use activity::{LoginRow, Span};
 pub use cursor::{Cursor, CursorError};
 pub use error::StoreError;

@@ -124,6 +124,66 @@ on_both_backends! {
     }
 }
 
+on_both_backends! {
+    async fn the_access_log_says_who_looked_at_what(app: TestApp) {
+        app.insert(&[Row::new("user login", "2026-01-01 10:00:00").user(Some(ANA))]).await;
+        let admin = token(&app.url, &["create", "--role", "admin", "--name", "root"]);
+        let analyst = token(&app.url, &["create", "--role", "analyst", "--name", "bi"]);
+        let look = format!(
+            "{{\"query\": \"query LookAtAna($ids: [UUID!]) {{ events(filter: {{userIds: $ids}}) {{ totalCount }} }}\", \"operationName\": \"LookAtAna\", \"variables\": {{\"ids\": [\"{ANA}\"]}}}}"
+        );
+        // The same document twice: once through the engine, once answered directly.
+        for _ in 0..2 {
+            let request = Request::post("/graphql")
+                .header(header::CONTENT_TYPE, "application/json")
+                .header(header::AUTHORIZATION, format!("Bearer {analyst}"))
+                .body(Body::from(look.clone()))
+                .expect("request");
+            let (status, _, body) = app.send(request).await;
+            assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+        }
+        let (_, body) = post(&app, Some(&analyst), RECORD).await;
+        assert_eq!(code(&body), "FORBIDDEN");
+        let (status, _) = post(&app, Some("ue_stolen"), COUNT).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        let request = Request::get("/export.csv?category=USERS")
+            .header(header::AUTHORIZATION, format!("Bearer {analyst}"))
+            .body(Body::empty())
+            .expect("request");
+        assert_eq!(app.send(request).await.0, StatusCode::OK);
+
+        // Entries are written by a task of their own: wait for them.
+        let query = "{ accessLog(tokenName: \"bi\") { nodes { tokenName role kind operationName variables outcome } } }";
+        let mut entries = Vec::new();
+        for _ in 0..50 {
+            let (_, body) = post(&app, Some(&admin), query).await;
+            entries = body["data"]["accessLog"]["nodes"].as_array().cloned().unwrap_or_default();
+            if entries.len() >= 4 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert_eq!(entries.len(), 4, "{entries:?}");
+        // Newest first.
+        assert_eq!(entries[0]["kind"], "export");
+        assert!(entries[0]["variables"].as_str().unwrap_or_default().contains("USERS"));
+        assert_eq!(entries[1]["kind"], "mutation");
+        assert_eq!(entries[1]["outcome"], "FORBIDDEN");
+        for looked in &entries[2..] {
+            assert_eq!(looked["operationName"], "LookAtAna", "{looked}");
+            assert_eq!(looked["role"], "analyst");
+            assert_eq!(looked["outcome"], "OK");
+            assert!(looked["variables"].as_str().unwrap_or_default().contains(ANA), "{looked}");
+        }
+        // The refused token is there too, without a name; only an admin reads the log.
+        let (_, body) = post(&app, Some(&admin), "{ accessLog(first: 100) { nodes { tokenName outcome } } }").await;
+        let all = body["data"]["accessLog"]["nodes"].as_array().cloned().unwrap_or_default();
+        assert!(all.iter().any(|e| e["tokenName"].is_null() && e["outcome"] == "UNAUTHENTICATED"), "{all:?}");
+        let (_, body) = post(&app, Some(&analyst), query).await;
+        assert_eq!(code(&body), "FORBIDDEN", "{body}");
+    }
+}
+
 #[test]
 fn serve_refuses_an_open_server_on_a_public_address() {
     let dir = tempfile::tempdir().expect("dir");

@@ -1,5 +1,6 @@
 //! The query root: one object per domain, merged.
 
+mod access_log;
 mod activity;
 mod catalog;
 mod events;
@@ -21,4 +22,5 @@ pub struct QueryRoot(
     activity::ActivityQuery,
     sharing::SharingQuery,
     users::UsersQuery,
+    access_log::AccessLogQuery,
 );

@@ -1,0 +1,152 @@
+//! `accessLog`: who asked what, with which token, from where, and how it ended. Admin only.
+
+use async_graphql::{Context, ID, Object, SimpleObject};
+use base64::Engine;
+
+use crate::audit::timestamp;
+use crate::auth::Role;
+use crate::graphql::access::{forbidden, require_read};
+use crate::graphql::error::{OrInternal, bad_input, store};
+use crate::graphql::query::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+use crate::graphql::scalars::DateTime;
+use crate::store::{AccessEntry, AccessFilter};
+
+/// The access log.
+#[derive(Default)]
+pub struct AccessLogQuery;
+
+/// One recorded request.
+#[derive(SimpleObject, Clone)]
+pub struct AccessLogEntry {
+    /// The entry's id.
+    pub id: ID,
+    /// When the request came.
+    pub at: Option<DateTime>,
+    /// The token's name; null when the token was refused.
+    pub token_name: Option<String>,
+    /// The token's role.
+    pub role: Option<String>,
+    /// `query`, `mutation`, `subscription` or `export`.
+    pub kind: String,
+    /// The operation's name, when it had one.
+    pub operation_name: Option<String>,
+    /// The variables (or export parameters) as JSON, secrets removed.
+    pub variables: String,
+    /// The client's address.
+    pub address: Option<String>,
+    /// `OK`, `SUBSCRIBED`, or the answer's error codes (`FORBIDDEN`, `BAD_USER_INPUT`, ...).
+    pub outcome: String,
+}
+
+/// An entry and its cursor.
+#[derive(SimpleObject)]
+pub struct AccessLogEdge {
+    /// Where this entry stands, for `after`.
+    pub cursor: String,
+    /// The entry.
+    pub node: AccessLogEntry,
+}
+
+/// A page of the access log, newest first.
+#[derive(SimpleObject)]
+pub struct AccessLogConnection {
+    /// The entries with their cursors.
+    pub edges: Vec<AccessLogEdge>,
+    /// The entries.
+    pub nodes: Vec<AccessLogEntry>,
+    /// Whether older entries follow.
+    pub has_next_page: bool,
+    /// The last entry's cursor.
+    pub end_cursor: Option<String>,
+}
+
+fn cursor(id: i64) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("access:{id}"))
+}
+
+fn decode(text: &str) -> Option<i64> {
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(text)
+        .ok()?;
+    String::from_utf8(bytes)
+        .ok()?
+        .strip_prefix("access:")?
+        .parse()
+        .ok()
+}
+
+fn entry(row: AccessEntry) -> AccessLogEntry {
+    AccessLogEntry {
+        id: ID(row.id.to_string()),
+        at: chrono::DateTime::parse_from_rfc3339(&row.at)
+            .ok()
+            .map(|t| DateTime(t.naive_utc())),
+        token_name: row.token_name,
+        role: row.role,
+        kind: row.kind,
+        operation_name: row.operation_name,
+        variables: row.variables,
+        address: row.address,
+        outcome: row.outcome,
+    }
+}
+
+#[Object]
+impl AccessLogQuery {
+    /// Requests made with API tokens, newest first (admin only): `tokenName` narrows to one
+    /// token, `from`/`to` to a time range.
+    async fn access_log(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        token_name: Option<String>,
+        from: Option<DateTime>,
+        to: Option<DateTime>,
+    ) -> async_graphql::Result<AccessLogConnection> {
+        if require_read(ctx)?.role != Role::Admin {
+            return Err(forbidden("only an admin token reads the access log"));
+        }
+        let first = match first {
+            None => DEFAULT_PAGE_SIZE,
+            Some(n) if (0..=MAX_PAGE_SIZE).contains(&n) => u64::from(n.unsigned_abs()),
+            Some(n) => {
+                return Err(bad_input(
+                    "first",
+                    format!("must be between 0 and {MAX_PAGE_SIZE}, got {n}"),
+                ));
+            }
+        };
+        let before = after
+            .map(|text| {
+                decode(&text).ok_or_else(|| bad_input("after", "not a cursor of this list"))
+            })
+            .transpose()?;
+        let filter = AccessFilter {
+            token_name,
+            from: from.map(|t| timestamp(t.0.and_utc())),
+            to: to.map(|t| timestamp(t.0.and_utc())),
+        };
+        let mut rows = store(ctx)
+            .access_entries(&filter, before, first + 1)
+            .await
+            .or_internal()?;
+        let has_next_page = rows.len() as u64 > first;
+        rows.truncate(usize::try_from(first).unwrap_or(usize::MAX));
+        let end_cursor = rows.last().map(|r| cursor(r.id));
+        let edges: Vec<AccessLogEdge> = rows
+            .into_iter()
+            .map(|row| AccessLogEdge {
+                cursor: cursor(row.id),
+                node: entry(row),
+            })
+            .collect();
+        let nodes = edges.iter().map(|e| e.node.clone()).collect();
+        Ok(AccessLogConnection {
+            edges,
+            nodes,
+            has_next_page,
+            end_cursor,
+        })
+    }
+}
