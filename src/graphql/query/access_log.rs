@@ -7,7 +7,7 @@ use crate::audit::timestamp;
 use crate::auth::Role;
 use crate::graphql::access::{forbidden, require_read};
 use crate::graphql::error::{OrInternal, bad_input, store};
-use crate::graphql::query::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+use crate::graphql::query::{DEFAULT_PAGE_SIZE, size};
 use crate::graphql::scalars::DateTime;
 use crate::store::{AccessEntry, AccessFilter};
 
@@ -107,16 +107,7 @@ impl AccessLogQuery {
         if require_read(ctx)?.role != Role::Admin {
             return Err(forbidden("only an admin token reads the access log"));
         }
-        let first = match first {
-            None => DEFAULT_PAGE_SIZE,
-            Some(n) if (0..=MAX_PAGE_SIZE).contains(&n) => u64::from(n.unsigned_abs()),
-            Some(n) => {
-                return Err(bad_input(
-                    "first",
-                    format!("must be between 0 and {MAX_PAGE_SIZE}, got {n}"),
-                ));
-            }
-        };
+        let first = size("first", first)?.unwrap_or(DEFAULT_PAGE_SIZE);
         let before = after
             .map(|text| {
                 decode(&text).ok_or_else(|| bad_input("after", "not a cursor of this list"))

@@ -8,6 +8,18 @@ pub const DEFAULT_PAGE_SIZE: u64 = 50;
 /// The largest page a client may ask for.
 pub const MAX_PAGE_SIZE: i32 = 1000;
 
+/// Validates a page size argument named `name`; none stays none.
+pub fn size(name: &str, value: Option<i32>) -> async_graphql::Result<Option<u64>> {
+    match value {
+        None => Ok(None),
+        Some(n) if !(0..=MAX_PAGE_SIZE).contains(&n) => Err(bad_input(
+            name,
+            format!("must be between 0 and {MAX_PAGE_SIZE}, got {n}"),
+        )),
+        Some(n) => Ok(Some(u64::from(n.unsigned_abs()))),
+    }
+}
+
 /// Validates `first`/`last`/`after`/`before` into a page request.
 pub fn page_request(
     first: Option<i32>,
@@ -22,16 +34,6 @@ pub fn page_request(
             "cannot be combined with \"first\"; page forward with first/after or backward with last/before",
         ));
     }
-    let size = |name: &str, value: Option<i32>| -> async_graphql::Result<Option<u64>> {
-        match value {
-            None => Ok(None),
-            Some(n) if !(0..=MAX_PAGE_SIZE).contains(&n) => Err(bad_input(
-                name,
-                format!("must be between 0 and {MAX_PAGE_SIZE}, got {n}"),
-            )),
-            Some(n) => Ok(Some(u64::from(n.unsigned_abs()))),
-        }
-    };
     let cursor = |name: &str, value: Option<String>| -> async_graphql::Result<Option<Cursor>> {
         value
             .map(|text| Cursor::decode(&text).map_err(|e| bad_input(name, e)))

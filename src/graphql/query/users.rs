@@ -4,7 +4,7 @@ use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, Object};
 
 use crate::graphql::error::{OrInternal, bad_input, internal_shared, store};
-use crate::graphql::query::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+use crate::graphql::query::{DEFAULT_PAGE_SIZE, size};
 use crate::graphql::scalars::UuidValue;
 use crate::graphql::types::{User, UserConnection, UserLoader};
 use crate::store::UserCursor;
@@ -25,16 +25,7 @@ impl UsersQuery {
         search: Option<String>,
     ) -> async_graphql::Result<UserConnection> {
         crate::graphql::access::require_everything(ctx, "the user list")?;
-        let first = match first {
-            None => DEFAULT_PAGE_SIZE,
-            Some(n) if (0..=MAX_PAGE_SIZE).contains(&n) => u64::from(n.unsigned_abs()),
-            Some(n) => {
-                return Err(bad_input(
-                    "first",
-                    format!("must be between 0 and {MAX_PAGE_SIZE}, got {n}"),
-                ));
-            }
-        };
+        let first = size("first", first)?.unwrap_or(DEFAULT_PAGE_SIZE);
         let after = after
             .map(|text| UserCursor::decode(&text).map_err(|e| bad_input("after", e)))
             .transpose()?;
