@@ -15,5 +15,6 @@ pub mod http;
 pub mod ingest;
 pub mod live;
 pub mod logging;
+pub mod observe;
 pub mod serve;
 pub mod store;

@@ -56,8 +56,28 @@ pub async fn post_graphql(
                     .map(|request| attach(&state, request, &peer).data(principal.clone()))
                     .collect(),
             );
-            GraphQLResponse::from(state.executor.schema().execute_batch(batch).await)
-                .into_response()
+            let started = std::time::Instant::now();
+            let names: Vec<Option<String>> = match &batch {
+                BatchRequest::Batch(requests) => {
+                    requests.iter().map(|r| r.operation_name.clone()).collect()
+                }
+                BatchRequest::Single(request) => vec![request.operation_name.clone()],
+            };
+            let responses = state.executor.schema().execute_batch(batch).await;
+            let elapsed = started.elapsed();
+            let outcomes: Vec<String> = match &responses {
+                async_graphql::BatchResponse::Single(r) => {
+                    vec![crate::graphql::audit::outcome(&r.errors)]
+                }
+                async_graphql::BatchResponse::Batch(rs) => rs
+                    .iter()
+                    .map(|r| crate::graphql::audit::outcome(&r.errors))
+                    .collect(),
+            };
+            for (name, outcome) in names.iter().zip(&outcomes) {
+                crate::observe::request(name.as_deref(), outcome, elapsed);
+            }
+            GraphQLResponse::from(responses).into_response()
         }
     }
 }
@@ -80,8 +100,15 @@ async fn single(state: &AppState, request: Request, principal: Principal, peer: 
             serde_json::to_value(&request.variables).unwrap_or_default(),
         )
     });
+    let operation = request.operation_name.clone();
+    let started = std::time::Instant::now();
     let request = attach(state, request, peer);
     let result = state.executor.execute(request, principal.clone()).await;
+    let outcome = match &result {
+        Answer::Engine(response) => crate::graphql::audit::outcome(&response.errors),
+        Answer::Json(_) => "OK".to_string(),
+    };
+    crate::observe::request(operation.as_deref(), &outcome, started.elapsed());
     if let (Answer::Json(_), Some((operation_name, variables))) = (&result, recorded) {
         state.access_log.record(crate::audit::Request {
             principal: Some(&principal),

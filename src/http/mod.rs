@@ -46,6 +46,7 @@ impl AppState {
         live: Live,
         retention: std::time::Duration,
     ) -> AppState {
+        crate::observe::install();
         AppState {
             executor: Arc::new(Executor::new(schema, store.clone())),
             access_log: AccessLog::start(store.clone(), retention),
@@ -92,9 +93,29 @@ pub fn router(state: AppState) -> Router {
         .route("/export.csv", get(export::csv))
         .route("/export.jsonl", get(export::jsonl))
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(limit_body))
         .with_state(state)
+}
+
+/// `GET /metrics`: Prometheus text; behind the same token check as GraphQL (any role).
+async fn metrics(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    peer: Peer,
+) -> axum::response::Response {
+    if let Err(refusal) = auth::principal(&state, &headers, &peer, "metrics").await {
+        return refusal;
+    }
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        crate::observe::render(&state.store),
+    )
+        .into_response()
 }
 
 /// Refuses a body declared larger than [`MAX_BODY_BYTES`] with 413, and cuts off one that grows

@@ -134,6 +134,20 @@ impl Store {
         Ok(pending)
     }
 
+    /// Connections in the pool now, and how many of them are idle.
+    pub fn pool_use(&self) -> (usize, usize) {
+        match self.dialect {
+            Dialect::Sqlite => {
+                let pool = self.db.get_sqlite_connection_pool();
+                (pool.size() as usize, pool.num_idle())
+            }
+            Dialect::Postgres => {
+                let pool = self.db.get_postgres_connection_pool();
+                (pool.size() as usize, pool.num_idle())
+            }
+        }
+    }
+
     /// Whether the database answers.
     pub async fn ping(&self) -> Result<(), StoreError> {
         self.db.execute_unprepared("SELECT 1").await?;

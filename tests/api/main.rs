@@ -18,6 +18,7 @@ mod ingest;
 mod live;
 mod migration;
 mod mutations;
+mod observe;
 mod properties;
 mod reports;
 mod rollup;

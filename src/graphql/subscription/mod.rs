@@ -53,6 +53,7 @@ impl SubscriptionRoot {
             });
         // A subscription made with a token ends when the token is revoked.
         Ok(async_stream::stream! {
+            let _open = crate::observe::OpenSubscription::new();
             let mut events = std::pin::pin!(events);
             let revoked = async {
                 match &token {
