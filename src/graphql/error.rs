@@ -6,6 +6,8 @@
 //!   complexity, batch size), or a subscriber fell behind.
 //! - `INTERNAL`: the server is at fault; the cause is logged and the client is told only
 //!   "internal error", so no SQL, path or type name leaks.
+//!
+//! Every error also carries `extensions.requestId`, the id the request's log lines carry.
 
 use std::sync::Arc;
 
@@ -83,7 +85,11 @@ struct ErrorCodesExtension;
 #[async_trait::async_trait]
 impl Extension for ErrorCodesExtension {
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
-        let mut response = next.run(ctx).await;
+        // Every log line of the request carries its id; every error the client sees does too,
+        // so that an `INTERNAL` error can be found in the log.
+        let request_id = uuid::Uuid::new_v4().simple().to_string();
+        let span = tracing::info_span!("request", request_id = %request_id);
+        let mut response = tracing::Instrument::instrument(next.run(ctx), span).await;
         for error in &mut response.errors {
             // The engine's own limits say so only in their messages.
             let message = error.message.as_str();
@@ -99,6 +105,7 @@ impl Extension for ErrorCodesExtension {
             if extensions.get("code").is_none() {
                 extensions.set("code", Value::from(code));
             }
+            extensions.set("requestId", Value::from(request_id.as_str()));
         }
         response
     }

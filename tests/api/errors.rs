@@ -106,3 +106,29 @@ on_both_backends! {
         assert_eq!(body[1]["data"]["events"]["totalCount"], 1);
     }
 }
+
+on_both_backends! {
+    async fn an_internal_error_says_nothing_of_the_database_and_gives_its_request_id(app: TestApp) {
+        app.insert(&[Row::new("user login", "2026-01-01 10:00:00")]).await;
+        // The rollup the count reads is gone: the store fails.
+        app.sql("DROP TABLE user_events_daily").await;
+        let (status, body) = app
+            .post(json!({ "query": "{ categoryCounts(filter: { from: \"2025-01-01T00:00:00Z\", to: \"2027-01-01T00:00:00Z\" }) { category count } }" }))
+            .await;
+        assert_eq!(status, axum::http::StatusCode::OK);
+        let error = &body["errors"][0];
+        assert_eq!(error["extensions"]["code"], "INTERNAL", "{body}");
+        assert_eq!(error["message"], "internal error", "{body}");
+        let text = body.to_string().to_lowercase();
+        for leak in ["select", "user_events", "sqlx", "no such table", "does not exist", "store"] {
+            assert!(!text.contains(leak), "{leak} leaked: {body}");
+        }
+        let id = error["extensions"]["requestId"].as_str().unwrap_or_default();
+        assert!(id.len() == 32 && id.chars().all(|c| c.is_ascii_hexdigit()), "{body}");
+        // Every error carries one, each request its own.
+        let (_, first) = app.post(json!({ "query": "{ nope }" })).await;
+        let (_, second) = app.post(json!({ "query": "{ nope }" })).await;
+        let ids = [&first, &second].map(|b| b["errors"][0]["extensions"]["requestId"].as_str().unwrap_or_default().to_string());
+        assert!(ids[0].len() == 32 && ids[0] != ids[1], "{ids:?}");
+    }
+}
