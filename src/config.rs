@@ -31,6 +31,7 @@ impl DatabaseArgs {
         StoreOptions {
             url: self.database_url.clone(),
             pool_size: self.pool_size.unwrap_or(default),
+            statement_timeout: None,
         }
     }
 }
@@ -53,6 +54,91 @@ pub struct ServeArgs {
     /// Fill an empty database with 100,000 demo events before serving.
     #[arg(long)]
     pub demo: bool,
+
+    /// What a request may cost.
+    #[command(flatten)]
+    pub limits: Limits,
+}
+
+/// What one request or connection may cost; breaking a limit answers `LIMIT_EXCEEDED`.
+#[derive(Args, Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// The deepest selection a query may nest (GraphiQL's introspection needs about 13).
+    #[arg(long, env = "USER_EVENTS_MAX_DEPTH", default_value_t = 20)]
+    pub max_depth: usize,
+    /// The most a query may cost: every field counts 1, a list field times its page size.
+    #[arg(long, env = "USER_EVENTS_MAX_COMPLEXITY", default_value_t = 50_000)]
+    pub max_complexity: usize,
+    /// The most aliased fields one document may hold.
+    #[arg(long, env = "USER_EVENTS_MAX_ALIASES", default_value_t = 30)]
+    pub max_aliases: usize,
+    /// The most operations one batched POST may hold.
+    #[arg(long, env = "USER_EVENTS_MAX_BATCH", default_value_t = 16)]
+    pub max_batch: usize,
+    /// The largest request body, in bytes.
+    #[arg(long, env = "USER_EVENTS_MAX_BODY_BYTES", default_value_t = 16 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// The longest a request may run, in milliseconds (PostgreSQL cancels the statement too).
+    #[arg(long, env = "USER_EVENTS_REQUEST_TIMEOUT_MS", default_value_t = 30_000)]
+    pub request_timeout_ms: u64,
+    /// The most WebSocket connections open at once.
+    #[arg(long, env = "USER_EVENTS_MAX_WS_CONNECTIONS", default_value_t = 10_000)]
+    pub max_ws_connections: usize,
+    /// The most subscriptions one WebSocket connection may hold.
+    #[arg(long, env = "USER_EVENTS_MAX_SUBSCRIPTIONS", default_value_t = 20)]
+    pub max_subscriptions_per_connection: usize,
+    /// How long a WebSocket client has to send `connection_init`, in milliseconds.
+    #[arg(
+        long,
+        env = "USER_EVENTS_CONNECTION_INIT_TIMEOUT_MS",
+        default_value_t = 10_000
+    )]
+    pub connection_init_timeout_ms: u64,
+    /// Refuse introspection queries.
+    #[arg(long, env = "USER_EVENTS_NO_INTROSPECTION")]
+    pub no_introspection: bool,
+    /// Do not serve the GraphiQL page.
+    #[arg(long, env = "USER_EVENTS_NO_GRAPHIQL")]
+    pub no_graphiql: bool,
+    /// An origin browsers may call from (CORS); repeat for several. None by default.
+    #[arg(
+        long = "cors-origin",
+        env = "USER_EVENTS_CORS_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub cors_origins: Vec<String>,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_depth: 20,
+            max_complexity: 50_000,
+            max_aliases: 30,
+            max_batch: 16,
+            max_body_bytes: 16 * 1024 * 1024,
+            request_timeout_ms: 30_000,
+            max_ws_connections: 10_000,
+            max_subscriptions_per_connection: 20,
+            connection_init_timeout_ms: 10_000,
+            no_introspection: false,
+            no_graphiql: false,
+            cors_origins: Vec::new(),
+        }
+    }
+}
+
+impl Limits {
+    /// The request time limit.
+    pub fn request_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.request_timeout_ms.max(1))
+    }
+
+    /// PostgreSQL's statement timeout: a little past the request's, so that the request is
+    /// answered `LIMIT_EXCEEDED` first and its statement cancelled right after.
+    pub fn statement_timeout(&self) -> std::time::Duration {
+        self.request_timeout() + std::time::Duration::from_millis(250)
+    }
 }
 
 /// How logs are written.

@@ -62,20 +62,30 @@ pub async fn serve(database: &DatabaseArgs, args: &ServeArgs) -> Result<(), Serv
              (create one with `user-events token create`)"
         );
     }
+    // Requests read through a pool whose statements PostgreSQL cancels after the request
+    // time limit; migrations and demo data above ran without one.
+    store.clone().close().await;
+    let store = Store::connect(&crate::store::StoreOptions {
+        statement_timeout: Some(args.limits.statement_timeout()),
+        ..database.store_options()
+    })
+    .await?;
     // The live feed reads through a small pool of its own, so that request traffic never
     // delays it and it never takes connections from requests.
     let options = database.store_options();
     let tail = Store::connect(&crate::store::StoreOptions {
         url: options.url.clone(),
         pool_size: 2,
+        statement_timeout: None,
     })
     .await?;
     let live = Live::start(tail, &options.url).await?;
-    let app = router(AppState::with_retention(
-        crate::graphql::build_schema(store.clone(), live.clone()),
+    let app = router(AppState::configured(
+        crate::graphql::build_schema_with(store.clone(), live.clone(), &args.limits),
         store.clone(),
         live.clone(),
         std::time::Duration::from_secs(u64::from(args.access_log_days) * 24 * 3600),
+        args.limits.clone(),
     ));
     let listener = TcpListener::bind(args.listen)
         .await

@@ -71,16 +71,24 @@ pub fn scope(ctx: &Context<'_>, filter: &mut EventFilter) -> async_graphql::Resu
 /// The name of the mutation root type.
 const MUTATION_ROOT: &str = "MutationRoot";
 
-/// Checks every root field of a query or mutation against the principal's role.
-pub struct Access;
+/// Checks every root field of a query or mutation against the principal's role; with
+/// `introspection: false`, refuses `__schema` and `__type`.
+pub struct Access {
+    /// Whether introspection is answered.
+    pub introspection: bool,
+}
 
 impl ExtensionFactory for Access {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(AccessExtension)
+        Arc::new(AccessExtension {
+            introspection: self.introspection,
+        })
     }
 }
 
-struct AccessExtension;
+struct AccessExtension {
+    introspection: bool,
+}
 
 #[async_trait::async_trait]
 impl Extension for AccessExtension {
@@ -90,6 +98,13 @@ impl Extension for AccessExtension {
         info: ResolveInfo<'_>,
         next: NextResolve<'_>,
     ) -> ServerResult<Option<Value>> {
+        if info.path_node.parent.is_none()
+            && !self.introspection
+            && (info.name == "__schema" || info.name == "__type")
+        {
+            return Err(forbidden("introspection is switched off on this server")
+                .into_server_error(info.field.name.pos));
+        }
         if info.path_node.parent.is_none() && !info.name.starts_with("__") {
             let principal = principal_of(ctx.data_opt::<Principal>())
                 .map_err(|e| e.into_server_error(info.field.name.pos))?;

@@ -7,6 +7,7 @@ pub mod access;
 pub mod audit;
 pub mod error;
 pub mod fast;
+pub mod limits;
 pub mod mutation;
 pub mod query;
 pub mod scalars;
@@ -16,6 +17,7 @@ pub mod types;
 use async_graphql::Schema;
 use async_graphql::dataloader::DataLoader;
 
+use crate::config::Limits;
 use crate::live::Live;
 use crate::store::Store;
 
@@ -23,13 +25,13 @@ use crate::store::Store;
 pub type AppSchema =
     Schema<query::QueryRoot, mutation::MutationRoot, subscription::SubscriptionRoot>;
 
-/// The deepest selection a query may nest (GraphiQL's introspection needs about 13).
-pub const MAX_DEPTH: usize = 20;
-/// The most fields a query may select in all, aliases included.
-pub const MAX_COMPLEXITY: usize = 5_000;
-
-/// Builds the schema over a store and the live feed of new events.
+/// Builds the schema over a store and the live feed of new events, with the default limits.
 pub fn build_schema(store: Store, live: Live) -> AppSchema {
+    build_schema_with(store, live, &Limits::default())
+}
+
+/// Builds the schema with `limits`.
+pub fn build_schema_with(store: Store, live: Live, limits: &Limits) -> AppSchema {
     Schema::build(
         query::QueryRoot::default(),
         mutation::MutationRoot,
@@ -41,9 +43,12 @@ pub fn build_schema(store: Store, live: Live) -> AppSchema {
         tokio::spawn,
     ))
     .data(store)
-    .limit_depth(MAX_DEPTH)
-    .limit_complexity(MAX_COMPLEXITY)
-    .extension(access::Access)
+    .limit_depth(limits.max_depth)
+    .limit_complexity(limits.max_complexity)
+    .extension(limits::AliasLimit(limits.max_aliases))
+    .extension(access::Access {
+        introspection: !limits.no_introspection,
+    })
     .extension(audit::Audit)
     .extension(error::ErrorCodes)
     .finish()

@@ -12,11 +12,9 @@ use axum::response::{IntoResponse, Response};
 use super::graphiql;
 use super::{AppState, Peer};
 use crate::auth::Principal;
+use crate::graphql::error::LIMIT_EXCEEDED;
 use crate::graphql::fast::Answer;
 use async_graphql::Request;
-
-/// The most operations one batched POST may hold.
-pub const MAX_BATCH: usize = 16;
 
 /// `POST /graphql`; with `Accept: text/event-stream`, the answer comes as Server-Sent Events
 /// (subscriptions included).
@@ -42,9 +40,9 @@ pub async fn post_graphql(
         BatchRequest::Batch(_) if wants_events => {
             bad_request("a batch cannot be answered as an event stream; send one request")
         }
-        BatchRequest::Batch(batch) if batch.len() > MAX_BATCH => {
+        BatchRequest::Batch(batch) if batch.len() > state.limits.max_batch => {
             let body = serde_json::json!({ "errors": [{
-                "message": format!("a batch holds at most {MAX_BATCH} operations, got {}", batch.len()),
+                "message": format!("a batch holds at most {} operations, got {}", state.limits.max_batch, batch.len()),
                 "extensions": { "code": "LIMIT_EXCEEDED" } }] });
             (StatusCode::BAD_REQUEST, Json(body)).into_response()
         }
@@ -63,7 +61,12 @@ pub async fn post_graphql(
                 }
                 BatchRequest::Single(request) => vec![request.operation_name.clone()],
             };
-            let responses = state.executor.schema().execute_batch(batch).await;
+            let limit = state.limits.request_timeout();
+            let Ok(responses) =
+                tokio::time::timeout(limit, state.executor.schema().execute_batch(batch)).await
+            else {
+                return timed_out(limit);
+            };
             let elapsed = started.elapsed();
             let outcomes: Vec<String> = match &responses {
                 async_graphql::BatchResponse::Single(r) => {
@@ -80,6 +83,15 @@ pub async fn post_graphql(
             GraphQLResponse::from(responses).into_response()
         }
     }
+}
+
+/// The answer to a request that ran out of time (its database statements are cancelled with it:
+/// dropped on SQLite, and on PostgreSQL by the pool's `statement_timeout`).
+fn timed_out(limit: std::time::Duration) -> Response {
+    let body = serde_json::json!({ "errors": [{
+        "message": format!("the request took longer than {} ms", limit.as_millis()),
+        "extensions": { "code": LIMIT_EXCEEDED } }] });
+    (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
 }
 
 /// Gives a request what the engine's extensions need: the access log and the client address.
@@ -103,7 +115,13 @@ async fn single(state: &AppState, request: Request, principal: Principal, peer: 
     let operation = request.operation_name.clone();
     let started = std::time::Instant::now();
     let request = attach(state, request, peer);
-    let result = state.executor.execute(request, principal.clone()).await;
+    let limit = state.limits.request_timeout();
+    let Ok(result) =
+        tokio::time::timeout(limit, state.executor.execute(request, principal.clone())).await
+    else {
+        crate::observe::request(operation.as_deref(), LIMIT_EXCEEDED, started.elapsed());
+        return timed_out(limit);
+    };
     let outcome = match &result {
         Answer::Engine(response) => crate::graphql::audit::outcome(&response.errors),
         Answer::Json(_) => "OK".to_string(),
@@ -146,6 +164,13 @@ pub async fn get_graphql(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|accept| accept.contains("text/html"));
     if wants_html && uri.query().is_none_or(|q| !q.contains("query=")) {
+        if state.limits.no_graphiql {
+            return (
+                StatusCode::NOT_FOUND,
+                "GraphiQL is switched off on this server\n",
+            )
+                .into_response();
+        }
         return graphiql::page().into_response();
     }
     let principal = match super::auth::principal(&state, &headers, &peer, "query").await {

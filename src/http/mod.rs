@@ -15,6 +15,7 @@ use axum::routing::get;
 use std::sync::Arc;
 
 use crate::audit::{AccessLog, ClientAddress};
+use crate::config::Limits;
 use crate::graphql::AppSchema;
 use crate::graphql::fast::Executor;
 use crate::live::Live;
@@ -31,20 +32,26 @@ pub struct AppState {
     pub live: Live,
     /// Where requests made with a token are recorded.
     pub access_log: AccessLog,
+    /// What a request or connection may cost.
+    pub limits: Arc<Limits>,
+    /// WebSocket connections open now.
+    pub sockets: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl AppState {
     /// The state over a schema and the store it reads.
     pub fn new(schema: AppSchema, store: Store, live: Live) -> AppState {
-        Self::with_retention(schema, store, live, DEFAULT_RETENTION)
+        Self::configured(schema, store, live, DEFAULT_RETENTION, Limits::default())
     }
 
-    /// The state, keeping access-log entries for `retention`.
-    pub fn with_retention(
+    /// The state, keeping access-log entries for `retention`, under `limits` (the schema is
+    /// built with the same limits).
+    pub fn configured(
         schema: AppSchema,
         store: Store,
         live: Live,
         retention: std::time::Duration,
+        limits: Limits,
     ) -> AppState {
         crate::observe::install();
         AppState {
@@ -52,6 +59,8 @@ impl AppState {
             access_log: AccessLog::start(store.clone(), retention),
             store,
             live,
+            limits: Arc::new(limits),
+            sockets: Arc::default(),
         }
     }
 }
@@ -78,9 +87,6 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Peer {
     }
 }
 
-/// The largest request body accepted (a `recordEvents` batch of 1,000 events fits).
-pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
-
 /// The whole HTTP surface.
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -94,9 +100,26 @@ pub fn router(state: AppState) -> Router {
         .route("/export.jsonl", get(export::jsonl))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(axum::middleware::from_fn(limit_body))
+        .layer(DefaultBodyLimit::max(state.limits.max_body_bytes))
+        .layer(axum::middleware::from_fn_with_state(
+            state.limits.max_body_bytes,
+            limit_body,
+        ))
+        .layer(cors(&state.limits.cors_origins))
         .with_state(state)
+}
+
+/// Cross-origin calls from the configured origins only (none by default: no CORS headers).
+fn cors(origins: &[String]) -> tower_http::cors::CorsLayer {
+    use axum::http::{HeaderValue, Method, header};
+    let allowed: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o.trim()).ok())
+        .collect();
+    tower_http::cors::CorsLayer::new()
+        .allow_origin(allowed)
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
 }
 
 /// `GET /metrics`: Prometheus text; behind the same token check as GraphQL (any role).
@@ -118,10 +141,10 @@ async fn metrics(
         .into_response()
 }
 
-/// Refuses a body declared larger than [`MAX_BODY_BYTES`] with 413, and cuts off one that grows
-/// past it unannounced (the GraphQL extractor streams the body, so axum's own limit does not
-/// reach it).
+/// Refuses a body declared larger than the limit with 413, and cuts off one that grows past it
+/// unannounced (the GraphQL extractor streams the body, so axum's own limit does not reach it).
 async fn limit_body(
+    State(max): State<usize>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
@@ -130,15 +153,14 @@ async fn limit_body(
         .get(axum::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
-        return (
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("the request body may hold at most {MAX_BODY_BYTES} bytes\n"),
-        )
-            .into_response();
+    if declared.is_some_and(|n| n > max) {
+        let body = serde_json::json!({ "errors": [{
+            "message": format!("the request body may hold at most {max} bytes"),
+            "extensions": { "code": crate::graphql::error::LIMIT_EXCEEDED } }] });
+        return (StatusCode::PAYLOAD_TOO_LARGE, axum::Json(body)).into_response();
     }
-    let request = request
-        .map(|body| axum::body::Body::new(http_body_util::Limited::new(body, MAX_BODY_BYTES)));
+    let request =
+        request.map(|body| axum::body::Body::new(http_body_util::Limited::new(body, max)));
     next.run(request).await
 }
 

@@ -5,6 +5,11 @@
 //! close it with a close frame ("going away") instead of dropping the connection.
 
 use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::graphql::error::LIMIT_EXCEEDED;
+use crate::graphql::limits::SubscriptionSlots;
 
 use crate::auth::{AuthError, authenticate};
 use async_graphql::ErrorExtensions;
@@ -48,6 +53,16 @@ pub async fn websocket(
         )
             .into_response();
     };
+    // Count the socket from now on; the guard gives its place back when it closes.
+    let open = state.sockets.fetch_add(1, Ordering::AcqRel);
+    let slot = SocketSlot(state.sockets.clone());
+    if open >= state.limits.max_ws_connections {
+        drop(slot);
+        let body = serde_json::json!({ "errors": [{
+            "message": format!("the server holds at most {} WebSocket connections", state.limits.max_ws_connections),
+            "extensions": { "code": LIMIT_EXCEEDED } }] });
+        return (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response();
+    }
     upgrade
         // Messages here are small; the defaults (128 KiB each way) would make an idle
         // subscriber cost several times what its subscription does.
@@ -55,9 +70,24 @@ pub async fn websocket(
         .write_buffer_size(SOCKET_BUFFER)
         .max_message_size(MAX_MESSAGE)
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| serve_socket(state, protocol, socket, peer))
+        .on_upgrade(move |socket| async move {
+            serve_socket(state, protocol, socket, peer).await;
+            drop(slot);
+        })
         .into_response()
 }
+
+/// One open WebSocket, counted until dropped.
+struct SocketSlot(Arc<AtomicUsize>);
+
+impl Drop for SocketSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Close code 4408: `connection_init` did not come in time (graphql-transport-ws).
+const INIT_TIMEOUT: u16 = 4408;
 
 async fn serve_socket(
     state: AppState,
@@ -78,6 +108,12 @@ async fn serve_socket(
         });
     let store = state.store.clone();
     let access_log = state.access_log.clone();
+    let max_subscriptions = state.limits.max_subscriptions_per_connection;
+    let init_timeout =
+        std::time::Duration::from_millis(state.limits.connection_init_timeout_ms.max(1));
+    let mut initialized = false;
+    let init_deadline = tokio::time::sleep(init_timeout);
+    tokio::pin!(init_deadline);
     let output =
         async_graphql::http::WebSocket::new(state.executor.schema().clone(), input, protocol)
             .on_connection_init(move |payload| async move {
@@ -101,6 +137,7 @@ async fn serve_socket(
                         })?;
                 let mut data = async_graphql::Data::default();
                 data.insert(principal);
+                data.insert(SubscriptionSlots::new(max_subscriptions));
                 data.insert(access_log);
                 if let Some(address) = peer.0 {
                     data.insert(address);
@@ -119,9 +156,21 @@ async fn serve_socket(
                     .await;
                 break;
             }
+            () = &mut init_deadline, if !initialized => {
+                let _ = sink
+                    .send(Message::Close(Some(CloseFrame {
+                        code: INIT_TIMEOUT,
+                        reason: "connection_init did not come in time".into(),
+                    })))
+                    .await;
+                break;
+            }
             message = output.next() => {
                 let message = match message {
-                    Some(WsMessage::Text(text)) => Message::Text(text.into()),
+                    Some(WsMessage::Text(text)) => {
+                        initialized = initialized || text.contains("\"connection_ack\"");
+                        Message::Text(text.into())
+                    }
                     Some(WsMessage::Close(code, reason)) => Message::Close(Some(CloseFrame {
                         code,
                         reason: reason.into(),

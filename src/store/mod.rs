@@ -56,6 +56,8 @@ pub struct StoreOptions {
     pub url: String,
     /// Connections in the pool.
     pub pool_size: u32,
+    /// On PostgreSQL, the longest any statement may run before the server cancels it.
+    pub statement_timeout: Option<Duration>,
 }
 
 /// A handle on the database; cheap to clone.
@@ -85,6 +87,12 @@ impl Store {
             .connect_timeout(Duration::from_secs(5))
             .acquire_timeout(Duration::from_secs(8))
             .sqlx_logging(false);
+        if let (Dialect::Postgres, Some(limit)) = (dialect, options.statement_timeout) {
+            let value = format!("{}ms", limit.as_millis().max(1));
+            connect.map_sqlx_postgres_opts(move |o| {
+                o.options([("statement_timeout", value.as_str())])
+            });
+        }
         if dialect == Dialect::Sqlite {
             connect.map_sqlx_sqlite_opts(|o| {
                 o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)

@@ -32,6 +32,7 @@ async fn all_rows(
     let store = Store::connect(&StoreOptions {
         url: url.to_string(),
         pool_size: 2,
+        statement_timeout: None,
     })
     .await
     .expect("connect");

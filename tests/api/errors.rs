@@ -132,3 +132,109 @@ on_both_backends! {
         assert!(ids[0].len() == 32 && ids[0] != ids[1], "{ids:?}");
     }
 }
+
+on_both_backends! {
+    async fn configured_limits_hold_and_the_server_stays_up(app: TestApp) {
+        let limits = user_events::config::Limits {
+            max_aliases: 3,
+            max_batch: 2,
+            max_body_bytes: 10_000,
+            request_timeout_ms: 400,
+            no_introspection: true,
+            no_graphiql: true,
+            cors_origins: vec!["https://bi.example".into()],
+            ..user_events::config::Limits::default()
+        };
+        let app = TestApp::with_limits(app.backend, limits).await;
+        let aliases: String = (0..4).map(|i| format!("a{i}: events {{ totalCount }} ")).collect();
+        let error = app.query_error(&format!("{{ {aliases} }}"), json!({})).await;
+        assert_eq!(error["extensions"]["code"], "LIMIT_EXCEEDED", "{error}");
+        let batch: Vec<serde_json::Value> = (0..3).map(|_| json!({ "query": "{ __typename }" })).collect();
+        let (status, body) = app.post(json!(batch)).await;
+        assert_eq!(status, axum::http::StatusCode::BAD_REQUEST);
+        assert_eq!(body["errors"][0]["extensions"]["code"], "LIMIT_EXCEEDED", "{body}");
+        let big = json!({ "query": format!("{{ __typename }} # {}", "x".repeat(20_000)) }).to_string();
+        let request = axum::http::Request::post("/graphql")
+            .header(axum::http::header::CONTENT_TYPE, "application/json")
+            .header(axum::http::header::CONTENT_LENGTH, big.len())
+            .body(axum::body::Body::from(big))
+            .expect("request");
+        let (status, _, body) = app.send(request).await;
+        assert_eq!(status, axum::http::StatusCode::PAYLOAD_TOO_LARGE);
+        let body: Value = serde_json::from_slice(&body).expect("JSON");
+        assert_eq!(body["errors"][0]["extensions"]["code"], "LIMIT_EXCEEDED", "{body}");
+        // Page sizes count toward the cost: a page of 1,000 with many fields is too dear.
+        let wide = "{ events(first: 1000) { edges { cursor node { id eventName userId ipAddress userAgent description createdAt category kind } } } }";
+        let cheap = app.query("{ events(first: 10) { edges { node { id } } } }", json!({})).await;
+        assert!(cheap["events"]["edges"].is_array());
+        let limits = user_events::config::Limits { max_complexity: 5_000, ..user_events::config::Limits::default() };
+        let strict = TestApp::with_limits(app.backend, limits).await;
+        let error = strict.query_error(wide, json!({})).await;
+        assert_eq!(error["extensions"]["code"], "LIMIT_EXCEEDED", "{error}");
+        // Introspection and GraphiQL are off.
+        let error = app.query_error("{ __schema { types { name } } }", json!({})).await;
+        assert_eq!(error["extensions"]["code"], "FORBIDDEN", "{error}");
+        let (status, _, _) = app.get("/graphql", "text/html").await;
+        assert_eq!(status, axum::http::StatusCode::NOT_FOUND);
+        // CORS: the configured origin only.
+        for (origin, allowed) in [("https://bi.example", true), ("https://evil.example", false)] {
+            let request = axum::http::Request::builder()
+                .method("OPTIONS")
+                .uri("/graphql")
+                .header("Origin", origin)
+                .header("Access-Control-Request-Method", "POST")
+                .body(axum::body::Body::empty())
+                .expect("request");
+            let (_, headers, _) = app.send(request).await;
+            assert_eq!(
+                headers.get("access-control-allow-origin").and_then(|v| v.to_str().ok()),
+                allowed.then_some(origin),
+                "{origin}"
+            );
+        }
+
+        // A request that waits on a lock longer than the limit is cut off.
+        let other = user_events::store::Store::connect(&user_events::store::StoreOptions {
+            url: app.url.clone(),
+            pool_size: 1,
+            statement_timeout: None,
+        })
+        .await
+        .expect("connect");
+        let tx = sea_orm::TransactionTrait::begin(other.connection()).await.expect("begin");
+        let lock = match app.backend {
+            Backend::Postgres => "LOCK TABLE user_events IN ACCESS EXCLUSIVE MODE",
+            Backend::Sqlite => "DELETE FROM user_events WHERE id = -1",
+        };
+        sea_orm::ConnectionTrait::execute_unprepared(&tx, lock).await.expect("lock");
+        let record = r#"mutation { recordEvent(input: { eventName: "user login", ipAddress: "10.0.0.1", userAgent: "ua", description: "{}" }) { id } }"#;
+        let started = std::time::Instant::now();
+        let (status, body) = app.post(json!({ "query": record })).await;
+        assert_eq!(status, axum::http::StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        assert_eq!(body["errors"][0]["extensions"]["code"], "LIMIT_EXCEEDED", "{body}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(3));
+        if app.backend == Backend::Postgres {
+            // PostgreSQL cancels the statement too: nothing waits on the lock any more.
+            tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+            let row = sea_orm::ConnectionTrait::query_one_raw(
+                &tx,
+                sea_orm::Statement::from_string(
+                    sea_orm::DbBackend::Postgres,
+                    "SELECT COUNT(*) FROM pg_stat_activity \
+                     WHERE wait_event_type = 'Lock' AND datname = current_database() \
+                     AND query LIKE 'INSERT INTO user_events%'",
+                ),
+            )
+            .await
+            .expect("query")
+            .expect("row");
+            assert_eq!(row.try_get_by_index::<i64>(0).expect("count"), 0);
+        }
+        tx.rollback().await.expect("rollback");
+        // Nothing was written, and the server goes on.
+        let data = app.query("{ events { totalCount } }", json!({})).await;
+        assert_eq!(data["events"]["totalCount"], 0);
+        let (_, body) = app.post(json!({ "query": record })).await;
+        assert!(body["data"]["recordEvent"]["id"].is_string(), "{body}");
+    }
+}

@@ -93,10 +93,17 @@ pub async fn fresh_database(backend: Backend) -> (String, Option<tempfile::TempD
 
 impl TestApp {
     pub async fn new(backend: Backend) -> TestApp {
+        Self::with_limits(backend, user_events::config::Limits::default()).await
+    }
+
+    /// An app under other limits (the schema and the HTTP edge alike), with PostgreSQL's
+    /// statement timeout set to the request time limit as `serve` does.
+    pub async fn with_limits(backend: Backend, limits: user_events::config::Limits) -> TestApp {
         let (url, dir) = fresh_database(backend).await;
         let store = Store::connect(&StoreOptions {
             url: url.clone(),
             pool_size: 4,
+            statement_timeout: Some(limits.statement_timeout()),
         })
         .await
         .expect("connect");
@@ -105,16 +112,19 @@ impl TestApp {
         let tail = Store::connect(&StoreOptions {
             url: url.clone(),
             pool_size: 2,
+            statement_timeout: None,
         })
         .await
         .expect("connect the live feed");
         let live = user_events::live::Live::start(tail, &url)
             .await
             .expect("live feed");
-        let state = AppState::new(
-            user_events::graphql::build_schema(store.clone(), live.clone()),
+        let state = AppState::configured(
+            user_events::graphql::build_schema_with(store.clone(), live.clone(), &limits),
             store.clone(),
             live,
+            user_events::http::DEFAULT_RETENTION,
+            limits,
         );
         let router = router(state.clone());
         TestApp {

@@ -138,6 +138,47 @@ impl Subscriber {
 }
 
 on_both_backends! {
+    async fn socket_limits_hold(app: TestApp) {
+        let limits = user_events::config::Limits {
+            max_ws_connections: 2,
+            max_subscriptions_per_connection: 1,
+            connection_init_timeout_ms: 500,
+            ..user_events::config::Limits::default()
+        };
+        let app = TestApp::with_limits(app.backend, limits).await;
+        let address = app.serve().await;
+        let mut first = Subscriber::connect(&address, false, json!({})).await;
+        // A second subscription on the same connection is one too many.
+        first
+            .send(json!({ "id": "2", "type": "subscribe", "payload": { "query": SUBSCRIPTION } }))
+            .await;
+        let refused = first.receive().await;
+        assert_eq!(refused["id"], "2", "{refused}");
+        assert_eq!(refused["payload"]["errors"][0]["extensions"]["code"], "LIMIT_EXCEEDED", "{refused}");
+        let done = first.receive().await;
+        assert_eq!((done["id"].as_str(), done["type"].as_str()), (Some("2"), Some("complete")), "{done}");
+        // A connection that never sends connection_init holds its place until it times out.
+        let mut request = format!("ws://{address}/graphql/ws").into_client_request().expect("request");
+        request.headers_mut().insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse().expect("header"));
+        let (silent, _) = tokio_tungstenite::connect_async(request.clone()).await.expect("connect");
+        let mut silent = Subscriber { socket: silent, legacy: false };
+        // Two are open: a third is refused.
+        let third = tokio_tungstenite::connect_async(request.clone()).await;
+        let status = match third {
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => response.status().as_u16(),
+            other => panic!("a third connection was let in: {other:?}"),
+        };
+        assert_eq!(status, 503);
+        let closed = silent.receive().await;
+        assert_eq!(closed["type"], "closed", "{closed}");
+        assert!(closed["frame"].as_str().unwrap_or_default().contains("4408"), "{closed}");
+        // Its place is free again, and the first subscription still delivers.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let _again = Subscriber::connect(&address, true, json!({})).await;
+        let ids = app.insert(&[Row::new("user login", "2026-01-01 10:00:00")]).await;
+        assert_eq!(first.next_ids(1).await, ids);
+    }
+
     async fn tokens_open_and_revocation_ends_subscriptions(app: TestApp) {
         use crate::auth::token;
         let address = app.serve().await;

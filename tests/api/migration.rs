@@ -116,6 +116,7 @@ async fn platform_table_survives_migration(backend: Backend) {
     let store = user_events::store::Store::connect(&user_events::store::StoreOptions {
         url: url.clone(),
         pool_size: 2,
+        statement_timeout: None,
     })
     .await
     .expect("store");

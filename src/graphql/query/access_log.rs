@@ -95,6 +95,7 @@ fn entry(row: AccessEntry) -> AccessLogEntry {
 impl AccessLogQuery {
     /// Requests made with API tokens, newest first (admin only): `tokenName` narrows to one
     /// token, `from`/`to` to a time range.
+    #[graphql(complexity = "crate::graphql::query::page_cost(first, None, child_complexity)")]
     async fn access_log(
         &self,
         ctx: &Context<'_>,

@@ -17,6 +17,7 @@ impl EventsQuery {
     /// `order: ASC`; a Relay connection with opaque cursors. `first` defaults to 50, at most
     /// 1000.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "crate::graphql::query::page_cost(first, last, child_complexity)")]
     async fn events(
         &self,
         ctx: &Context<'_>,

@@ -8,6 +8,14 @@ pub const DEFAULT_PAGE_SIZE: u64 = 50;
 /// The largest page a client may ask for.
 pub const MAX_PAGE_SIZE: i32 = 1000;
 
+/// What a page costs toward the complexity limit: its fields once per row it may hold.
+pub fn page_cost(first: Option<i32>, last: Option<i32>, child_complexity: usize) -> usize {
+    let rows = first.or(last).map_or(DEFAULT_PAGE_SIZE as usize, |n| {
+        usize::try_from(n.clamp(1, MAX_PAGE_SIZE)).unwrap_or(1)
+    });
+    rows.saturating_mul(child_complexity).saturating_add(1)
+}
+
 /// Validates a page size argument named `name`; none stays none.
 pub fn size(name: &str, value: Option<i32>) -> async_graphql::Result<Option<u64>> {
     match value {

@@ -35,6 +35,7 @@ impl SharingQuery {
 impl SharingQuery {
     /// Every `update session sharing status` event matching `filter` as a typed change,
     /// newest first.
+    #[graphql(complexity = "crate::graphql::query::page_cost(first, None, child_complexity)")]
     async fn session_sharing_changes(
         &self,
         ctx: &Context<'_>,
@@ -46,6 +47,7 @@ impl SharingQuery {
     }
 
     /// Every `job sharing updated` event matching `filter` as a typed change, newest first.
+    #[graphql(complexity = "crate::graphql::query::page_cost(first, None, child_complexity)")]
     async fn job_sharing_changes(
         &self,
         ctx: &Context<'_>,

@@ -17,6 +17,7 @@ pub struct UsersQuery;
 impl UsersQuery {
     /// Users most recently seen first; `search` is a case-insensitive substring of the
     /// username. `first` defaults to 50, at most 1000.
+    #[graphql(complexity = "crate::graphql::query::page_cost(first, None, child_complexity)")]
     async fn users(
         &self,
         ctx: &Context<'_>,

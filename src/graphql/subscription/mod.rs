@@ -35,6 +35,10 @@ impl SubscriptionRoot {
             })
             .transpose()?;
         let token = crate::graphql::access::require_read(ctx)?.token.clone();
+        let slot = ctx
+            .data_opt::<crate::graphql::limits::SubscriptionSlots>()
+            .map(|slots| slots.take())
+            .transpose()?;
         let live = ctx.data_unchecked::<Live>().clone();
         let stream = live.subscribe(store(ctx).clone(), filter, after);
         let events = stream
@@ -54,6 +58,7 @@ impl SubscriptionRoot {
         // A subscription made with a token ends when the token is revoked.
         Ok(async_stream::stream! {
             let _open = crate::observe::OpenSubscription::new();
+            let _slot = slot;
             let mut events = std::pin::pin!(events);
             let revoked = async {
                 match &token {

@@ -133,6 +133,7 @@ impl UserTimeline {
 #[ComplexObject]
 impl UserTimeline {
     /// The window's events, newest first.
+    #[graphql(complexity = "crate::graphql::query::page_cost(first, None, child_complexity)")]
     async fn events(
         &self,
         ctx: &Context<'_>,
