@@ -55,6 +55,11 @@ pub struct ServeArgs {
     #[arg(long)]
     pub demo: bool,
 
+    /// Run only the operations of this file: a JSON array of queries, or an object from SHA-256
+    /// to query (clients may then send only `extensions.persistedQuery`).
+    #[arg(long, env = "USER_EVENTS_ALLOW_LIST")]
+    pub allow_list: Option<std::path::PathBuf>,
+
     /// What a request may cost.
     #[command(flatten)]
     pub limits: Limits,

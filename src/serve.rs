@@ -4,6 +4,8 @@ use std::io;
 
 use tokio::net::TcpListener;
 
+use crate::graphql::persisted::Persisted;
+
 use crate::config::{DatabaseArgs, ServeArgs};
 use crate::demo::{DEMO_EVENTS, DemoOptions};
 use crate::http::{AppState, router};
@@ -31,6 +33,9 @@ pub enum ServeError {
          or pass --allow-anonymous to serve {0} anyway"
     )]
     Anonymous(std::net::SocketAddr),
+    /// The allow-list cannot be used.
+    #[error("{0}")]
+    AllowList(#[from] crate::graphql::persisted::AllowListError),
     /// The server stopped on an I/O error.
     #[error("server error: {0}")]
     Io(#[from] io::Error),
@@ -80,12 +85,26 @@ pub async fn serve(database: &DatabaseArgs, args: &ServeArgs) -> Result<(), Serv
     })
     .await?;
     let live = Live::start(tail, &options.url).await?;
+    let persisted = std::sync::Arc::new(match &args.allow_list {
+        Some(path) => {
+            let persisted = Persisted::with_allow_list(path)?;
+            tracing::info!(file = %path.display(), "only the operations of the allow-list run");
+            persisted
+        }
+        None => Persisted::open(),
+    });
     let app = router(AppState::configured(
-        crate::graphql::build_schema_with(store.clone(), live.clone(), &args.limits),
+        crate::graphql::build_schema_with(
+            store.clone(),
+            live.clone(),
+            &args.limits,
+            persisted.clone(),
+        ),
         store.clone(),
         live.clone(),
         std::time::Duration::from_secs(u64::from(args.access_log_days) * 24 * 3600),
         args.limits.clone(),
+        persisted,
     ));
     let listener = TcpListener::bind(args.listen)
         .await

@@ -9,6 +9,7 @@ pub mod error;
 pub mod fast;
 pub mod limits;
 pub mod mutation;
+pub mod persisted;
 pub mod query;
 pub mod scalars;
 pub mod subscription;
@@ -25,13 +26,25 @@ use crate::store::Store;
 pub type AppSchema =
     Schema<query::QueryRoot, mutation::MutationRoot, subscription::SubscriptionRoot>;
 
-/// Builds the schema over a store and the live feed of new events, with the default limits.
+/// Builds the schema over a store and the live feed of new events, with the default limits and
+/// every operation allowed.
 pub fn build_schema(store: Store, live: Live) -> AppSchema {
-    build_schema_with(store, live, &Limits::default())
+    build_schema_with(
+        store,
+        live,
+        &Limits::default(),
+        std::sync::Arc::new(persisted::Persisted::open()),
+    )
 }
 
-/// Builds the schema with `limits`.
-pub fn build_schema_with(store: Store, live: Live, limits: &Limits) -> AppSchema {
+/// Builds the schema with `limits` and the operations `persisted` knows (the same the HTTP
+/// edge is given).
+pub fn build_schema_with(
+    store: Store,
+    live: Live,
+    limits: &Limits,
+    persisted: std::sync::Arc<persisted::Persisted>,
+) -> AppSchema {
     Schema::build(
         query::QueryRoot::default(),
         mutation::MutationRoot,
@@ -45,6 +58,7 @@ pub fn build_schema_with(store: Store, live: Live, limits: &Limits) -> AppSchema
     .data(store)
     .limit_depth(limits.max_depth)
     .limit_complexity(limits.max_complexity)
+    .extension(persisted::PersistedQueries(persisted))
     .extension(limits::AliasLimit(limits.max_aliases))
     .extension(access::Access {
         introspection: !limits.no_introspection,

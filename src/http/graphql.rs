@@ -105,7 +105,25 @@ fn attach(state: &AppState, request: Request, peer: &Peer) -> Request {
 
 /// Runs one request. The engine's extension records what it runs; an answer given directly is
 /// recorded here.
-async fn single(state: &AppState, request: Request, principal: Principal, peer: &Peer) -> Response {
+async fn single(
+    state: &AppState,
+    mut request: Request,
+    principal: Principal,
+    peer: &Peer,
+) -> Response {
+    // Resolved here, so that the direct path sees the query a hash stands for.
+    if let Err(error) = state.persisted.resolve(&mut request) {
+        let response = async_graphql::Response::from_errors(vec![
+            error.into_server_error(async_graphql::Pos::default()),
+        ]);
+        let outcome = crate::graphql::audit::outcome(&response.errors);
+        crate::observe::request(
+            request.operation_name.as_deref(),
+            &outcome,
+            Default::default(),
+        );
+        return GraphQLResponse::from(response).into_response();
+    }
     let recorded = principal.token.is_some().then(|| {
         (
             request.operation_name.clone(),
@@ -177,21 +195,32 @@ pub async fn get_graphql(
         Ok(principal) => principal,
         Err(refusal) => return refusal,
     };
-    match async_graphql::http::parse_query_string(uri.query().unwrap_or_default()) {
-        Ok(request) if request.query.trim().is_empty() => {
-            bad_request("missing the \"query\" parameter")
-        }
-        Ok(request) if !reads_only(&request.query) => (
+    let mut request = match async_graphql::http::parse_query_string(uri.query().unwrap_or_default())
+    {
+        Ok(request) => request,
+        Err(error) => return bad_request(&error.to_string()),
+    };
+    if request.query.trim().is_empty() && !request.extensions.contains_key("persistedQuery") {
+        return bad_request("missing the \"query\" parameter");
+    }
+    // A hash stands for its query from here on; the query decides whether GET may run it.
+    if let Err(error) = state.persisted.resolve(&mut request) {
+        let response = async_graphql::Response::from_errors(vec![
+            error.into_server_error(async_graphql::Pos::default()),
+        ]);
+        return GraphQLResponse::from(response).into_response();
+    }
+    if !reads_only(&request.query) {
+        return (
             StatusCode::METHOD_NOT_ALLOWED,
             [(header::ALLOW, "POST")],
             Json(serde_json::json!({
                 "errors": [{ "message": "mutations and subscriptions need POST", "extensions": { "code": "BAD_USER_INPUT" } }]
             })),
         )
-            .into_response(),
-        Ok(request) => single(&state, request, principal, &peer).await,
-        Err(error) => bad_request(&error.to_string()),
+            .into_response();
     }
+    single(&state, request, principal, &peer).await
 }
 
 /// Whether a document holds queries only (a GET must not change anything). A document that

@@ -18,6 +18,7 @@ use crate::audit::{AccessLog, ClientAddress};
 use crate::config::Limits;
 use crate::graphql::AppSchema;
 use crate::graphql::fast::Executor;
+use crate::graphql::persisted::Persisted;
 use crate::live::Live;
 use crate::store::Store;
 
@@ -36,12 +37,21 @@ pub struct AppState {
     pub limits: Arc<Limits>,
     /// WebSocket connections open now.
     pub sockets: Arc<std::sync::atomic::AtomicUsize>,
+    /// Persisted operations and the allow-list (the schema has the same).
+    pub persisted: Arc<Persisted>,
 }
 
 impl AppState {
     /// The state over a schema and the store it reads.
     pub fn new(schema: AppSchema, store: Store, live: Live) -> AppState {
-        Self::configured(schema, store, live, DEFAULT_RETENTION, Limits::default())
+        Self::configured(
+            schema,
+            store,
+            live,
+            DEFAULT_RETENTION,
+            Limits::default(),
+            Arc::new(Persisted::open()),
+        )
     }
 
     /// The state, keeping access-log entries for `retention`, under `limits` (the schema is
@@ -52,6 +62,7 @@ impl AppState {
         live: Live,
         retention: std::time::Duration,
         limits: Limits,
+        persisted: Arc<Persisted>,
     ) -> AppState {
         crate::observe::install();
         AppState {
@@ -61,6 +72,7 @@ impl AppState {
             live,
             limits: Arc::new(limits),
             sockets: Arc::default(),
+            persisted,
         }
     }
 }

@@ -99,6 +99,16 @@ impl TestApp {
     /// An app under other limits (the schema and the HTTP edge alike), with PostgreSQL's
     /// statement timeout set to the request time limit as `serve` does.
     pub async fn with_limits(backend: Backend, limits: user_events::config::Limits) -> TestApp {
+        let persisted = std::sync::Arc::new(user_events::graphql::persisted::Persisted::open());
+        Self::configured(backend, limits, persisted).await
+    }
+
+    /// An app under `limits` that knows the operations of `persisted`.
+    pub async fn configured(
+        backend: Backend,
+        limits: user_events::config::Limits,
+        persisted: std::sync::Arc<user_events::graphql::persisted::Persisted>,
+    ) -> TestApp {
         let (url, dir) = fresh_database(backend).await;
         let store = Store::connect(&StoreOptions {
             url: url.clone(),
@@ -120,11 +130,17 @@ impl TestApp {
             .await
             .expect("live feed");
         let state = AppState::configured(
-            user_events::graphql::build_schema_with(store.clone(), live.clone(), &limits),
+            user_events::graphql::build_schema_with(
+                store.clone(),
+                live.clone(),
+                &limits,
+                persisted.clone(),
+            ),
             store.clone(),
             live,
             user_events::http::DEFAULT_RETENTION,
             limits,
+            persisted,
         );
         let router = router(state.clone());
         TestApp {

@@ -19,6 +19,7 @@ mod live;
 mod migration;
 mod mutations;
 mod observe;
+mod persisted;
 mod properties;
 mod reports;
 mod rollup;
