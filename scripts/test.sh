@@ -22,6 +22,12 @@ if ! command -v chromium >/dev/null 2>&1; then
   echo "test.sh: installing chromium (browser tests)"
   apt_install chromium
 fi
+if ! command -v node >/dev/null 2>&1; then
+  echo "test.sh: installing nodejs and npm (outside conformance suites)"
+  apt_install nodejs npm
+fi
+# The graphql-http audit and the graphql-ws client, pinned by conformance/package-lock.json.
+npm ci --prefix conformance --no-audit --no-fund --silent
 
 # A throwaway cluster, owned by an unprivileged user when we are root (initdb refuses root).
 pgdir=$(mktemp -d /tmp/user-events-pg.XXXXXX)

@@ -46,7 +46,9 @@ pub async fn post_graphql(
                 "extensions": { "code": "LIMIT_EXCEEDED" } }] });
             (StatusCode::BAD_REQUEST, Json(body)).into_response()
         }
-        BatchRequest::Single(request) => single(&state, request, principal, &peer).await,
+        BatchRequest::Single(request) => {
+            single(&state, request, principal, &peer, Media::of(&headers)).await
+        }
         BatchRequest::Batch(batch) => {
             let batch = BatchRequest::Batch(
                 batch
@@ -80,7 +82,11 @@ pub async fn post_graphql(
             for (name, outcome) in names.iter().zip(&outcomes) {
                 crate::observe::request(name.as_deref(), outcome, elapsed);
             }
-            GraphQLResponse::from(responses).into_response()
+            let mut response = GraphQLResponse::from(responses).into_response();
+            if let Ok(value) = header::HeaderValue::from_str(Media::of(&headers).content_type()) {
+                response.headers_mut().insert(header::CONTENT_TYPE, value);
+            }
+            response
         }
     }
 }
@@ -110,6 +116,7 @@ async fn single(
     mut request: Request,
     principal: Principal,
     peer: &Peer,
+    media: Media,
 ) -> Response {
     // Resolved here, so that the direct path sees the query a hash stands for.
     if let Err(error) = state.persisted.resolve(&mut request) {
@@ -155,19 +162,79 @@ async fn single(
             outcome: "OK".into(),
         });
     }
-    answer(result)
+    answer(result, media)
 }
 
 /// The HTTP response for one answer; a direct answer looks exactly like the engine's.
-fn answer(answer: Answer) -> Response {
+fn answer(answer: Answer, media: Media) -> Response {
     match answer {
-        Answer::Engine(response) => GraphQLResponse::from(response).into_response(),
-        Answer::Json(body) => (
-            [(header::CONTENT_TYPE, "application/graphql-response+json")],
-            body,
-        )
-            .into_response(),
+        Answer::Engine(response) => engine_response(response, media),
+        Answer::Json(body) => {
+            ([(header::CONTENT_TYPE, media.content_type())], body).into_response()
+        }
     }
+}
+
+/// The media type a client asked for: `application/graphql-response+json` when its `Accept`
+/// names it, `application/json` otherwise (also for `*/*` and no `Accept`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Media {
+    /// `application/json`: every well-formed request is answered 200.
+    Json,
+    /// `application/graphql-response+json`: a request that cannot run is answered 400, without
+    /// `data`.
+    GraphqlJson,
+}
+
+impl Media {
+    /// The media type the headers ask for.
+    pub fn of(headers: &HeaderMap) -> Media {
+        let accept = headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        if accept.contains("application/graphql-response+json") {
+            Media::GraphqlJson
+        } else {
+            Media::Json
+        }
+    }
+
+    fn content_type(self) -> &'static str {
+        match self {
+            Media::Json => "application/json",
+            Media::GraphqlJson => "application/graphql-response+json",
+        }
+    }
+}
+
+/// The engine's answer in the media type asked for.
+fn engine_response(response: async_graphql::Response, media: Media) -> Response {
+    // No field ran: the document did not parse or validate, or its variables did not coerce.
+    let request_error = response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|e| e.path.is_empty());
+    let mut body = match serde_json::to_value(&response) {
+        Ok(body) => body,
+        Err(error) => {
+            tracing::error!(%error, "cannot serialize a response");
+            serde_json::json!({ "errors": [{ "message": "internal error", "extensions": { "code": "INTERNAL" } }] })
+        }
+    };
+    let status = if media == Media::GraphqlJson && request_error {
+        if let Some(object) = body.as_object_mut() {
+            object.remove("data");
+        }
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    (
+        status,
+        [(header::CONTENT_TYPE, media.content_type())],
+        Json(body),
+    )
+        .into_response()
 }
 
 /// `GET /graphql`: the playground for browsers, a query for everyone else.
@@ -208,7 +275,7 @@ pub async fn get_graphql(
         let response = async_graphql::Response::from_errors(vec![
             error.into_server_error(async_graphql::Pos::default()),
         ]);
-        return GraphQLResponse::from(response).into_response();
+        return engine_response(response, Media::of(&headers));
     }
     if !reads_only(&request.query) {
         return (
@@ -220,7 +287,7 @@ pub async fn get_graphql(
         )
             .into_response();
     }
-    single(&state, request, principal, &peer).await
+    single(&state, request, principal, &peer, Media::of(&headers)).await
 }
 
 /// Whether a document holds queries only (a GET must not change anything). A document that

@@ -39,9 +39,15 @@ async fn engine_answer(app: &TestApp, query: &str, variables: &Value) -> Vec<u8>
     serde_json::to_vec(&response).expect("serialize")
 }
 
-async fn http_answer(app: &TestApp, query: &str, variables: &Value) -> (String, Vec<u8>) {
+async fn http_answer(
+    app: &TestApp,
+    query: &str,
+    variables: &Value,
+    accept: &str,
+) -> (String, Vec<u8>) {
     let request = Request::post("/graphql")
         .header(header::CONTENT_TYPE, "application/json")
+        .header(header::ACCEPT, accept)
         .body(Body::from(
             json!({ "query": query, "variables": variables }).to_string(),
         ))
@@ -105,14 +111,22 @@ on_both_backends! {
         let before = app.state.executor.direct_answers();
         for (query, variables) in &cases {
             // The first request of a document is the engine's; later ones are answered directly.
-            for round in 0..2 {
-                let (content_type, got) = http_answer(&app, query, variables).await;
+            // Both paths answer in the media type asked for.
+            for (round, (accept, media)) in [
+                ("application/json", "application/json"),
+                ("application/graphql-response+json", "application/graphql-response+json"),
+                ("*/*", "application/json"),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                let (content_type, got) = http_answer(&app, query, variables, accept).await;
                 let want = engine_answer(&app, query, variables).await;
                 let got: Value = serde_json::from_slice(&got).expect("JSON");
                 let want: Value = serde_json::from_slice(&want).expect("JSON");
                 assert_eq!(got, want, "round {round} of {query} with {variables}");
                 assert!(got["errors"].is_null(), "{got}");
-                assert_eq!(content_type, "application/graphql-response+json");
+                assert_eq!(content_type, media, "round {round}");
             }
         }
         assert!(
@@ -124,9 +138,9 @@ on_both_backends! {
         // Direct answers keep the document's key order, as the GraphQL spec asks (the engine
         // may put a field that awaited the database last).
         let query = "{ events(first: 1) { pageInfo { endCursor hasNextPage } totalCount edges { node { kind id } } } }";
-        http_answer(&app, query, &json!({})).await;
+        http_answer(&app, query, &json!({}), "application/json").await;
         {
-            let (_, body) = http_answer(&app, query, &json!({})).await;
+            let (_, body) = http_answer(&app, query, &json!({}), "application/json").await;
             let text = String::from_utf8(body).expect("UTF-8");
             let at = |key: &str| text.find(key).unwrap_or_else(|| panic!("{key} in {text}"));
             assert!(at("pageInfo") < at("totalCount") && at("totalCount") < at("edges"), "{text}");

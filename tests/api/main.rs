@@ -9,6 +9,7 @@ mod activity;
 mod auth;
 mod catalog;
 mod cli;
+mod conformance;
 mod direct;
 mod errors;
 mod events;
