@@ -59,7 +59,7 @@ async fn stream(
         record("FORBIDDEN");
         return super::auth::forbidden("this token's role may not read events");
     }
-    let mut filter = match filter(query.as_deref().unwrap_or_default()) {
+    let mut filter = match parse_filter(query.as_deref().unwrap_or_default()) {
         Ok(filter) => filter,
         Err((parameter, message)) => {
             let body = serde_json::json!({ "errors": [{
@@ -104,7 +104,7 @@ async fn stream(
 }
 
 /// The filter of the query string; an error names the parameter at fault.
-fn filter(query: &str) -> Result<EventFilter, (String, String)> {
+pub fn parse_filter(query: &str) -> Result<EventFilter, (String, String)> {
     let mut filter = EventFilter::default();
     for (key, value) in form_urlencoded::parse(query.as_bytes()) {
         let bad = |message: String| (key.to_string(), message);

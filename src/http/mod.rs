@@ -2,6 +2,8 @@
 
 mod auth;
 mod export;
+
+pub use export::parse_filter;
 mod graphiql;
 mod graphql;
 mod ws;

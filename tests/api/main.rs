@@ -20,6 +20,7 @@ mod live;
 mod migration;
 mod mutations;
 mod observe;
+mod parsers;
 mod persisted;
 mod properties;
 mod reports;
