@@ -5,11 +5,10 @@ use std::sync::{Arc, Mutex};
 
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextPrepareRequest,
-    NextSubscribe,
+    NextValidation,
 };
-use async_graphql::futures_util::stream::BoxStream;
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
-use async_graphql::{Request, Response, ServerError, ServerResult, Variables};
+use async_graphql::{Request, Response, ServerError, ServerResult, ValidationResult, Variables};
 
 use crate::audit::{AccessLog, ClientAddress};
 use crate::auth::Principal;
@@ -136,17 +135,29 @@ impl Extension for AuditExtension {
         next: NextExecute<'_>,
     ) -> Response {
         let response = next.run(ctx, operation_name).await;
-        self.record(ctx, outcome(&response.errors));
+        // A subscription runs once per event it delivers; it was recorded when it began.
+        let subscription = self.seen.lock().is_ok_and(|s| s.kind == "subscription");
+        if !subscription {
+            self.record(ctx, outcome(&response.errors));
+        }
         response
     }
 
-    fn subscribe<'s>(
+    async fn validation(
         &self,
         ctx: &ExtensionContext<'_>,
-        stream: BoxStream<'s, Response>,
-        next: NextSubscribe<'_>,
-    ) -> BoxStream<'s, Response> {
-        self.record(ctx, "SUBSCRIBED".into());
-        next.run(ctx, stream)
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        let result = next.run(ctx).await;
+        match &result {
+            Err(errors) => self.record(ctx, outcome(errors)),
+            Ok(_) => {
+                let subscription = self.seen.lock().is_ok_and(|s| s.kind == "subscription");
+                if subscription {
+                    self.record(ctx, "SUBSCRIBED".into());
+                }
+            }
+        }
+        result
     }
 }

@@ -11,7 +11,11 @@
 
 use std::sync::Arc;
 
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextRequest};
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextRequest, NextSubscribe,
+};
+use async_graphql::futures_util::StreamExt;
+use async_graphql::futures_util::stream::BoxStream;
 use async_graphql::{ErrorExtensions, Response, Value};
 
 use crate::store::StoreError;
@@ -90,23 +94,44 @@ impl Extension for ErrorCodesExtension {
         let request_id = uuid::Uuid::new_v4().simple().to_string();
         let span = tracing::info_span!("request", request_id = %request_id);
         let mut response = tracing::Instrument::instrument(next.run(ctx), span).await;
-        for error in &mut response.errors {
-            // The engine's own limits say so only in their messages.
-            let message = error.message.as_str();
-            let code = if message == "Query is nested too deep."
-                || message == "Query is too complex."
-                || message.starts_with("The recursion depth of the query cannot be greater than")
-            {
-                LIMIT_EXCEEDED
-            } else {
-                BAD_USER_INPUT
-            };
-            let extensions = error.extensions.get_or_insert_with(Default::default);
-            if extensions.get("code").is_none() {
-                extensions.set("code", Value::from(code));
-            }
-            extensions.set("requestId", Value::from(request_id.as_str()));
-        }
+        label(&mut response, &request_id);
         response
+    }
+
+    /// Streams (WebSocket, SSE) get the same codes, on every response they carry.
+    fn subscribe<'s>(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        stream: BoxStream<'s, Response>,
+        next: NextSubscribe<'_>,
+    ) -> BoxStream<'s, Response> {
+        let request_id = uuid::Uuid::new_v4().simple().to_string();
+        next.run(ctx, stream)
+            .map(move |mut response| {
+                label(&mut response, &request_id);
+                response
+            })
+            .boxed()
+    }
+}
+
+/// Gives every error of `response` a code and the request id.
+fn label(response: &mut Response, request_id: &str) {
+    for error in &mut response.errors {
+        // The engine's own limits say so only in their messages.
+        let message = error.message.as_str();
+        let code = if message == "Query is nested too deep."
+            || message == "Query is too complex."
+            || message.starts_with("The recursion depth of the query cannot be greater than")
+        {
+            LIMIT_EXCEEDED
+        } else {
+            BAD_USER_INPUT
+        };
+        let extensions = error.extensions.get_or_insert_with(Default::default);
+        if extensions.get("code").is_none() {
+            extensions.set("code", Value::from(code));
+        }
+        extensions.set("requestId", Value::from(request_id));
     }
 }

@@ -22,8 +22,31 @@ pub async fn post_graphql(
     State(state): State<AppState>,
     headers: HeaderMap,
     peer: Peer,
-    request: GraphQLBatchRequest,
+    request: Result<GraphQLBatchRequest, async_graphql_axum::rejection::GraphQLRejection>,
 ) -> Response {
+    let request = match request {
+        Ok(request) => request,
+        Err(rejection) => {
+            let reason = match rejection.0 {
+                async_graphql::ParseRequestError::InvalidRequest(error) => {
+                    format!("the body is not a GraphQL request: {error}")
+                }
+                other => {
+                    let text = other.to_string();
+                    if matches!(other, async_graphql::ParseRequestError::PayloadTooLarge)
+                        || text.contains("length limit exceeded")
+                    {
+                        let body = serde_json::json!({ "errors": [{
+                            "message": format!("the request body may hold at most {} bytes", state.limits.max_body_bytes),
+                            "extensions": { "code": LIMIT_EXCEEDED } }] });
+                        return (StatusCode::PAYLOAD_TOO_LARGE, Json(body)).into_response();
+                    }
+                    format!("the request cannot be read: {text}")
+                }
+            };
+            return bad_request(&reason);
+        }
+    };
     let principal = match super::auth::principal(&state, &headers, &peer, "query").await {
         Ok(principal) => principal,
         Err(refusal) => return refusal,

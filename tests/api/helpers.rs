@@ -161,7 +161,8 @@ impl TestApp {
         let address = listener.local_addr().expect("address").to_string();
         let router = self.router.clone();
         tokio::spawn(async move {
-            let _ = axum::serve(listener, router).await;
+            let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+            let _ = axum::serve(listener, service).await;
         });
         address
     }

@@ -215,6 +215,30 @@ on_both_backends! {
         assert_eq!(ana.next_ids(1).await, vec![ids[1]], "a self token sees its own user only");
         ana.quiet().await;
 
+        // The subscription is in the access log, with its kind and outcome.
+        let admin = token(&app.url, &["create", "--role", "admin", "--name", "root"]);
+        let mut entries = Vec::new();
+        for _ in 0..50 {
+            let request = axum::http::Request::post("/graphql")
+                .header("content-type", "application/json")
+                .header("authorization", format!("Bearer {admin}"))
+                .body(axum::body::Body::from(
+                    json!({ "query": "{ accessLog(tokenName: \"screen\") { nodes { kind outcome address } } }" }).to_string(),
+                ))
+                .expect("request");
+            let (_, _, body) = app.send(request).await;
+            let body: Value = serde_json::from_slice(&body).expect("JSON");
+            entries = body["data"]["accessLog"]["nodes"].as_array().cloned().unwrap_or_default();
+            if !entries.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(entries.len(), 1, "{entries:?}");
+        assert_eq!(entries[0]["kind"], "subscription");
+        assert_eq!(entries[0]["outcome"], "SUBSCRIBED");
+        assert_eq!(entries[0]["address"], "127.0.0.1");
+
         // Revoking the token ends its subscription with UNAUTHENTICATED.
         token(&app.url, &["revoke", "screen"]);
         let ended = screen.receive().await;

@@ -7,6 +7,7 @@ mod helpers;
 
 mod activity;
 mod auth;
+mod bad_input;
 mod catalog;
 mod cli;
 mod conformance;
