@@ -166,6 +166,23 @@ async fn raw_post(app: &TestApp, body: &str, bearer: Option<&str>) -> (StatusCod
     (status, value)
 }
 
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The next text message of a socket, as JSON.
+async fn next_message(socket: &mut Socket) -> Value {
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(10), socket.next())
+            .await
+            .expect("an answer within 10 s")
+            .expect("open")
+            .expect("message");
+        if let Message::Text(text) = message {
+            return serde_json::from_str(&text).expect("JSON");
+        }
+    }
+}
+
 fn first_code(body: &Value) -> String {
     let errors = if body["errors"].is_array() {
         &body["errors"]
@@ -218,32 +235,16 @@ on_both_backends! {
         request.headers_mut().insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse().expect("header"));
         let (mut socket, _) = tokio_tungstenite::connect_async(request).await.expect("connect");
         socket.send(Message::Text(json!({ "type": "connection_init", "payload": {} }).to_string().into())).await.expect("send");
-        let ack = loop {
-            let message = tokio::time::timeout(Duration::from_secs(10), socket.next())
-                .await
-                .expect("an answer within 10 s")
-                .expect("open")
-                .expect("message");
-            if let Message::Text(text) = message {
-                break serde_json::from_str::<Value>(&text).expect("JSON");
-            }
-        };
+        let ack = next_message(&mut socket).await;
         assert_eq!(ack["type"], "connection_ack", "{ack}");
         for (i, case) in cases().into_iter().enumerate() {
             let id = i.to_string();
             let message = json!({ "id": id, "type": "subscribe", "payload": { "query": case.query, "variables": case.variables } });
             socket.send(Message::Text(message.to_string().into())).await.expect("send");
             let answer = loop {
-                let message = tokio::time::timeout(Duration::from_secs(10), socket.next())
-                    .await
-                    .expect("an answer within 10 s")
-                    .expect("open")
-                    .expect("message");
-                if let Message::Text(text) = message {
-                    let value: Value = serde_json::from_str(&text).expect("JSON");
-                    if value["id"] == id && value["type"] != "complete" {
-                        break value;
-                    }
+                let value = next_message(&mut socket).await;
+                if value["id"] == id && value["type"] != "complete" {
+                    break value;
                 }
             };
             assert_eq!(first_code(&answer), case.code, "{} over WebSocket: {answer}", case.name);
