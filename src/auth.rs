@@ -214,3 +214,71 @@ fn principal_of(row: &TokenRow) -> Option<Principal> {
         user_id,
     })
 }
+
+/// How long a token check may be reused on PostgreSQL, where a notification from the database
+/// also ends it at once when any token is created or revoked.
+pub const CHECK_REUSED_FOR: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Entries kept at most; the cache starts over beyond.
+const CACHED_CHECKS: usize = 10_000;
+
+/// Token checks kept for a moment, so that a PostgreSQL server does not ask the database about
+/// the same token on every request. SQLite, in the process, is asked every time.
+#[derive(Debug, Default)]
+pub struct AuthCache {
+    entries: std::sync::Mutex<std::collections::HashMap<String, CachedCheck>>,
+}
+
+#[derive(Clone, Debug)]
+struct CachedCheck {
+    generation: u64,
+    at: std::time::Instant,
+    result: Result<Principal, &'static str>,
+}
+
+impl AuthCache {
+    /// [`authenticate`], reusing a check made under the same token `generation` within
+    /// [`CHECK_REUSED_FOR`].
+    pub async fn authenticate(
+        &self,
+        store: &Store,
+        generation: u64,
+        authorization: Option<&str>,
+    ) -> Result<Principal, AuthError> {
+        if store.dialect() == crate::store::Dialect::Sqlite {
+            return authenticate(store, authorization).await;
+        }
+        let key = authorization.map(hash).unwrap_or_default();
+        if let Some(hit) = self.lookup(&key, generation) {
+            return hit.map_err(AuthError::Unauthenticated);
+        }
+        let result = authenticate(store, authorization).await;
+        let kept = match &result {
+            Ok(principal) => Some(Ok(principal.clone())),
+            Err(AuthError::Unauthenticated(message)) => Some(Err(*message)),
+            Err(AuthError::Store(_)) => None,
+        };
+        if let Some(result) = kept {
+            let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+            if entries.len() >= CACHED_CHECKS {
+                entries.clear();
+            }
+            entries.insert(
+                key,
+                CachedCheck {
+                    generation,
+                    at: std::time::Instant::now(),
+                    result,
+                },
+            );
+        }
+        result
+    }
+
+    fn lookup(&self, key: &str, generation: u64) -> Option<Result<Principal, &'static str>> {
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = entries.get(key)?;
+        (entry.generation == generation && entry.at.elapsed() < CHECK_REUSED_FOR)
+            .then(|| entry.result.clone())
+    }
+}

@@ -1,8 +1,8 @@
 //! Metrics in Prometheus form at `GET /metrics`, through the `metrics` crate: requests and their
 //! latency by operation name and outcome, active subscriptions, and the database pool's use.
 
-use std::collections::HashSet;
-use std::sync::{Mutex, OnceLock};
+use std::collections::HashMap;
+use std::sync::{OnceLock, RwLock};
 use std::time::Duration;
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
@@ -18,7 +18,7 @@ pub const SUBSCRIPTIONS: &str = "user_events_active_subscriptions";
 /// Database connections, by state (`in_use`, `idle`).
 pub const POOL: &str = "user_events_db_pool_connections";
 
-/// Distinct operation names kept as labels; later names count as `other`.
+/// Distinct operation name and outcome pairs kept as labels; later names count as `other`.
 const MAX_NAMES: usize = 500;
 
 /// The process's recorder (installed once).
@@ -39,43 +39,67 @@ fn handle() -> &'static PrometheusHandle {
     })
 }
 
-/// Installs the recorder (call once at start; later calls do nothing).
+/// Installs the recorder (call once at start; later calls do nothing), with a task that drains
+/// the histograms' samples every few seconds so that they never pile up between scrapes.
 pub fn install() {
-    handle();
+    static UPKEEP: OnceLock<()> = OnceLock::new();
+    let handle = handle();
+    UPKEEP.get_or_init(|| {
+        let handle = handle.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                handle.run_upkeep();
+            }
+        });
+    });
 }
 
-/// The label for an operation name: client-chosen, so bounded in form and number.
-fn label(operation: Option<&str>) -> String {
-    static SEEN: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
-    let Some(name) = operation else {
-        return "anonymous".into();
+/// The counter and histogram of one operation name and outcome, made once: building a metric's
+/// key and finding it in the registry on every request would cost more than the request's own
+/// bookkeeping.
+type Handles = (metrics::Counter, metrics::Histogram);
+
+fn handles(operation: Option<&str>, outcome: &str) -> Handles {
+    static KNOWN: OnceLock<RwLock<HashMap<(String, String), Handles>>> = OnceLock::new();
+    let known = KNOWN.get_or_init(RwLock::default);
+    let name = match operation {
+        None => "anonymous",
+        Some(name)
+            if !name.is_empty()
+                && name.len() <= 64
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
+        {
+            name
+        }
+        Some(_) => "other",
     };
-    let well_formed = !name.is_empty()
-        && name.len() <= 64
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if !well_formed {
-        return "other".into();
+    {
+        let read = known.read().unwrap_or_else(|e| e.into_inner());
+        if let Some(found) = read.get(&(name.to_string(), outcome.to_string())) {
+            return found.clone();
+        }
     }
-    let mut seen = SEEN
-        .get_or_init(|| Mutex::new(HashSet::new()))
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
-    if seen.contains(name) || seen.len() < MAX_NAMES {
-        seen.insert(name.to_string());
-        name.to_string()
-    } else {
-        "other".into()
-    }
+    let mut write = known.write().unwrap_or_else(|e| e.into_inner());
+    // Client-chosen names are bounded in number: later ones count as `other`.
+    let name = if write.len() >= MAX_NAMES { "other" } else { name };
+    write
+        .entry((name.to_string(), outcome.to_string()))
+        .or_insert_with(|| {
+            let labels = [("operation", name.to_string()), ("outcome", outcome.to_string())];
+            (
+                metrics::counter!(REQUESTS, &labels),
+                metrics::histogram!(LATENCY, &labels),
+            )
+        })
+        .clone()
 }
 
 /// Counts one answered request.
 pub fn request(operation: Option<&str>, outcome: &str, elapsed: Duration) {
-    let labels = [
-        ("operation", label(operation)),
-        ("outcome", outcome.to_string()),
-    ];
-    metrics::counter!(REQUESTS, &labels).increment(1);
-    metrics::histogram!(LATENCY, &labels).record(elapsed.as_secs_f64());
+    let (counter, histogram) = handles(operation, outcome);
+    counter.increment(1);
+    histogram.record(elapsed.as_secs_f64());
 }
 
 /// Counts an open subscription for as long as it lives.

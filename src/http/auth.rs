@@ -6,7 +6,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::{AppState, Peer};
-use crate::auth::{AuthError, Principal, authenticate};
+use crate::auth::{AuthError, Principal};
 
 /// The principal of a request, or the response that refuses it. A refused token is recorded
 /// in the access log.
@@ -19,7 +19,9 @@ pub async fn principal(
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    authenticate(&state.store, authorization)
+    state
+        .auth_cache
+        .authenticate(&state.store, state.live.tokens_generation(), authorization)
         .await
         .map_err(|error| {
             if authorization.is_some() && matches!(error, AuthError::Unauthenticated(_)) {

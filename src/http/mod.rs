@@ -41,6 +41,8 @@ pub struct AppState {
     pub sockets: Arc<std::sync::atomic::AtomicUsize>,
     /// Persisted operations and the allow-list (the schema has the same).
     pub persisted: Arc<Persisted>,
+    /// Token checks kept for a moment.
+    pub auth_cache: Arc<crate::auth::AuthCache>,
 }
 
 impl AppState {
@@ -75,6 +77,7 @@ impl AppState {
             limits: Arc::new(limits),
             sockets: Arc::default(),
             persisted,
+            auth_cache: Arc::default(),
         }
     }
 }

@@ -15,7 +15,7 @@ pub mod tailer;
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::sync::{Notify, broadcast, watch};
@@ -50,6 +50,8 @@ struct Inner {
     stop: watch::Sender<bool>,
     /// The names of revoked tokens, read again every [`REVOCATION_POLL`].
     revoked: watch::Sender<Arc<HashSet<String>>>,
+    /// Moves on whenever tokens may have changed (PostgreSQL notifies).
+    tokens: AtomicU64,
 }
 
 /// What a subscription yields.
@@ -121,6 +123,7 @@ impl Live {
                 wake: Notify::new(),
                 stop,
                 revoked,
+                tokens: AtomicU64::new(0),
             }),
         };
         tokio::spawn(watch_revocations(live.clone(), store.clone()));
@@ -141,6 +144,15 @@ impl Live {
     /// A receiver that turns true when the server shuts down.
     pub fn stop_signal(&self) -> watch::Receiver<bool> {
         self.inner.stop.subscribe()
+    }
+
+    /// A number that moves on whenever a token may have been created or revoked.
+    pub fn tokens_generation(&self) -> u64 {
+        self.inner.tokens.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn tokens_changed(&self) {
+        self.inner.tokens.fetch_add(1, Ordering::AcqRel);
     }
 
     /// Resolves once the token `name` is revoked (never, while it is not).

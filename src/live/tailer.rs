@@ -28,6 +28,8 @@ const GAP_RETRY: Duration = Duration::from_millis(5);
 const COMPACT_EVERY: Duration = Duration::from_secs(10);
 /// The channel the notify trigger signals on.
 pub const CHANNEL: &str = "user_events_created";
+/// The channel PostgreSQL notifies when a token is created or revoked.
+pub const TOKENS_CHANNEL: &str = "api_tokens_changed";
 
 /// A gap below `horizon`, waiting for the transactions that were running when it was seen.
 struct Gap {
@@ -47,7 +49,7 @@ pub(super) async fn spawn(
                 .await
                 .map_err(|e| StoreError::Unreachable(e.to_string()))?;
             listener
-                .listen(CHANNEL)
+                .listen_all([CHANNEL, TOKENS_CHANNEL])
                 .await
                 .map_err(|e| StoreError::Unreachable(e.to_string()))?;
             Some(listener)
@@ -79,9 +81,18 @@ async fn run(live: Live, store: Store, mut listener: Option<sea_orm::sqlx::postg
             () = live.inner.wake.notified() => {}
             () = tokio::time::sleep(wait) => {}
             notification = recv(&mut listener) => {
-                if let Err(error) = notification {
-                    tracing::warn!(%error, "listening for new events failed; reading on a timer until it is back");
-                    tokio::time::sleep(Duration::from_millis(200)).await;
+                match notification {
+                    Ok(channel) if channel == TOKENS_CHANNEL => {
+                        live.tokens_changed();
+                        continue;
+                    }
+                    Ok(_) => {}
+                    Err(error) => {
+                        // Notifications may have been missed meanwhile.
+                        live.tokens_changed();
+                        tracing::warn!(%error, "listening for new events failed; reading on a timer until it is back");
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
                 }
             }
         }
@@ -92,11 +103,12 @@ async fn run(live: Live, store: Store, mut listener: Option<sea_orm::sqlx::postg
     }
 }
 
+/// The channel of the next notification.
 async fn recv(
     listener: &mut Option<sea_orm::sqlx::postgres::PgListener>,
-) -> Result<(), sea_orm::sqlx::Error> {
+) -> Result<String, sea_orm::sqlx::Error> {
     match listener {
-        Some(listener) => listener.recv().await.map(|_| ()),
+        Some(listener) => listener.recv().await.map(|n| n.channel().to_string()),
         None => std::future::pending().await,
     }
 }

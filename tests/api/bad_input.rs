@@ -263,6 +263,7 @@ on_both_backends! {
         let ingest = token(&app.url, &["create", "--role", "ingest", "--name", "pipe"]);
         let own = token(&app.url, &["create", "--role", "self", "--name", "ana", "--user-id", ANA]);
         let before = snapshot(&app, Some(&admin)).await;
+        crate::auth::settle(&app).await;
         // A mutation whose input is bad: a role that may write gets BAD_USER_INPUT (it got past
         // the role check and wrote nothing), one that may not gets FORBIDDEN.
         let write = r#"mutation { recordEvent(input: { eventName: "user login", ipAddress: "bad", userAgent: "ua", description: "{}" }) { id } }"#;

@@ -39,6 +39,7 @@ on_both_backends! {
             .output()
             .expect("token");
         let secret = String::from_utf8(out.stdout).expect("utf-8").trim().to_string();
+        crate::auth::settle(&app).await;
         let (status, _, _) = app.get("/metrics", "*/*").await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
         let request = Request::get("/metrics")
