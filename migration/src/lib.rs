@@ -43,3 +43,18 @@ impl MigratorTrait for Migrator {
         ]
     }
 }
+
+/// Runs `statements` on PostgreSQL only (SQLite has no notifications): the notify migrations.
+pub(crate) async fn on_postgres(
+    manager: &SchemaManager<'_>,
+    statements: &[&str],
+) -> Result<(), DbErr> {
+    use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend};
+    let db = manager.get_connection();
+    if db.get_database_backend() == DbBackend::Postgres {
+        for statement in statements {
+            db.execute_unprepared(statement).await?;
+        }
+    }
+    Ok(())
+}

@@ -3,7 +3,6 @@
 //! created or revoked, by whichever process.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend};
 
 /// Adds the notify trigger on PostgreSQL.
 #[derive(DeriveMigrationName)]
@@ -24,23 +23,17 @@ const POSTGRES: &[&str] = &[
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let db = manager.get_connection();
-        if db.get_database_backend() == DbBackend::Postgres {
-            for statement in POSTGRES {
-                db.execute_unprepared(statement).await?;
-            }
-        }
-        Ok(())
+        crate::on_postgres(manager, POSTGRES).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let db = manager.get_connection();
-        if db.get_database_backend() == DbBackend::Postgres {
-            db.execute_unprepared("DROP TRIGGER IF EXISTS api_tokens_notify ON api_tokens")
-                .await?;
-            db.execute_unprepared("DROP FUNCTION IF EXISTS api_tokens_notify()")
-                .await?;
-        }
-        Ok(())
+        crate::on_postgres(
+            manager,
+            &[
+                "DROP TRIGGER IF EXISTS api_tokens_notify ON api_tokens",
+                "DROP FUNCTION IF EXISTS api_tokens_notify()",
+            ],
+        )
+        .await
     }
 }
