@@ -77,6 +77,9 @@ pub struct Limits {
     /// The most aliased fields one document may hold.
     #[arg(long, env = "USER_EVENTS_MAX_ALIASES", default_value_t = 30)]
     pub max_aliases: usize,
+    /// The largest page (`first`/`last`) a client may ask for.
+    #[arg(long, env = "USER_EVENTS_MAX_PAGE_SIZE", default_value_t = 1000)]
+    pub max_page_size: u32,
     /// The most operations one batched POST may hold.
     #[arg(long, env = "USER_EVENTS_MAX_BATCH", default_value_t = 16)]
     pub max_batch: usize,
@@ -120,6 +123,7 @@ impl Default for Limits {
             max_depth: 20,
             max_complexity: 50_000,
             max_aliases: 30,
+            max_page_size: 1000,
             max_batch: 16,
             max_body_bytes: 16 * 1024 * 1024,
             request_timeout_ms: 30_000,

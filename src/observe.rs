@@ -82,11 +82,18 @@ fn handles(operation: Option<&str>, outcome: &str) -> Handles {
     }
     let mut write = known.write().unwrap_or_else(|e| e.into_inner());
     // Client-chosen names are bounded in number: later ones count as `other`.
-    let name = if write.len() >= MAX_NAMES { "other" } else { name };
+    let name = if write.len() >= MAX_NAMES {
+        "other"
+    } else {
+        name
+    };
     write
         .entry((name.to_string(), outcome.to_string()))
         .or_insert_with(|| {
-            let labels = [("operation", name.to_string()), ("outcome", outcome.to_string())];
+            let labels = [
+                ("operation", name.to_string()),
+                ("outcome", outcome.to_string()),
+            ];
             (
                 metrics::counter!(REQUESTS, &labels),
                 metrics::histogram!(LATENCY, &labels),

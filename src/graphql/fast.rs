@@ -53,16 +53,19 @@ pub enum Answer {
 pub struct Executor {
     schema: AppSchema,
     store: Store,
+    /// The largest page allowed, as the schema's resolvers allow it.
+    max_page: i32,
     plans: Mutex<HashMap<Arc<str>, Option<Arc<Plan>>>>,
     direct: AtomicU64,
 }
 
 impl Executor {
-    /// An executor over a schema and the store it reads.
-    pub fn new(schema: AppSchema, store: Store) -> Executor {
+    /// An executor over a schema and the store it reads, with the schema's page limit.
+    pub fn new(schema: AppSchema, store: Store, max_page: i32) -> Executor {
         Executor {
             schema,
             store,
+            max_page,
             plans: Mutex::new(HashMap::new()),
             direct: AtomicU64::new(0),
         }
@@ -89,7 +92,7 @@ impl Executor {
         let known = self.lookup(&request.query);
         match known {
             Some(Some(plan)) => {
-                if let Some(body) = plan.run(&self.store, &request).await {
+                if let Some(body) = plan.run(&self.store, &request, self.max_page).await {
                     self.direct.fetch_add(1, Ordering::Relaxed);
                     return Answer::Json(body);
                 }
@@ -355,7 +358,7 @@ impl Plan {
     }
 
     /// Runs the plan; `None` sends the request to the engine.
-    async fn run(&self, store: &Store, request: &Request) -> Option<Vec<u8>> {
+    async fn run(&self, store: &Store, request: &Request, max_page: i32) -> Option<Vec<u8>> {
         if let Some(name) = &request.operation_name
             && self.operation_name.as_deref() != Some(name.as_str())
         {
@@ -364,6 +367,7 @@ impl Plan {
         let arguments = self.arguments(&request.variables)?;
         let filter = EventFilterInput::unscoped(arguments.filter, "filter").ok()?;
         let page = page_request(
+            max_page,
             arguments.first,
             arguments.after,
             arguments.last,

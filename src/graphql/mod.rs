@@ -56,6 +56,9 @@ pub fn build_schema_with(
         tokio::spawn,
     ))
     .data(store)
+    .data(query::PageLimit(
+        i32::try_from(limits.max_page_size).unwrap_or(i32::MAX),
+    ))
     .limit_depth(limits.max_depth)
     .limit_complexity(limits.max_complexity)
     .extension(persisted::PersistedQueries(persisted))

@@ -70,7 +70,11 @@ impl AppState {
     ) -> AppState {
         crate::observe::install();
         AppState {
-            executor: Arc::new(Executor::new(schema, store.clone())),
+            executor: Arc::new(Executor::new(
+                schema,
+                store.clone(),
+                i32::try_from(limits.max_page_size).unwrap_or(i32::MAX),
+            )),
             access_log: AccessLog::start(store.clone(), retention),
             store,
             live,

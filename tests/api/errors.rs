@@ -143,9 +143,19 @@ on_both_backends! {
             no_introspection: true,
             no_graphiql: true,
             cors_origins: vec!["https://bi.example".into()],
+            max_page_size: 20,
             ..user_events::config::Limits::default()
         };
         let app = TestApp::with_limits(app.backend, limits).await;
+        // The page limit holds on both paths: the engine's, and the direct one a document
+        // takes once the engine has run it.
+        let paged = "query($n: Int) { events(first: $n) { totalCount } }";
+        for _ in 0..2 {
+            app.query(paged, json!({ "n": 20 })).await;
+        }
+        let error = app.query_error(paged, json!({ "n": 21 })).await;
+        assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT", "{error}");
+        assert!(error["message"].as_str().unwrap_or_default().contains("between 0 and 20"), "{error}");
         let aliases: String = (0..4).map(|i| format!("a{i}: events {{ totalCount }} ")).collect();
         let error = app.query_error(&format!("{{ {aliases} }}"), json!({})).await;
         assert_eq!(error["extensions"]["code"], "LIMIT_EXCEEDED", "{error}");

@@ -108,7 +108,8 @@ impl AccessLogQuery {
         if require_read(ctx)?.role != Role::Admin {
             return Err(forbidden("only an admin token reads the access log"));
         }
-        let first = size("first", first)?.unwrap_or(DEFAULT_PAGE_SIZE);
+        let first = size(crate::graphql::query::max_page(ctx), "first", first)?
+            .unwrap_or(DEFAULT_PAGE_SIZE);
         let before = after
             .map(|text| {
                 decode(&text).ok_or_else(|| bad_input("after", "not a cursor of this list"))

@@ -29,7 +29,14 @@ impl EventsQuery {
         #[graphql(default)] order: SortOrderInput,
     ) -> async_graphql::Result<EventConnection> {
         let filter = EventFilterInput::into_store(ctx, filter, "filter")?;
-        let page = page_request(first, after, last, before, order.into())?;
+        let page = page_request(
+            crate::graphql::query::max_page(ctx),
+            first,
+            after,
+            last,
+            before,
+            order.into(),
+        )?;
         let rows = store(ctx).events_page(&filter, &page).await.or_internal()?;
         Ok(EventConnection::new(rows, filter))
     }

@@ -11,7 +11,9 @@ mod users;
 
 use async_graphql::MergedObject;
 
-pub use paging::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, page_cost, page_request, size};
+pub use paging::{
+    DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PageLimit, max_page, page_cost, page_request, size,
+};
 
 /// Every query.
 #[derive(MergedObject, Default)]

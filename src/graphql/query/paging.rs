@@ -5,10 +5,21 @@ use crate::store::{Cursor, PageRequest, SortOrder};
 
 /// Page size when neither `first` nor `last` is given.
 pub const DEFAULT_PAGE_SIZE: u64 = 50;
-/// The largest page a client may ask for.
+/// The largest page a client may ask for unless the server is told otherwise.
 pub const MAX_PAGE_SIZE: i32 = 1000;
 
-/// What a page costs toward the complexity limit: its fields once per row it may hold.
+/// The largest page this server allows (schema data; `MAX_PAGE_SIZE` when absent).
+#[derive(Copy, Clone, Debug)]
+pub struct PageLimit(pub i32);
+
+/// The largest page allowed where `ctx` runs.
+pub fn max_page(ctx: &async_graphql::Context<'_>) -> i32 {
+    ctx.data_opt::<PageLimit>()
+        .map_or(MAX_PAGE_SIZE, |limit| limit.0)
+}
+
+/// What a page costs toward the complexity limit: its fields once per row it may hold (counted
+/// up to [`MAX_PAGE_SIZE`] rows; a size out of range is refused by its validation instead).
 pub fn page_cost(first: Option<i32>, last: Option<i32>, child_complexity: usize) -> usize {
     let rows = first.or(last).map_or(DEFAULT_PAGE_SIZE as usize, |n| {
         usize::try_from(n.clamp(1, MAX_PAGE_SIZE)).unwrap_or(1)
@@ -16,20 +27,21 @@ pub fn page_cost(first: Option<i32>, last: Option<i32>, child_complexity: usize)
     rows.saturating_mul(child_complexity).saturating_add(1)
 }
 
-/// Validates a page size argument named `name`; none stays none.
-pub fn size(name: &str, value: Option<i32>) -> async_graphql::Result<Option<u64>> {
+/// Validates a page size argument named `name` against `max`; none stays none.
+pub fn size(max: i32, name: &str, value: Option<i32>) -> async_graphql::Result<Option<u64>> {
     match value {
         None => Ok(None),
-        Some(n) if !(0..=MAX_PAGE_SIZE).contains(&n) => Err(bad_input(
+        Some(n) if !(0..=max).contains(&n) => Err(bad_input(
             name,
-            format!("must be between 0 and {MAX_PAGE_SIZE}, got {n}"),
+            format!("must be between 0 and {max}, got {n}"),
         )),
         Some(n) => Ok(Some(u64::from(n.unsigned_abs()))),
     }
 }
 
-/// Validates `first`/`last`/`after`/`before` into a page request.
+/// Validates `first`/`last`/`after`/`before` into a page request; pages hold at most `max`.
 pub fn page_request(
+    max: i32,
     first: Option<i32>,
     after: Option<String>,
     last: Option<i32>,
@@ -47,8 +59,8 @@ pub fn page_request(
             .map(|text| Cursor::decode(&text).map_err(|e| bad_input(name, e)))
             .transpose()
     };
-    let last = size("last", last)?;
-    let first = match (size("first", first)?, last) {
+    let last = size(max, "last", last)?;
+    let first = match (size(max, "first", first)?, last) {
         (None, None) => Some(DEFAULT_PAGE_SIZE),
         (first, _) => first,
     };

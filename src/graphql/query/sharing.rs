@@ -22,7 +22,14 @@ impl SharingQuery {
         after: Option<String>,
     ) -> async_graphql::Result<SharingChangeConnection> {
         let filter = EventFilterInput::into_store(ctx, filter, "filter")?;
-        let page = page_request(first, after, None, None, SortOrder::Desc)?;
+        let page = page_request(
+            crate::graphql::query::max_page(ctx),
+            first,
+            after,
+            None,
+            None,
+            SortOrder::Desc,
+        )?;
         let rows = store(ctx)
             .sharing_changes_page(resource, &filter, &page)
             .await

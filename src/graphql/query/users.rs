@@ -26,7 +26,8 @@ impl UsersQuery {
         search: Option<String>,
     ) -> async_graphql::Result<UserConnection> {
         crate::graphql::access::require_everything(ctx, "the user list")?;
-        let first = size("first", first)?.unwrap_or(DEFAULT_PAGE_SIZE);
+        let first = size(crate::graphql::query::max_page(ctx), "first", first)?
+            .unwrap_or(DEFAULT_PAGE_SIZE);
         let after = after
             .map(|text| UserCursor::decode(&text).map_err(|e| bad_input("after", e)))
             .transpose()?;

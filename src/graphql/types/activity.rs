@@ -140,7 +140,14 @@ impl UserTimeline {
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<EventConnection> {
-        let page = page_request(first, after, None, None, SortOrder::Desc)?;
+        let page = page_request(
+            crate::graphql::query::max_page(ctx),
+            first,
+            after,
+            None,
+            None,
+            SortOrder::Desc,
+        )?;
         let rows = store(ctx)
             .events_page(&self.filter, &page)
             .await
