@@ -30,7 +30,8 @@ query NewestSessionEvents {
 }
 "#;
 
-const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+/// The Content-Security-Policy of the pages served from the binary: this server only.
+pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
                    img-src 'self' data:; font-src 'self' data:; connect-src 'self'; \
                    frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
@@ -102,7 +103,15 @@ pub fn page() -> Response {
 
 /// `GET /graphiql/{file}`.
 pub async fn asset(Path(file): Path<String>) -> Response {
-    match ASSETS.iter().find(|(name, _, _)| *name == file) {
+    serve_asset(ASSETS, &file)
+}
+
+/// One of `assets` by name, or 404.
+pub fn serve_asset(
+    assets: &'static [(&'static str, &'static str, &'static [u8])],
+    file: &str,
+) -> Response {
+    match assets.iter().find(|(name, _, _)| *name == file) {
         Some((_, content_type, bytes)) => (
             [
                 (header::CONTENT_TYPE, *content_type),

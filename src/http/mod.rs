@@ -1,6 +1,7 @@
 //! HTTP: the router, built apart from any listener so that tests drive it without a port.
 
 mod auth;
+mod console;
 mod export;
 
 pub use export::parse_filter;
@@ -117,6 +118,9 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/graphql/ws", get(ws::websocket))
         .route("/graphiql/{file}", get(graphiql::asset))
+        .route("/", get(console::page))
+        .route("/console", get(console::page))
+        .route("/console/{file}", get(console::asset))
         .route("/export.csv", get(export::csv))
         .route("/export.jsonl", get(export::jsonl))
         .route("/healthz", get(healthz))

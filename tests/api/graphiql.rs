@@ -75,7 +75,7 @@ async fn graphiql_renders_in_a_real_browser() {
 }
 
 /// Headless Chromium with a fresh profile, kept off the network (this machine has none).
-fn chromium(profile: &std::path::Path) -> std::process::Command {
+pub(crate) fn chromium(profile: &std::path::Path) -> std::process::Command {
     let mut command = std::process::Command::new("chromium");
     command.args([
         "--headless",
@@ -92,7 +92,7 @@ fn chromium(profile: &std::path::Path) -> std::process::Command {
 }
 
 /// A browser page driven over the DevTools protocol.
-struct Page {
+pub(crate) struct Page {
     socket: tokio_tungstenite::WebSocketStream<
         tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
     >,
@@ -101,7 +101,7 @@ struct Page {
 
 impl Page {
     /// Evaluates `expression` in the page and returns its value.
-    async fn eval(&mut self, expression: &str) -> Value {
+    pub(crate) async fn eval(&mut self, expression: &str) -> Value {
         use futures_util::{SinkExt, StreamExt};
         self.next_id += 1;
         let id = self.next_id;
@@ -124,7 +124,7 @@ impl Page {
     }
 
     /// Evaluates `expression` until it is true, for up to `seconds`.
-    async fn wait_for(&mut self, expression: &str, seconds: u64) {
+    pub(crate) async fn wait_for(&mut self, expression: &str, seconds: u64) {
         for _ in 0..seconds * 10 {
             if self.eval(expression).await == json!(true) {
                 return;
@@ -144,18 +144,53 @@ async fn graphiql_runs_a_subscription_in_a_real_browser() {
     let (url, _dir) = fresh_database(Backend::Sqlite).await;
     let server = ServerProcess::start(&url, &[]);
     let profile = tempfile::tempdir().expect("profile dir");
-    let mut browser = chromium(profile.path())
-        .args([
-            "--remote-debugging-port=0",
-            &format!("{}/graphql", server.url()),
-        ])
+    let (mut browser, mut page) =
+        open_page(profile.path(), &format!("{}/graphql", server.url())).await;
+    let _browser_guard = KillOnDrop(&mut browser);
+    page.wait_for(
+        "!!document.querySelector('.graphiql-query-editor .CodeMirror')",
+        30,
+    )
+    .await;
+    page.eval(
+        "document.querySelector('.graphiql-query-editor .CodeMirror').CodeMirror.setValue(\
+         'subscription Live { eventCreated { id eventName } }'); true",
+    )
+    .await;
+    // GraphiQL reads the operation's name from the editor a moment after an edit.
+    tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+    page.eval("document.querySelector('.graphiql-execute-button').click(); true")
+        .await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+
+    insert_license_created(&url).await;
+    page.wait_for(
+        "(document.querySelector('.graphiql-response .CodeMirror')?.CodeMirror.getValue() || '')\
+         .includes('license created')",
+        20,
+    )
+    .await;
+    let shown = page
+        .eval("document.querySelector('.graphiql-response .CodeMirror').CodeMirror.getValue()")
+        .await;
+    let shown: Value = serde_json::from_str(shown.as_str().unwrap_or("{}")).expect("JSON result");
+    assert_eq!(
+        shown["data"]["eventCreated"]["eventName"], "license created",
+        "{shown}"
+    );
+}
+
+/// Starts headless Chromium on `url` with its DevTools port open; returns the browser process
+/// (started in a process group of its own, for [`KillOnDrop`]) and its page.
+pub(crate) async fn open_page(profile: &std::path::Path, url: &str) -> (std::process::Child, Page) {
+    let browser = chromium(profile)
+        .args(["--remote-debugging-port=0", url])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .process_group(0)
         .spawn()
         .expect("run chromium (scripts/test.sh installs it)");
-    let _browser_guard = KillOnDrop(&mut browser);
-    let port_file = profile.path().join("DevToolsActivePort");
+    let port_file = profile.join("DevToolsActivePort");
     let mut port = String::new();
     for _ in 0..200 {
         if let Ok(text) = std::fs::read_to_string(&port_file)
@@ -182,49 +217,23 @@ async fn graphiql_runs_a_subscription_in_a_real_browser() {
     let (socket, _) = tokio_tungstenite::connect_async(page_url.as_str())
         .await
         .expect("connect to the page");
-    let mut page = Page { socket, next_id: 0 };
-    page.wait_for(
-        "!!document.querySelector('.graphiql-query-editor .CodeMirror')",
-        30,
-    )
-    .await;
-    page.eval(
-        "document.querySelector('.graphiql-query-editor .CodeMirror').CodeMirror.setValue(\
-         'subscription Live { eventCreated { id eventName } }'); true",
-    )
-    .await;
-    // GraphiQL reads the operation's name from the editor a moment after an edit.
-    tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
-    page.eval("document.querySelector('.graphiql-execute-button').click(); true")
-        .await;
-    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    (browser, Page { socket, next_id: 0 })
+}
 
-    let db = sea_orm::Database::connect(&url).await.expect("connect");
+/// Inserts a `license created` event by plain SQL, as the platform would.
+pub(crate) async fn insert_license_created(url: &str) {
     use sea_orm::ConnectionTrait;
+    let db = sea_orm::Database::connect(url).await.expect("connect");
     db.execute_unprepared(
         "INSERT INTO user_events (user_id, ipaddr, user_agent, event_name, description, created_at) \
          VALUES (NULL, '10.9.9.9', 'sql', 'license created', '{}', '2026-11-01 10:00:00')",
     )
     .await
     .expect("insert");
-    page.wait_for(
-        "(document.querySelector('.graphiql-response .CodeMirror')?.CodeMirror.getValue() || '')\
-         .includes('license created')",
-        20,
-    )
-    .await;
-    let shown = page
-        .eval("document.querySelector('.graphiql-response .CodeMirror').CodeMirror.getValue()")
-        .await;
-    let shown: Value = serde_json::from_str(shown.as_str().unwrap_or("{}")).expect("JSON result");
-    assert_eq!(
-        shown["data"]["eventCreated"]["eventName"], "license created",
-        "{shown}"
-    );
 }
 
 /// Ends a child process however the test ends.
-struct KillOnDrop<'a>(&'a mut std::process::Child);
+pub(crate) struct KillOnDrop<'a>(pub(crate) &'a mut std::process::Child);
 
 impl Drop for KillOnDrop<'_> {
     fn drop(&mut self) {

@@ -11,6 +11,7 @@ mod bad_input;
 mod catalog;
 mod cli;
 mod conformance;
+mod console;
 mod direct;
 mod errors;
 mod events;
