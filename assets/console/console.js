@@ -196,7 +196,18 @@
     const body = el.querySelector('tbody');
     const state = { lastId: s.after || null, running: false, dispose: null, client: null };
     const wsUrl = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/graphql/ws';
-    function start() {
+    async function start() {
+      // Begin after the newest event stored now, so that every later one arrives, even one
+      // written between this read and the subscription (the server replays from `after`).
+      if (state.lastId === null) {
+        try {
+          const data = await gql('{ events(first: 1) { edges { node { id } } } }');
+          state.lastId = data.events.edges.length ? data.events.edges[0].node.id : '0';
+        } catch (e) {
+          status.textContent = e.message;
+          return;
+        }
+      }
       const auth = authorization();
       state.client = window.graphqlWs.createClient({ url: wsUrl, connectionParams: auth ? { authorization: auth } : {}, retryAttempts: 5 });
       state.running = true;
@@ -237,6 +248,7 @@
     for (const a of document.querySelectorAll('nav a')) a.classList.toggle('active', a.dataset.view === s.view);
     status.textContent = '';
     view.textContent = '';
+    document.body.dataset.ready = '';
     try {
       if (s.view === 'overview' || s.view === 'events') s = await ensureRange(s);
       controls.from.value = toInput(s.from);

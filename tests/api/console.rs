@@ -164,6 +164,120 @@ async fn the_console_shows_what_the_api_says() {
         .collect();
     assert!(!want.is_empty(), "the demo data has open shares then");
     assert_eq!(values(&page, "data-resource"), want);
+    dom(&server, "view=live", "live");
+}
+
+/// In the browser: the console asks for a token once the server has one, then a click on a
+/// category narrows to its events, and the live feed pauses and resumes without losing an event.
+#[tokio::test]
+async fn the_console_uses_the_token_drills_down_and_resumes_the_live_feed() {
+    let (url, _dir) = fresh_database(Backend::Sqlite).await;
+    let out = bin()
+        .args([
+            "--database-url",
+            &url,
+            "demo",
+            "--events",
+            "2000",
+            "--seed",
+            "3",
+        ])
+        .output()
+        .expect("demo");
+    assert!(out.status.success());
+    let out = bin()
+        .args([
+            "--database-url",
+            &url,
+            "token",
+            "create",
+            "--role",
+            "analyst",
+            "--name",
+            "console",
+        ])
+        .output()
+        .expect("token");
+    let secret = String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_string();
+    let server = ServerProcess::start(&url, &[]);
+    let profile = tempfile::tempdir().expect("profile dir");
+    let start = format!(
+        "{}/console#view=overview&from={FROM}&to={TO}&tz=UTC",
+        server.url()
+    );
+    let (mut browser, mut page) = open_page(profile.path(), &start).await;
+    let _guard = KillOnDrop(&mut browser);
+    page.wait_for("document.body.dataset.ready === 'error'", 30)
+        .await;
+    let shown = page
+        .eval("document.getElementById('status').textContent")
+        .await;
+    assert!(
+        shown
+            .as_str()
+            .unwrap_or_default()
+            .contains("UNAUTHENTICATED"),
+        "{shown}"
+    );
+    page.eval(&format!(
+        "const t = document.getElementById('token'); t.value = '{secret}'; \
+         t.dispatchEvent(new Event('change')); true"
+    ))
+    .await;
+    page.wait_for("document.body.dataset.ready === 'overview'", 30)
+        .await;
+
+    // A click on a category narrows to its events, and the address says so.
+    page.eval("document.querySelector('[data-category=SESSIONS] a').click(); true")
+        .await;
+    page.wait_for("document.body.dataset.ready === 'events'", 30)
+        .await;
+    let hash = page.eval("location.hash").await;
+    assert!(
+        hash.as_str()
+            .unwrap_or_default()
+            .contains("category=SESSIONS"),
+        "{hash}"
+    );
+    let categories = page
+        .eval("JSON.stringify([...document.querySelectorAll('[data-testid=events-table] tbody tr')].map(r => r.cells[3].textContent))")
+        .await;
+    let categories: Vec<String> =
+        serde_json::from_str(categories.as_str().unwrap_or("[]")).expect("list");
+    assert!(
+        !categories.is_empty() && categories.iter().all(|c| c == "SESSIONS"),
+        "{categories:?}"
+    );
+
+    // The live feed, paused while an event is written, shows it on resuming.
+    page.eval("location.hash = 'view=live'; true").await;
+    page.wait_for(
+        "document.getElementById('live-state')?.textContent === 'live'",
+        30,
+    )
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    page.eval("document.getElementById('pause').click(); true")
+        .await;
+    page.wait_for(
+        "document.getElementById('live-state').textContent.startsWith('paused')",
+        10,
+    )
+    .await;
+    insert_license_created(&url).await;
+    let rows = "[...document.querySelectorAll('[data-testid=live-table] tbody tr')].some(r => r.textContent.includes('license created'))";
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(
+        page.eval(rows).await,
+        json!(false),
+        "a paused feed shows nothing new"
+    );
+    page.eval("document.getElementById('pause').click(); true")
+        .await;
+    page.wait_for(rows, 20).await;
 }
 
 #[tokio::test]
