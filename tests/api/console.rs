@@ -72,22 +72,21 @@ fn values(dom: &str, attr: &str) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test]
-async fn the_console_shows_what_the_api_says() {
-    let (url, _dir) = fresh_database(Backend::Sqlite).await;
+/// A SQLite database filled by `user-events demo`.
+async fn demo_database(events: u32, seed: u32) -> (String, Option<tempfile::TempDir>) {
+    let (url, dir) = fresh_database(Backend::Sqlite).await;
     let out = bin()
-        .args([
-            "--database-url",
-            &url,
-            "demo",
-            "--events",
-            "4000",
-            "--seed",
-            "7",
-        ])
+        .args(["--database-url", &url, "demo"])
+        .args(["--events", &events.to_string(), "--seed", &seed.to_string()])
         .output()
         .expect("demo");
     assert!(out.status.success());
+    (url, dir)
+}
+
+#[tokio::test]
+async fn the_console_shows_what_the_api_says() {
+    let (url, _dir) = demo_database(4000, 7).await;
     let server = ServerProcess::start(&url, &[]);
 
     // Overview: the totals per category are the API's.
@@ -171,20 +170,7 @@ async fn the_console_shows_what_the_api_says() {
 /// category narrows to its events, and the live feed pauses and resumes without losing an event.
 #[tokio::test]
 async fn the_console_uses_the_token_drills_down_and_resumes_the_live_feed() {
-    let (url, _dir) = fresh_database(Backend::Sqlite).await;
-    let out = bin()
-        .args([
-            "--database-url",
-            &url,
-            "demo",
-            "--events",
-            "2000",
-            "--seed",
-            "3",
-        ])
-        .output()
-        .expect("demo");
-    assert!(out.status.success());
+    let (url, _dir) = demo_database(2000, 3).await;
     let out = bin()
         .args([
             "--database-url",
