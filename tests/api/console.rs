@@ -123,10 +123,50 @@ async fn the_console_shows_what_the_api_says() {
         assert_eq!(shown.replace(',', ""), count.to_string(), "{category}");
     }
     assert_eq!(values(&page, "data-category").len(), want.len());
-    assert!(
-        page.contains("data-testid=\"login-methods\"")
-            && page.contains("data-testid=\"busiest-users\"")
+    // The busiest users and addresses, and the logins by method, are the API's too.
+    let data = api(
+        &server,
+        "query($f: EventFilter) {
+           users: eventCounts(filter: $f, groupBy: [USER], limit: 10) { userId count }
+           addresses: eventCounts(filter: $f, groupBy: [IP_ADDRESS], limit: 10) { ipAddress count }
+           logins: loginActivity(filter: $f, bucket: DAY, timeZone: \"UTC\") { byAuthMethod { method count } }
+         }",
+        json!({ "f": { "from": FROM, "to": TO } }),
+    )
+    .await;
+    let column = |rows: &Value, key: &str| -> Vec<String> {
+        rows.as_array()
+            .expect("rows")
+            .iter()
+            .map(|r| r[key].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    assert_eq!(values(&page, "data-user"), column(&data["users"], "userId"));
+    assert_eq!(
+        values(&page, "data-ip"),
+        column(&data["addresses"], "ipAddress")
     );
+    let mut methods: BTreeMap<String, i64> = BTreeMap::new();
+    for bucket in data["logins"].as_array().expect("buckets") {
+        for m in bucket["byAuthMethod"].as_array().expect("methods") {
+            *methods
+                .entry(m["method"].as_str().unwrap_or_default().to_string())
+                .or_default() += m["count"].as_i64().unwrap_or(0);
+        }
+    }
+    assert!(!methods.is_empty());
+    for (method, count) in &methods {
+        let row = page
+            .split(&format!("data-method=\"{method}\""))
+            .nth(1)
+            .unwrap_or_else(|| panic!("no row for {method}"));
+        let shown = row
+            .split("class=\"n\">")
+            .nth(1)
+            .and_then(|r| r.split('<').next())
+            .unwrap_or_default();
+        assert_eq!(shown.replace(',', ""), count.to_string(), "{method}");
+    }
 
     // Drill-down: one category's newest events in the range, as the API pages them.
     let hash = format!("view=events&from={FROM}&to={TO}&category=SESSIONS");

@@ -267,3 +267,27 @@ on_both_backends! {
         assert_eq!(data["resourceUsage"], json!([]));
     }
 }
+
+/// On PostgreSQL, reading descriptions works in parallel plans too (a large table gets them):
+/// the JSON readers' guarded casts must not run inside a parallel operation.
+#[tokio::test]
+async fn descriptions_are_read_under_parallel_plans() {
+    use sea_orm::ConnectionTrait;
+    let app = TestApp::new(Backend::Postgres).await;
+    app.insert(&[
+        Row::new("run started", "2026-01-01 10:00:00")
+            .description("{\"cpu\": 2, \"username\": \"ana\"}"),
+        Row::new("run started", "2026-01-01 11:00:00").description("not JSON"),
+        Row::new("run started", "2026-01-01 12:00:00").description("{broken"),
+    ])
+    .await;
+    let db = sea_orm::Database::connect(&app.url).await.expect("connect");
+    // One connection, one batch: the setting holds for the query after it.
+    db.execute_unprepared(
+        "SET force_parallel_mode = on; \
+         SELECT count(user_events_jsonb(description)), count(user_events_json_text(description, 'username')) \
+         FROM user_events",
+    )
+    .await
+    .expect("the JSON readers run in a parallel plan");
+}
