@@ -373,7 +373,11 @@ impl<'a> Shape<'a> {
         }
         sql.push(" FROM ").push(self.source.table);
         if measure == Measure::Usage && self.dialect == Dialect::Postgres {
-            sql.push(" CROSS JOIN LATERAL (SELECT user_events_jsonb(description) AS j) AS parsed");
+            // OFFSET 0 keeps the subquery from being pulled up: pulled up, PostgreSQL would
+            // parse the description once for every use of `j` rather than once a row.
+            sql.push(
+                " CROSS JOIN LATERAL (SELECT user_events_jsonb(description) AS j OFFSET 0) AS parsed",
+            );
         }
         sql.push(" WHERE 1 = 1");
         filter.push_conditions_on(&mut sql, self.dialect, self.source.time);
