@@ -93,11 +93,16 @@
       width: Math.max(el.clientWidth, 380), height: 240,
       series: [{}].concat(series.map((s, i) => ({ label: s.label, stroke: colors[i % colors.length], fill: s.fill ? colors[i % colors.length] + '55' : undefined, points: { show: false } }))),
       axes: [{}, {}],
-      hooks: onPick ? { ready: [(u) => u.over.addEventListener('click', () => { if (u.cursor.idx != null) onPick(u.cursor.idx); })] } : {},
     };
     el.textContent = '';
-    // eslint-disable-next-line no-new
-    new window.uPlot(opts, [xs].concat(series.map((s) => s.values)), el);
+    const u = new window.uPlot(opts, [xs].concat(series.map((s) => s.values)), el);
+    // A click picks the bucket under the pointer (no hover needed first, as on a touch screen).
+    if (onPick) {
+      u.over.addEventListener('click', (e) => {
+        const i = u.posToIdx(e.clientX - u.over.getBoundingClientRect().left);
+        if (i != null && i >= 0 && i < xs.length) onPick(i);
+      });
+    }
   }
 
   // ---- views ------------------------------------------------------------------------------
