@@ -97,8 +97,10 @@ pub struct Generator {
     /// Cumulative activity at the end of each hour of the year.
     cumulative: Vec<f64>,
     users: Vec<User>,
-    user_pick: WeightedIndex<f64>,
-    event_pick: WeightedIndex<f64>,
+    /// Weighted picks; `None` (weights that cannot be used) falls back to the first entry, like
+    /// the agent and auth picks.
+    user_pick: Option<WeightedIndex<f64>>,
+    event_pick: Option<WeightedIndex<f64>>,
     kinds: Vec<EventKind>,
     next_id: u32,
     sharing: HashMap<(bool, u32), SharingStatus>,
@@ -228,11 +230,9 @@ impl Generator {
         }
         // Skewed activity: a few users act far more often than most.
         let user_pick =
-            WeightedIndex::new((0..users.len()).map(|r| 1.0 / ((r + 1) as f64).powf(0.9)))
-                .unwrap_or_else(|_| unreachable_weights());
+            WeightedIndex::new((0..users.len()).map(|r| 1.0 / ((r + 1) as f64).powf(0.9))).ok();
         let kinds: Vec<EventKind> = CATALOG.iter().map(|e| e.kind).collect();
-        let event_pick = WeightedIndex::new(CATALOG.iter().map(|e| weight(e.name)))
-            .unwrap_or_else(|_| unreachable_weights());
+        let event_pick = WeightedIndex::new(CATALOG.iter().map(|e| weight(e.name))).ok();
         let start = options.until - Duration::days(365);
         let mut cumulative = Vec::with_capacity(365 * 24);
         let mut sum = 0.0;
@@ -315,10 +315,12 @@ impl Generator {
         let forced = (index % stride == 0)
             .then(|| usize::try_from(index / stride).unwrap_or(usize::MAX))
             .and_then(|k| self.kinds.get(k).copied());
-        let sampled = self.kinds[self.event_pick.sample(&mut self.rng)];
+        let rng = &mut self.rng;
+        let sampled = self.kinds[self.event_pick.as_ref().map_or(0, |p| p.sample(rng))];
         let kind = forced.unwrap_or(sampled);
         let name = kind.event_name().unwrap_or("user login");
-        let mut user_index = self.user_pick.sample(&mut self.rng);
+        let rng = &mut self.rng;
+        let mut user_index = self.user_pick.as_ref().map_or(0, |p| p.sample(rng));
         let admin_only = matches!(
             kind,
             EventKind::SiteConfigUpdated
@@ -567,8 +569,3 @@ fn intensity(at: NaiveDateTime) -> f64 {
     if working && !weekend { 1.6 } else { 0.4 }
 }
 
-fn unreachable_weights() -> WeightedIndex<f64> {
-    // The weight tables above are constant and positive; this keeps the generator total.
-    #[expect(clippy::unwrap_used, reason = "a constant, positive weight list")]
-    WeightedIndex::new([1.0]).unwrap()
-}
