@@ -44,7 +44,7 @@ pub struct ServeArgs {
     pub listen: SocketAddr,
 
     /// Days the access log keeps its entries.
-    #[arg(long, env = "USER_EVENTS_ACCESS_LOG_DAYS", default_value_t = 90)]
+    #[arg(long, env = "USER_EVENTS_ACCESS_LOG_DAYS", default_value_t = defaults::ACCESS_LOG_DAYS)]
     pub access_log_days: u32,
 
     /// Serve a non-loopback address while no API token exists (everyone is then an admin).
@@ -65,41 +65,67 @@ pub struct ServeArgs {
     pub limits: Limits,
 }
 
+/// Defaults of `serve`: one place for the flags, [`Limits::default`] and the code that needs them.
+pub mod defaults {
+    /// Days the access log keeps its entries.
+    pub const ACCESS_LOG_DAYS: u32 = 90;
+    /// See [`super::Limits`].
+    pub const MAX_DEPTH: usize = 20;
+    /// See [`super::Limits`].
+    pub const MAX_COMPLEXITY: usize = 50_000;
+    /// See [`super::Limits`].
+    pub const MAX_ALIASES: usize = 30;
+    /// See [`super::Limits`].
+    pub const MAX_PAGE_SIZE: u32 = 1000;
+    /// See [`super::Limits`].
+    pub const MAX_BATCH: usize = 16;
+    /// See [`super::Limits`].
+    pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+    /// See [`super::Limits`].
+    pub const REQUEST_TIMEOUT_MS: u64 = 30_000;
+    /// See [`super::Limits`].
+    pub const MAX_WS_CONNECTIONS: usize = 10_000;
+    /// See [`super::Limits`].
+    pub const MAX_SUBSCRIPTIONS: usize = 20;
+    /// See [`super::Limits`].
+    pub const CONNECTION_INIT_TIMEOUT_MS: u64 = 10_000;
+}
+
 /// What one request or connection may cost; breaking a limit answers `LIMIT_EXCEEDED`.
 #[derive(Args, Clone, Debug, PartialEq, Eq)]
 pub struct Limits {
     /// The deepest selection a query may nest (GraphiQL's introspection needs about 13).
-    #[arg(long, env = "USER_EVENTS_MAX_DEPTH", default_value_t = 20)]
+    #[arg(long, env = "USER_EVENTS_MAX_DEPTH", default_value_t = defaults::MAX_DEPTH)]
     pub max_depth: usize,
     /// The most a query may cost: every field counts 1, a list field times its page size.
-    #[arg(long, env = "USER_EVENTS_MAX_COMPLEXITY", default_value_t = 50_000)]
+    #[arg(long, env = "USER_EVENTS_MAX_COMPLEXITY", default_value_t = defaults::MAX_COMPLEXITY)]
     pub max_complexity: usize,
     /// The most aliased fields one document may hold.
-    #[arg(long, env = "USER_EVENTS_MAX_ALIASES", default_value_t = 30)]
+    #[arg(long, env = "USER_EVENTS_MAX_ALIASES", default_value_t = defaults::MAX_ALIASES)]
     pub max_aliases: usize,
     /// The largest page (`first`/`last`) a client may ask for.
-    #[arg(long, env = "USER_EVENTS_MAX_PAGE_SIZE", default_value_t = 1000)]
+    #[arg(long, env = "USER_EVENTS_MAX_PAGE_SIZE", default_value_t = defaults::MAX_PAGE_SIZE)]
     pub max_page_size: u32,
     /// The most operations one batched POST may hold.
-    #[arg(long, env = "USER_EVENTS_MAX_BATCH", default_value_t = 16)]
+    #[arg(long, env = "USER_EVENTS_MAX_BATCH", default_value_t = defaults::MAX_BATCH)]
     pub max_batch: usize,
     /// The largest request body, in bytes.
-    #[arg(long, env = "USER_EVENTS_MAX_BODY_BYTES", default_value_t = 16 * 1024 * 1024)]
+    #[arg(long, env = "USER_EVENTS_MAX_BODY_BYTES", default_value_t = defaults::MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
     /// The longest a request may run, in milliseconds (PostgreSQL cancels the statement too).
-    #[arg(long, env = "USER_EVENTS_REQUEST_TIMEOUT_MS", default_value_t = 30_000)]
+    #[arg(long, env = "USER_EVENTS_REQUEST_TIMEOUT_MS", default_value_t = defaults::REQUEST_TIMEOUT_MS)]
     pub request_timeout_ms: u64,
     /// The most WebSocket connections open at once.
-    #[arg(long, env = "USER_EVENTS_MAX_WS_CONNECTIONS", default_value_t = 10_000)]
+    #[arg(long, env = "USER_EVENTS_MAX_WS_CONNECTIONS", default_value_t = defaults::MAX_WS_CONNECTIONS)]
     pub max_ws_connections: usize,
     /// The most subscriptions one WebSocket connection may hold.
-    #[arg(long, env = "USER_EVENTS_MAX_SUBSCRIPTIONS", default_value_t = 20)]
+    #[arg(long, env = "USER_EVENTS_MAX_SUBSCRIPTIONS", default_value_t = defaults::MAX_SUBSCRIPTIONS)]
     pub max_subscriptions_per_connection: usize,
     /// How long a WebSocket client has to send `connection_init`, in milliseconds.
     #[arg(
         long,
         env = "USER_EVENTS_CONNECTION_INIT_TIMEOUT_MS",
-        default_value_t = 10_000
+        default_value_t = defaults::CONNECTION_INIT_TIMEOUT_MS
     )]
     pub connection_init_timeout_ms: u64,
     /// Refuse introspection queries.
@@ -120,16 +146,16 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Limits {
         Limits {
-            max_depth: 20,
-            max_complexity: 50_000,
-            max_aliases: 30,
-            max_page_size: 1000,
-            max_batch: 16,
-            max_body_bytes: 16 * 1024 * 1024,
-            request_timeout_ms: 30_000,
-            max_ws_connections: 10_000,
-            max_subscriptions_per_connection: 20,
-            connection_init_timeout_ms: 10_000,
+            max_depth: defaults::MAX_DEPTH,
+            max_complexity: defaults::MAX_COMPLEXITY,
+            max_aliases: defaults::MAX_ALIASES,
+            max_page_size: defaults::MAX_PAGE_SIZE,
+            max_batch: defaults::MAX_BATCH,
+            max_body_bytes: defaults::MAX_BODY_BYTES,
+            request_timeout_ms: defaults::REQUEST_TIMEOUT_MS,
+            max_ws_connections: defaults::MAX_WS_CONNECTIONS,
+            max_subscriptions_per_connection: defaults::MAX_SUBSCRIPTIONS,
+            connection_init_timeout_ms: defaults::CONNECTION_INIT_TIMEOUT_MS,
             no_introspection: false,
             no_graphiql: false,
             cors_origins: Vec::new(),

@@ -568,4 +568,3 @@ fn intensity(at: NaiveDateTime) -> f64 {
     let working = (8..18).contains(&at.hour());
     if working && !weekend { 1.6 } else { 0.4 }
 }
-

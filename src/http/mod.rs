@@ -88,7 +88,8 @@ impl AppState {
 }
 
 /// How long access-log entries are kept unless told otherwise.
-pub const DEFAULT_RETENTION: std::time::Duration = std::time::Duration::from_secs(90 * 24 * 3600);
+pub const DEFAULT_RETENTION: std::time::Duration =
+    std::time::Duration::from_secs(crate::config::defaults::ACCESS_LOG_DAYS as u64 * 24 * 3600);
 
 /// The client's address, when the listener records it.
 pub struct Peer(pub Option<ClientAddress>);

@@ -6,7 +6,7 @@ use crate::store::{Cursor, PageRequest, SortOrder};
 /// Page size when neither `first` nor `last` is given.
 pub const DEFAULT_PAGE_SIZE: u64 = 50;
 /// The largest page a client may ask for unless the server is told otherwise.
-pub const MAX_PAGE_SIZE: i32 = 1000;
+pub const MAX_PAGE_SIZE: i32 = crate::config::defaults::MAX_PAGE_SIZE as i32;
 
 /// The largest page this server allows (schema data; `MAX_PAGE_SIZE` when absent).
 #[derive(Copy, Clone, Debug)]
