@@ -18,9 +18,9 @@ if [ ! -x "$pgbin/initdb" ]; then
   echo "test.sh: installing postgresql-15"
   apt_install postgresql-15
 fi
-if ! command -v chromium >/dev/null 2>&1; then
-  echo "test.sh: installing chromium (browser tests)"
-  apt_install chromium
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+  echo "test.sh: installing chromium and chromedriver (browser tests over WebDriver)"
+  apt_install chromium chromium-driver
 fi
 if ! command -v node >/dev/null 2>&1; then
   echo "test.sh: installing nodejs and npm (outside conformance suites)"

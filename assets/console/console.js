@@ -116,7 +116,7 @@
       users: eventCounts(filter: $f, groupBy: [USER], limit: 10) { userId count }
       addresses: eventCounts(filter: $f, groupBy: [IP_ADDRESS], limit: 10) { ipAddress count }
       logins: loginActivity(filter: $f, bucket: $bucket, timeZone: $tz) { start logins byAuthMethod { method count } }
-      usage: resourceUsage(filter: $f, groupBy: [], bucket: $bucket, timeZone: $tz) { bucketStart cpu memoryGib gpu }
+      usage: resourceUsage(filter: $f, groupBy: [], bucket: $bucket, timeZone: $tz) { bucketStart events cpu memoryGib gpu }
     }`, vars);
 
     // Events per category, stacked, by bucket (click a bucket to see its events).
@@ -127,11 +127,15 @@
     for (const r of data.byCategory) counts[categories.indexOf(r.category)][index.get(r.bucketStart)] = r.count;
     const stacked = counts.map((_, i) => starts.map((_, j) => counts.slice(i).reduce((a, c) => a + c[j], 0)));
     const chartEl = section('Events per category (' + bucket.toLowerCase() + ', ' + tz + ')', 'chart-categories', true);
-    chart(chartEl, starts.map((t) => Date.parse(t) / 1000), categories.map((c, i) => ({ label: c, values: stacked[i], fill: true })), (i) => {
-      const from = starts[i];
-      const to = starts[i + 1] || s.to;
-      go({ view: 'events', from, to, after: '' });
-    });
+    // A bucket's events run from its start to the next non-empty bucket's (or the range's end).
+    const bucketRange = (i) => ({ view: 'events', from: starts[i], to: starts[i + 1] || s.to, after: '' });
+    chart(chartEl, starts.map((t) => Date.parse(t) / 1000), categories.map((c, i) => ({ label: c, values: stacked[i], fill: true })), (i) => go(bucketRange(i)));
+    // The same numbers as a table, for reading, copying and keyboards.
+    chartEl.insertAdjacentHTML('afterend', '<details><summary>As a table</summary>' +
+      table('category-buckets', ['Bucket'].concat(categories, ['Total']), starts.map((t, j) =>
+        '<tr data-bucket="' + esc(t) + '"><td><a href="' + href(bucketRange(j)) + '">' + esc(t) + '</a></td>' +
+        categories.map((c, i) => '<td class="n" data-category="' + esc(c) + '">' + fmt(counts[i][j]) + '</td>').join('') +
+        '<td class="n" data-total>' + fmt(counts.reduce((a, c) => a + c[j], 0)) + '</td></tr>')) + '</details>');
 
     const totals = section('Totals by category', 'totals');
     totals.innerHTML = table('category-totals', ['Category', 'Events'], data.totals.map((r) =>
@@ -155,6 +159,12 @@
       { label: 'memory (GiB)', values: data.usage.map((r) => r.memoryGib) },
       { label: 'gpu', values: data.usage.map((r) => r.gpu) },
     ]);
+    if (data.usage.length) {
+      usage.insertAdjacentHTML('afterend', '<details><summary>As a table</summary>' +
+        table('resource-usage', ['Bucket', 'Runs', 'cpu', 'memory (GiB)', 'gpu'], data.usage.map((r) =>
+          '<tr data-usage="' + esc(r.bucketStart) + '"><td>' + esc(r.bucketStart) + '</td><td class="n">' + fmt(r.events) +
+          '</td><td class="n">' + fmt(r.cpu) + '</td><td class="n">' + fmt(r.memoryGib) + '</td><td class="n">' + fmt(r.gpu) + '</td></tr>')) + '</details>');
+    }
   }
 
   const EVENT_FIELDS = 'id createdAt eventName category userId ipAddress details { username userType authMethod resourceUsage { cpu memoryGib gpu } sharing { from to } sessionId }';
@@ -202,12 +212,11 @@
     const state = { lastId: s.after || null, running: false, dispose: null, client: null };
     const wsUrl = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/graphql/ws';
     async function start() {
-      // Begin after the newest event stored now, so that every later one arrives, even one
+      // Begin where the server's feed stands now, so that every later event arrives, even one
       // written between this read and the subscription (the server replays from `after`).
       if (state.lastId === null) {
         try {
-          const data = await gql('{ events(first: 1) { edges { node { id } } } }');
-          state.lastId = data.events.edges.length ? data.events.edges[0].node.id : '0';
+          state.lastId = (await gql('{ lastEventId }')).lastEventId;
         } catch (e) {
           status.textContent = e.message;
           return;

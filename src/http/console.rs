@@ -12,6 +12,7 @@ use super::graphiql::{CSP, serve_asset};
 
 const TEXT_JS: &str = "text/javascript; charset=utf-8";
 const TEXT_CSS: &str = "text/css; charset=utf-8";
+const FAVICON_TYPE: &str = "image/svg+xml";
 
 /// Embedded files: name, content type, bytes.
 const ASSETS: &[(&str, &str, &[u8])] = &[
@@ -34,6 +35,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         "uPlot.min.css",
         TEXT_CSS,
         include_bytes!("../../assets/vendor/console/uPlot.min.css"),
+    ),
+    (
+        "favicon.svg",
+        FAVICON_TYPE,
+        include_bytes!("../../assets/console/favicon.svg"),
     ),
     (
         "graphql-ws.min.js",
@@ -64,4 +70,9 @@ pub async fn page(State(state): State<AppState>) -> Response {
 /// `GET /console/{file}`.
 pub async fn asset(Path(file): Path<String>) -> Response {
     serve_asset(ASSETS, &file)
+}
+
+/// `GET /favicon.ico`: the console's icon, for browsers and tools that ask for it by that name.
+pub async fn favicon() -> Response {
+    serve_asset(ASSETS, "favicon.svg")
 }

@@ -122,6 +122,7 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(console::page))
         .route("/console", get(console::page))
         .route("/console/{file}", get(console::asset))
+        .route("/favicon.ico", get(console::favicon))
         .route("/export.csv", get(export::csv))
         .route("/export.jsonl", get(export::jsonl))
         .route("/healthz", get(healthz))

@@ -1,23 +1,27 @@
-//! The audit console in a real browser (headless Chromium) against a server with known data:
-//! the overview's numbers are the API's, a drill-down shows the right events, the exposure table
-//! is right as of a past moment, an event inserted by plain SQL appears in the live feed, and
-//! nothing is fetched from anywhere but the server. A screenshot of each view is written to
-//! `target/console-screenshots/`.
+//! The audit console in a real browser (headless Chromium over WebDriver) against a server with
+//! known data: the overview's numbers are the API's, clicks on a category, user, address and
+//! chart bucket narrow to the right events, the exposure table is right as of a past moment, an
+//! event inserted by plain SQL appears in the live feed, and nothing is fetched from anywhere
+//! but the server. A screenshot of each view is written to `target/console-screenshots/`.
 
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use crate::graphiql::{KillOnDrop, chromium, insert_license_created, open_page};
+use crate::browser::Browser;
 use crate::helpers::*;
 
 const FROM: &str = "2026-10-01T00:00:00Z";
 const TO: &str = "2026-11-01T00:00:00Z";
 
-async fn api(server: &ServerProcess, query: &str, variables: Value) -> Value {
-    let body: Value = reqwest::Client::new()
+async fn api(server: &ServerProcess, token: Option<&str>, query: &str, variables: Value) -> Value {
+    let mut request = reqwest::Client::new()
         .post(format!("{}/graphql", server.url()))
-        .json(&json!({ "query": query, "variables": variables }))
+        .json(&json!({ "query": query, "variables": variables }));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let body: Value = request
         .send()
         .await
         .expect("request")
@@ -26,50 +30,6 @@ async fn api(server: &ServerProcess, query: &str, variables: Value) -> Value {
         .expect("JSON");
     assert!(body["errors"].is_null(), "{body}");
     body["data"].clone()
-}
-
-/// The page's DOM once its scripts have run.
-fn dom(server: &ServerProcess, hash: &str, screenshot: &str) -> String {
-    let profile = tempfile::tempdir().expect("profile");
-    let url = format!("{}/console#{hash}", server.url());
-    let out = chromium(profile.path())
-        .args(["--virtual-time-budget=15000", "--dump-dom", &url])
-        .output()
-        .expect("run chromium (scripts/test.sh installs it)");
-    let dom = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        dom.contains("data-ready="),
-        "the console rendered: {}",
-        &dom[..dom.len().min(3000)]
-    );
-    assert!(
-        !dom.contains("data-ready=\"error\""),
-        "the console failed: {}",
-        &dom[..dom.len().min(3000)]
-    );
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/console-screenshots");
-    let _ = std::fs::create_dir_all(&dir);
-    let profile = tempfile::tempdir().expect("profile");
-    let _ = chromium(profile.path())
-        .args([
-            "--virtual-time-budget=15000",
-            "--window-size=1400,1000",
-            &format!(
-                "--screenshot={}",
-                dir.join(format!("{screenshot}.png")).display()
-            ),
-            &url,
-        ])
-        .output();
-    dom
-}
-
-/// `attr="value"` of every element that has it, in order.
-fn values(dom: &str, attr: &str) -> Vec<String> {
-    dom.split(&format!("{attr}=\""))
-        .skip(1)
-        .map(|rest| rest[..rest.find('"').unwrap_or(0)].to_string())
-        .collect()
 }
 
 /// A SQLite database filled by `user-events demo`.
@@ -84,144 +44,373 @@ async fn demo_database(events: u32, seed: u32) -> (String, Option<tempfile::Temp
     (url, dir)
 }
 
-#[tokio::test]
-async fn the_console_shows_what_the_api_says() {
-    let (url, _dir) = demo_database(4000, 7).await;
-    let server = ServerProcess::start(&url, &[]);
+/// The cells' text of every body row of the table with this `data-testid`, keyed by the rows'
+/// `data-{key}` attribute.
+async fn table(browser: &mut Browser, testid: &str, key: &str) -> Vec<(String, Vec<String>)> {
+    let rows = browser
+        .eval(&format!(
+            "[...document.querySelectorAll('[data-testid={testid}] tbody tr')]\
+             .map(r => [r.dataset.{key} || '', [...r.cells].map(c => c.textContent)])"
+        ))
+        .await;
+    serde_json::from_value(rows).expect("rows")
+}
 
-    // Overview: the totals per category are the API's.
-    let hash = format!("view=overview&from={FROM}&to={TO}&tz=UTC&bucket=DAY");
-    let page = dom(&server, &hash, "overview");
+/// The ids of the events table's rows.
+async fn shown_ids(browser: &mut Browser, testid: &str) -> Vec<String> {
+    table(browser, testid, "id")
+        .await
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect()
+}
+
+/// The page's number text ("1,234.5") as a number.
+fn number(text: &str) -> f64 {
+    text.replace(',', "")
+        .parse()
+        .unwrap_or_else(|_| panic!("{text:?} is not a number"))
+}
+
+/// Waits for the console to finish rendering `view` after a navigation.
+async fn settled(browser: &mut Browser, view: &str) {
+    browser
+        .wait_for(
+            &format!("document.body.dataset.ready === '{view}' || document.body.dataset.ready === 'error'"),
+            30,
+        )
+        .await;
+    let ready = browser.eval("document.body.dataset.ready").await;
+    let status = browser
+        .eval("document.getElementById('status').textContent")
+        .await;
+    assert_eq!(ready, json!(view), "{status}");
+}
+
+/// Marks the rendered view as stale, so that a wait after a navigation sees the new one.
+async fn stale(browser: &mut Browser) {
+    browser.run("document.body.dataset.ready = 'stale';").await;
+}
+
+/// Waits until the address holds `part` and the events view has rendered.
+async fn narrowed_to(browser: &mut Browser, part: &str) {
+    browser
+        .wait_for(
+            &format!(
+                "decodeURIComponent(location.hash).includes('{part}') && document.body.dataset.ready === 'events'"
+            ),
+            30,
+        )
+        .await;
+}
+
+/// The ids of the newest 50 events matching `filter`, as the API pages them.
+async fn api_ids(
+    server: &ServerProcess,
+    filter: Value,
+    after: Option<&str>,
+) -> (Vec<String>, Value) {
     let data = api(
-        &server,
-        "query($f: EventFilter) { eventCounts(filter: $f, groupBy: [CATEGORY]) { category count } }",
-        json!({ "f": { "from": FROM, "to": TO } }),
-    )
-    .await;
-    let want: BTreeMap<String, i64> = data["eventCounts"]
-        .as_array()
-        .expect("rows")
-        .iter()
-        .map(|r| {
-            (
-                r["category"].as_str().unwrap_or_default().to_string(),
-                r["count"].as_i64().unwrap_or(0),
-            )
-        })
-        .collect();
-    assert!(!want.is_empty());
-    for (category, count) in &want {
-        let row = page
-            .split(&format!("data-category=\"{category}\""))
-            .nth(1)
-            .unwrap_or_else(|| panic!("no row for {category}"));
-        let shown = row
-            .split("class=\"n\">")
-            .nth(1)
-            .and_then(|r| r.split('<').next())
-            .unwrap_or_default();
-        assert_eq!(shown.replace(',', ""), count.to_string(), "{category}");
-    }
-    assert_eq!(values(&page, "data-category").len(), want.len());
-    // The busiest users and addresses, and the logins by method, are the API's too.
-    let data = api(
-        &server,
-        "query($f: EventFilter) {
-           users: eventCounts(filter: $f, groupBy: [USER], limit: 10) { userId count }
-           addresses: eventCounts(filter: $f, groupBy: [IP_ADDRESS], limit: 10) { ipAddress count }
-           logins: loginActivity(filter: $f, bucket: DAY, timeZone: \"UTC\") { byAuthMethod { method count } }
+        server,
+        None,
+        "query($f: EventFilter, $after: String) {
+           events(filter: $f, first: 50, after: $after) { edges { node { id } } pageInfo { endCursor } }
          }",
-        json!({ "f": { "from": FROM, "to": TO } }),
+        json!({ "f": filter, "after": after }),
     )
     .await;
-    let column = |rows: &Value, key: &str| -> Vec<String> {
-        rows.as_array()
-            .expect("rows")
-            .iter()
-            .map(|r| r[key].as_str().unwrap_or_default().to_string())
-            .collect()
-    };
-    assert_eq!(values(&page, "data-user"), column(&data["users"], "userId"));
-    assert_eq!(
-        values(&page, "data-ip"),
-        column(&data["addresses"], "ipAddress")
-    );
-    let mut methods: BTreeMap<String, i64> = BTreeMap::new();
-    for bucket in data["logins"].as_array().expect("buckets") {
-        for m in bucket["byAuthMethod"].as_array().expect("methods") {
-            *methods
-                .entry(m["method"].as_str().unwrap_or_default().to_string())
-                .or_default() += m["count"].as_i64().unwrap_or(0);
-        }
-    }
-    assert!(!methods.is_empty());
-    for (method, count) in &methods {
-        let row = page
-            .split(&format!("data-method=\"{method}\""))
-            .nth(1)
-            .unwrap_or_else(|| panic!("no row for {method}"));
-        let shown = row
-            .split("class=\"n\">")
-            .nth(1)
-            .and_then(|r| r.split('<').next())
-            .unwrap_or_default();
-        assert_eq!(shown.replace(',', ""), count.to_string(), "{method}");
-    }
-
-    // Drill-down: one category's newest events in the range, as the API pages them.
-    let hash = format!("view=events&from={FROM}&to={TO}&category=SESSIONS");
-    let page = dom(&server, &hash, "events");
-    let data = api(
-        &server,
-        "query($f: EventFilter) { events(filter: $f, first: 50) { edges { node { id } } } }",
-        json!({ "f": { "from": FROM, "to": TO, "categories": ["SESSIONS"] } }),
-    )
-    .await;
-    let want: Vec<String> = data["events"]["edges"]
+    let ids = data["events"]["edges"]
         .as_array()
         .expect("edges")
         .iter()
         .map(|e| e["node"]["id"].as_str().unwrap_or_default().to_string())
         .collect();
-    assert!(!want.is_empty());
-    assert_eq!(values(&page, "data-id"), want);
+    (ids, data["events"]["pageInfo"]["endCursor"].clone())
+}
 
-    // Exposure as of a past moment.
-    let as_of = "2026-06-01T00:00:00Z";
-    let page = dom(&server, &format!("view=exposure&asOf={as_of}"), "exposure");
+#[tokio::test]
+async fn the_console_shows_what_the_api_says_and_drills_down() {
+    let (url, _dir) = demo_database(4000, 7).await;
+    let server = ServerProcess::start(&url, &[]);
+    let range = json!({ "from": FROM, "to": TO });
+    let overview = format!(
+        "{}/console#view=overview&from={FROM}&to={TO}&tz=UTC&bucket=DAY",
+        server.url()
+    );
+    let mut browser = Browser::open(&overview).await;
+    settled(&mut browser, "overview").await;
+    browser.screenshot("overview").await;
+
     let data = api(
         &server,
-        "query($t: DateTime) { sharingExposure(asOf: $t) { resourceId } }",
+        None,
+        "query($f: EventFilter) {
+           totals: eventCounts(filter: $f, groupBy: [CATEGORY]) { category count }
+           buckets: eventCounts(filter: $f, groupBy: [CATEGORY], bucket: DAY, timeZone: \"UTC\") { bucketStart category count }
+           users: eventCounts(filter: $f, groupBy: [USER], limit: 10) { userId count }
+           addresses: eventCounts(filter: $f, groupBy: [IP_ADDRESS], limit: 10) { ipAddress count }
+           logins: loginActivity(filter: $f, bucket: DAY, timeZone: \"UTC\") { byAuthMethod { method count } }
+           usage: resourceUsage(filter: $f, groupBy: [], bucket: DAY, timeZone: \"UTC\") { bucketStart events cpu memoryGib gpu }
+         }",
+        json!({ "f": range }),
+    )
+    .await;
+    let rows = |key: &str, value: &str| -> Vec<(String, f64)> {
+        data[key]
+            .as_array()
+            .expect("rows")
+            .iter()
+            .map(|r| {
+                (
+                    r[value].as_str().unwrap_or_default().to_string(),
+                    r["count"].as_f64().unwrap_or(-1.0),
+                )
+            })
+            .collect()
+    };
+    let shown = |rows: Vec<(String, Vec<String>)>| -> Vec<(String, f64)> {
+        rows.into_iter()
+            .map(|(k, cells)| (k, number(&cells[1])))
+            .collect()
+    };
+
+    // Totals per category, the busiest users and addresses: the API's rows, in its order.
+    let want = rows("totals", "category");
+    assert!(want.len() > 3, "{want:?}");
+    assert_eq!(
+        shown(table(&mut browser, "category-totals", "category").await),
+        want
+    );
+    let want_users = rows("users", "userId");
+    assert_eq!(want_users.len(), 10);
+    assert_eq!(
+        shown(table(&mut browser, "busiest-users", "user").await),
+        want_users
+    );
+    assert_eq!(
+        shown(table(&mut browser, "busiest-addresses", "ip").await),
+        rows("addresses", "ipAddress")
+    );
+
+    // Logins by method: the API's buckets summed.
+    let mut methods: BTreeMap<String, f64> = BTreeMap::new();
+    for bucket in data["logins"].as_array().expect("buckets") {
+        for m in bucket["byAuthMethod"].as_array().expect("methods") {
+            *methods
+                .entry(m["method"].as_str().unwrap_or_default().to_string())
+                .or_default() += m["count"].as_f64().unwrap_or(0.0);
+        }
+    }
+    assert!(!methods.is_empty());
+    let shown_methods: BTreeMap<String, f64> =
+        shown(table(&mut browser, "login-methods", "method").await)
+            .into_iter()
+            .collect();
+    assert_eq!(shown_methods, methods);
+
+    // The stacked chart's numbers, bucket by bucket and category by category.
+    let mut want_buckets: BTreeMap<(String, String), f64> = BTreeMap::new();
+    for r in data["buckets"].as_array().expect("rows") {
+        want_buckets.insert(
+            (
+                r["bucketStart"].as_str().unwrap_or_default().to_string(),
+                r["category"].as_str().unwrap_or_default().to_string(),
+            ),
+            r["count"].as_f64().unwrap_or(-1.0),
+        );
+    }
+    let cells = browser
+        .eval(
+            "[...document.querySelectorAll('[data-testid=category-buckets] tbody td[data-category]')]\
+             .map(c => [c.closest('tr').dataset.bucket, c.dataset.category, c.textContent])",
+        )
+        .await;
+    let cells: Vec<(String, String, String)> = serde_json::from_value(cells).expect("cells");
+    let shown_buckets: BTreeMap<(String, String), f64> = cells
+        .into_iter()
+        .map(|(b, c, n)| ((b, c), number(&n)))
+        .filter(|(_, n)| *n > 0.0)
+        .collect();
+    assert!(shown_buckets.len() > 20, "{shown_buckets:?}");
+    assert_eq!(shown_buckets, want_buckets);
+
+    // Resource usage over time: the API's sums per bucket (shown to three decimals).
+    let usage = table(&mut browser, "resource-usage", "usage").await;
+    let want_usage = data["usage"].as_array().expect("rows");
+    assert!(!want_usage.is_empty(), "the demo data has runs");
+    assert_eq!(usage.len(), want_usage.len());
+    for ((start, cells), want) in usage.iter().zip(want_usage) {
+        assert_eq!(start, want["bucketStart"].as_str().unwrap_or_default());
+        for (i, key) in ["events", "cpu", "memoryGib", "gpu"].iter().enumerate() {
+            let want = want[key].as_f64().unwrap_or(-1.0);
+            let got = number(&cells[i + 1]);
+            assert!(
+                (got - want).abs() < 0.0006,
+                "{start} {key}: {got} != {want}"
+            );
+        }
+    }
+
+    // A click on the chart, over one day, narrows to that day's events.
+    let starts: Vec<String> = table(&mut browser, "category-buckets", "bucket")
+        .await
+        .into_iter()
+        .map(|(start, _)| start)
+        .collect();
+    let pick = starts.len() / 2;
+    let (first, last, this) = (
+        seconds(&starts[0]),
+        seconds(&starts[starts.len() - 1]),
+        seconds(&starts[pick]),
+    );
+    let width = browser
+        .eval("document.querySelector('#chart-categories .u-over').getBoundingClientRect().width")
+        .await
+        .as_f64()
+        .expect("the chart's width");
+    let x = (this - first) / (last - first) * width;
+    stale(&mut browser).await;
+    browser.click_at("#chart-categories .u-over", x).await;
+    narrowed_to(&mut browser, &format!("from={}", starts[pick])).await;
+    let (want, _) = api_ids(
+        &server,
+        json!({ "from": starts[pick], "to": starts[pick + 1] }),
+        None,
+    )
+    .await;
+    assert!(!want.is_empty());
+    assert_eq!(shown_ids(&mut browser, "events-table").await, want);
+
+    // A click on a category, then the next page.
+    browser.goto(&overview).await;
+    settled(&mut browser, "overview").await;
+    stale(&mut browser).await;
+    browser
+        .click("[data-testid=category-totals] [data-category=SESSIONS] a")
+        .await;
+    narrowed_to(&mut browser, "category=SESSIONS").await;
+    let filter = json!({ "from": FROM, "to": TO, "categories": ["SESSIONS"] });
+    let (want, cursor) = api_ids(&server, filter.clone(), None).await;
+    assert_eq!(want.len(), 50);
+    assert_eq!(shown_ids(&mut browser, "events-table").await, want);
+    let details = browser
+        .eval("document.querySelector('[data-testid=events-table] tbody tr pre').textContent")
+        .await;
+    assert!(
+        details.as_str().unwrap_or_default().contains("sessionId")
+            || details.as_str().unwrap_or_default().contains("username"),
+        "the parsed details are shown: {details}"
+    );
+    browser.screenshot("events").await;
+    stale(&mut browser).await;
+    browser.click("#next-page").await;
+    narrowed_to(&mut browser, "after=").await;
+    let (want, _) = api_ids(&server, filter, cursor.as_str()).await;
+    assert!(!want.is_empty());
+    assert_eq!(shown_ids(&mut browser, "events-table").await, want);
+
+    // A user, then an address, from the overview's lists.
+    for (list, key, field) in [
+        ("busiest-users", "user", "userIds"),
+        ("busiest-addresses", "ip", "ipAddress"),
+    ] {
+        browser.goto(&overview).await;
+        settled(&mut browser, "overview").await;
+        let (value, _) = table(&mut browser, list, key).await[0].clone();
+        stale(&mut browser).await;
+        browser
+            .click(&format!("[data-testid={list}] tbody tr:first-child a"))
+            .await;
+        narrowed_to(&mut browser, &format!("{key}={value}")).await;
+        let target = if field == "userIds" {
+            json!([value])
+        } else {
+            json!(value)
+        };
+        let (want, _) = api_ids(
+            &server,
+            json!({ "from": FROM, "to": TO, field: target }),
+            None,
+        )
+        .await;
+        assert!(!want.is_empty());
+        assert_eq!(shown_ids(&mut browser, "events-table").await, want, "{key}");
+    }
+
+    // Exposure as of a past moment: the API's rows, each linking to its change and its user.
+    let as_of = "2026-06-01T00:00:00Z";
+    browser
+        .goto(&format!(
+            "{}/console#view=exposure&asOf={as_of}",
+            server.url()
+        ))
+        .await;
+    settled(&mut browser, "exposure").await;
+    browser.screenshot("exposure").await;
+    let data = api(
+        &server,
+        None,
+        "query($t: DateTime) { sharingExposure(asOf: $t) { resourceId status setBy event { id } } }",
         json!({ "t": as_of }),
     )
     .await;
-    let want: Vec<String> = data["sharingExposure"]
+    let want: Vec<(String, String, String)> = data["sharingExposure"]
         .as_array()
         .expect("rows")
         .iter()
-        .map(|r| r["resourceId"].as_str().unwrap_or_default().to_string())
+        .map(|r| {
+            (
+                r["resourceId"].as_str().unwrap_or_default().to_string(),
+                r["status"].as_str().unwrap_or_default().to_string(),
+                r["event"]["id"].as_str().unwrap_or_default().to_string(),
+            )
+        })
         .collect();
     assert!(!want.is_empty(), "the demo data has open shares then");
-    assert_eq!(values(&page, "data-resource"), want);
-    dom(&server, "view=live", "live");
+    let shown: Vec<(String, String, String)> = table(&mut browser, "exposure-table", "resource")
+        .await
+        .into_iter()
+        .map(|(id, cells)| {
+            (
+                id,
+                cells[2].clone(),
+                cells[5].trim_start_matches('#').to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(shown, want);
+    let change = &want[0].2;
+    stale(&mut browser).await;
+    browser
+        .click("[data-testid=exposure-table] tbody tr:first-child td:last-child a")
+        .await;
+    settled(&mut browser, "event").await;
+    assert_eq!(
+        shown_ids(&mut browser, "event-table").await,
+        vec![change.clone()]
+    );
+
+    // Nothing came from anywhere but this server, and the page logged no error.
+    let requested = only_this_server(&mut browser, &server).await;
+    assert!(requested.len() > 5, "{requested:?}");
+    assert_eq!(browser.console_errors().await, Vec::<String>::new());
+    browser.close().await;
 }
 
-/// In the browser: the console asks for a token once the server has one, then a click on a
-/// category narrows to its events, and the live feed pauses and resumes without losing an event.
+fn seconds(instant: &str) -> f64 {
+    chrono::DateTime::parse_from_rfc3339(instant)
+        .unwrap_or_else(|_| panic!("{instant} is an instant"))
+        .timestamp() as f64
+}
+
+/// The console asks for a token once the server has one; typed in, it is used for queries and
+/// the live feed, which pauses and resumes without losing an event written meanwhile.
 #[tokio::test]
-async fn the_console_uses_the_token_drills_down_and_resumes_the_live_feed() {
+async fn the_console_uses_the_token_and_resumes_the_live_feed() {
     let (url, _dir) = demo_database(2000, 3).await;
     let out = bin()
-        .args([
-            "--database-url",
-            &url,
-            "token",
-            "create",
-            "--role",
-            "analyst",
-            "--name",
-            "console",
-        ])
+        .args(["--database-url", &url, "token", "create"])
+        .args(["--role", "analyst", "--name", "console"])
         .output()
         .expect("token");
     let secret = String::from_utf8(out.stdout)
@@ -229,16 +418,13 @@ async fn the_console_uses_the_token_drills_down_and_resumes_the_live_feed() {
         .trim()
         .to_string();
     let server = ServerProcess::start(&url, &[]);
-    let profile = tempfile::tempdir().expect("profile dir");
-    let start = format!(
+    let mut browser = Browser::open(&format!(
         "{}/console#view=overview&from={FROM}&to={TO}&tz=UTC",
         server.url()
-    );
-    let (mut browser, mut page) = open_page(profile.path(), &start).await;
-    let _guard = KillOnDrop(&mut browser);
-    page.wait_for("document.body.dataset.ready === 'error'", 30)
-        .await;
-    let shown = page
+    ))
+    .await;
+    settled(&mut browser, "error").await;
+    let shown = browser
         .eval("document.getElementById('status').textContent")
         .await;
     assert!(
@@ -248,95 +434,123 @@ async fn the_console_uses_the_token_drills_down_and_resumes_the_live_feed() {
             .contains("UNAUTHENTICATED"),
         "{shown}"
     );
-    page.eval(&format!(
-        "const t = document.getElementById('token'); t.value = '{secret}'; \
-         t.dispatchEvent(new Event('change')); true"
-    ))
+    browser.type_into("#token", &secret).await;
+    settled(&mut browser, "overview").await;
+    let data = api(
+        &server,
+        Some(&secret),
+        "query($f: EventFilter) { eventCounts(filter: $f, groupBy: [CATEGORY]) { category count } }",
+        json!({ "f": { "from": FROM, "to": TO } }),
+    )
     .await;
-    page.wait_for("document.body.dataset.ready === 'overview'", 30)
-        .await;
-
-    // A click on a category narrows to its events, and the address says so.
-    page.eval("document.querySelector('[data-category=SESSIONS] a').click(); true")
-        .await;
-    page.wait_for("document.body.dataset.ready === 'events'", 30)
-        .await;
-    let hash = page.eval("location.hash").await;
-    assert!(
-        hash.as_str()
-            .unwrap_or_default()
-            .contains("category=SESSIONS"),
-        "{hash}"
-    );
-    let categories = page
-        .eval("JSON.stringify([...document.querySelectorAll('[data-testid=events-table] tbody tr')].map(r => r.cells[3].textContent))")
-        .await;
-    let categories: Vec<String> =
-        serde_json::from_str(categories.as_str().unwrap_or("[]")).expect("list");
-    assert!(
-        !categories.is_empty() && categories.iter().all(|c| c == "SESSIONS"),
-        "{categories:?}"
+    assert_eq!(
+        table(&mut browser, "category-totals", "category")
+            .await
+            .len(),
+        data["eventCounts"].as_array().map_or(0, Vec::len)
     );
 
     // The live feed, paused while an event is written, shows it on resuming.
-    page.eval("location.hash = 'view=live'; true").await;
-    page.wait_for(
-        "document.getElementById('live-state')?.textContent === 'live'",
-        30,
-    )
-    .await;
-    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
-    page.eval("document.getElementById('pause').click(); true")
+    browser
+        .goto(&format!("{}/console#view=live", server.url()))
         .await;
-    page.wait_for(
-        "document.getElementById('live-state').textContent.startsWith('paused')",
-        10,
-    )
-    .await;
-    insert_license_created(&url).await;
-    let rows = "[...document.querySelectorAll('[data-testid=live-table] tbody tr')].some(r => r.textContent.includes('license created'))";
+    live(&mut browser).await;
+    browser.click("#pause").await;
+    browser
+        .wait_for(
+            "document.getElementById('live-state').textContent.startsWith('paused')",
+            10,
+        )
+        .await;
+    insert_event(&url, "license created").await;
+    let shown = "[...document.querySelectorAll('[data-testid=live-table] tbody tr')].some(r => r.textContent.includes('license created'))";
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     assert_eq!(
-        page.eval(rows).await,
+        browser.eval(shown).await,
         json!(false),
         "a paused feed shows nothing new"
     );
-    page.eval("document.getElementById('pause').click(); true")
-        .await;
-    page.wait_for(rows, 20).await;
+    browser.click("#pause").await;
+    browser.wait_for(shown, 20).await;
+    // Only the event written meanwhile: the feed began at the newest event, not before it.
+    assert_eq!(
+        browser
+            .eval("document.querySelectorAll('[data-testid=live-table] tbody tr').length")
+            .await,
+        json!(1)
+    );
+    browser.close().await;
 }
 
+/// An event inserted by plain SQL (as the platform writes them) appears in the live feed, which
+/// keeps to the view's filter, on both backends.
 #[tokio::test]
-async fn the_live_feed_shows_an_event_inserted_by_plain_sql() {
-    let (url, _dir) = fresh_database(Backend::Sqlite).await;
-    let server = ServerProcess::start(&url, &[]);
-    let profile = tempfile::tempdir().expect("profile dir");
-    let (mut browser, mut page) = open_page(
-        profile.path(),
-        &format!("{}/console#view=live", server.url()),
-    )
-    .await;
-    let _guard = KillOnDrop(&mut browser);
-    page.wait_for(
-        "document.getElementById('live-state')?.textContent === 'live'",
-        30,
-    )
-    .await;
-    tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
-    insert_license_created(&url).await;
-    page.wait_for(
-        "[...document.querySelectorAll('[data-testid=live-table] tbody tr')].some(r => r.textContent.includes('license created'))",
-        20,
-    )
-    .await;
-    // Everything the page fetched came from the server itself.
-    let fetched = page
-        .eval("JSON.stringify(performance.getEntriesByType('resource').map(e => e.name))")
+async fn the_live_feed_shows_events_inserted_by_plain_sql() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let (url, _dir) = fresh_database(backend).await;
+        let server = ServerProcess::start(&url, &[]);
+        let mut browser = Browser::open(&format!(
+            "{}/console#view=live&category=LICENSES",
+            server.url()
+        ))
         .await;
-    let fetched: Vec<String> =
-        serde_json::from_str(fetched.as_str().unwrap_or("[]")).expect("list");
-    assert!(!fetched.is_empty());
-    for name in &fetched {
-        assert!(name.starts_with(&server.url()), "{name} is not this server");
+        live(&mut browser).await;
+        insert_event(&url, "project created").await;
+        insert_event(&url, "license created").await;
+        browser
+            .wait_for(
+                "[...document.querySelectorAll('[data-testid=live-table] tbody tr')].some(r => r.textContent.includes('license created'))",
+                20,
+            )
+            .await;
+        let names = browser
+            .eval("[...document.querySelectorAll('[data-testid=live-table] tbody tr')].map(r => r.cells[2].textContent)")
+            .await;
+        assert_eq!(names, json!(["license created"]), "{backend:?}");
+        browser.screenshot("live").await;
+        let requested = only_this_server(&mut browser, &server).await;
+        let ws = server.url().replacen("http://", "ws://", 1);
+        assert!(
+            requested.iter().any(|u| u == &format!("{ws}/graphql/ws")),
+            "{requested:?}"
+        );
+        browser.close().await;
     }
+}
+
+/// Waits until the live feed runs, and a moment more for the server to have the subscription.
+async fn live(browser: &mut Browser) {
+    browser
+        .wait_for(
+            "document.getElementById('live-state')?.textContent === 'live'",
+            30,
+        )
+        .await;
+    tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+}
+
+/// Asserts that every request the browser made went to this server (HTTP or WebSocket), and
+/// returns them.
+async fn only_this_server(browser: &mut Browser, server: &ServerProcess) -> Vec<String> {
+    let requested = browser.requested().await;
+    let ws = server.url().replacen("http://", "ws://", 1);
+    for url in &requested {
+        assert!(
+            url.starts_with(&server.url()) || url.starts_with(&ws),
+            "{url} is not this server"
+        );
+    }
+    requested
+}
+
+/// Inserts an event of this name by plain SQL, as the platform would.
+async fn insert_event(url: &str, name: &str) {
+    use sea_orm::ConnectionTrait;
+    let db = sea_orm::Database::connect(url).await.expect("connect");
+    db.execute_unprepared(&format!(
+        "INSERT INTO user_events (user_id, ipaddr, user_agent, event_name, description, created_at) \
+         VALUES (NULL, '10.9.9.9', 'sql', '{name}', '{{}}', '2026-11-01 10:00:00')"
+    ))
+    .await
+    .expect("insert");
 }

@@ -300,6 +300,32 @@ on_both_backends! {
         again.quiet().await;
     }
 
+    async fn last_event_id_is_where_a_new_feed_begins(app: TestApp) {
+        let address = app.serve().await;
+        let empty = app.query("{ lastEventId }", json!({})).await;
+        assert_eq!(empty["lastEventId"], "0");
+        // The newest event by time is not the one with the largest id.
+        let ids = app
+            .insert(&[
+                Row::new("user login", "2026-03-01 10:00:00"),
+                Row::new("user login", "2026-01-01 10:00:00"),
+            ])
+            .await;
+        let mut last = Value::Null;
+        for _ in 0..100 {
+            last = app.query("{ lastEventId }", json!({})).await["lastEventId"].clone();
+            if last == json!(ids[1].to_string()) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(last, json!(ids[1].to_string()), "the feed reaches the largest id");
+        let mut feed = Subscriber::connect(&address, false, json!({ "after": last })).await;
+        let later = app.insert(&[Row::new("user logout", "2025-01-01 10:00:00")]).await;
+        assert_eq!(feed.next_ids(1).await, later, "only what came after, nothing replayed");
+        feed.quiet().await;
+    }
+
     async fn server_sent_events_carry_subscriptions(app: TestApp) {
         let address = app.serve().await;
         let response = reqwest::Client::new()

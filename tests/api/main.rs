@@ -8,6 +8,7 @@ mod helpers;
 mod activity;
 mod auth;
 mod bad_input;
+mod browser;
 mod catalog;
 mod cli;
 mod conformance;

@@ -41,6 +41,17 @@ impl EventsQuery {
         Ok(EventConnection::new(rows, filter))
     }
 
+    /// The id up to which this server has published new events: `eventCreated(after:
+    /// lastEventId)` then delivers every event stored later, each once, with nothing missed
+    /// between this answer and the subscription. "0" when there are none.
+    async fn last_event_id(&self, ctx: &Context<'_>) -> async_graphql::Result<ID> {
+        let id = match ctx.data_opt::<crate::live::Live>() {
+            Some(live) => live.watermark(),
+            None => store(ctx).max_id().await.or_internal()?,
+        };
+        Ok(ID(id.to_string()))
+    }
+
     /// One event by id; null when there is none.
     async fn event(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Event>> {
         let id: i64 = id
