@@ -198,7 +198,7 @@
     const data = await gql(`query Exposure($asOf: DateTime) {
       sharingExposure(asOf: $asOf) { kind resourceId status since setBy event { id } }
     }`, { asOf: s.asOf || null });
-    const el = section('Open shares' + (s.asOf ? ' as of ' + s.asOf : ' now'), 'exposure', true);
+    const el = section('Open shares' + (s.asOf ? ' as of ' + s.asOf : ' now') + ' (' + fmt(data.sharingExposure.length) + ')', 'exposure', true);
     el.innerHTML = table('exposure-table', ['Resource', 'Id', 'Status', 'Since', 'Set by', 'Change'], data.sharingExposure.map((r) =>
       '<tr data-resource="' + esc(r.resourceId) + '"><td>' + esc(r.kind) + '</td><td>' + esc(r.resourceId) + '</td><td>' + esc(r.status) +
       '</td><td>' + esc(r.since) + '</td><td>' + (r.setBy ? '<a href="' + href({ view: 'events', user: r.setBy, after: '' }) + '">' + esc(r.setBy) + '</a>' : '') +

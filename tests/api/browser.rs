@@ -65,8 +65,17 @@ impl Browser {
     /// Starts chromedriver and a fresh headless Chromium (its own profile, 1400x1000, no
     /// background traffic of its own) on `url`.
     pub(crate) async fn open(url: &str) -> Browser {
+        Self::open_in_zone(url, None).await
+    }
+
+    /// [`Browser::open`] with the browser's local time zone set to `zone` (IANA name).
+    pub(crate) async fn open_in_zone(url: &str, zone: Option<&str>) -> Browser {
         let port = free_port();
-        let driver = std::process::Command::new("chromedriver")
+        let mut driver = std::process::Command::new("chromedriver");
+        if let Some(zone) = zone {
+            driver.env("TZ", zone);
+        }
+        let driver = driver
             .args([&format!("--port={port}"), "--allowed-ips=127.0.0.1"])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())

@@ -397,6 +397,60 @@ async fn the_console_shows_what_the_api_says_and_drills_down() {
     browser.close().await;
 }
 
+/// Without a zone in the address, the overview buckets in the browser's own time zone.
+#[tokio::test]
+async fn the_overview_buckets_in_the_browsers_time_zone() {
+    let (url, _dir) = demo_database(1500, 11).await;
+    let server = ServerProcess::start(&url, &[]);
+    let zone = "America/Sao_Paulo";
+    let mut browser = Browser::open_in_zone(
+        &format!(
+            "{}/console#view=overview&from={FROM}&to={TO}&bucket=DAY",
+            server.url()
+        ),
+        Some(zone),
+    )
+    .await;
+    settled(&mut browser, "overview").await;
+    assert_eq!(
+        browser
+            .eval("document.querySelector('#controls [name=tz]').value")
+            .await,
+        json!(zone)
+    );
+    let data = api(
+        &server,
+        None,
+        "query($f: EventFilter, $z: String) {
+           eventCounts(filter: $f, groupBy: [], bucket: DAY, timeZone: $z) { bucketStart count }
+         }",
+        json!({ "f": { "from": FROM, "to": TO }, "z": zone }),
+    )
+    .await;
+    let want: Vec<(String, f64)> = data["eventCounts"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|r| {
+            (
+                r["bucketStart"].as_str().unwrap_or_default().to_string(),
+                r["count"].as_f64().unwrap_or(-1.0),
+            )
+        })
+        .collect();
+    assert!(
+        want.iter().all(|(start, _)| start.ends_with("T03:00:00Z")),
+        "{want:?}"
+    );
+    let shown: Vec<(String, f64)> = table(&mut browser, "category-buckets", "bucket")
+        .await
+        .into_iter()
+        .map(|(start, cells)| (start, number(cells.last().map_or("", String::as_str))))
+        .collect();
+    assert_eq!(shown, want);
+    browser.close().await;
+}
+
 fn seconds(instant: &str) -> f64 {
     chrono::DateTime::parse_from_rfc3339(instant)
         .unwrap_or_else(|_| panic!("{instant} is an instant"))
