@@ -40,7 +40,7 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run pending migrations, then serve GraphQL over HTTP (GraphiQL at /graphql).
+    /// Run pending migrations, then serve GraphQL over HTTP (the audit console at /, GraphiQL at /graphql).
     Serve(ServeArgs),
     /// Create or upgrade the schema and exit.
     Migrate,

@@ -131,7 +131,7 @@ pub struct Limits {
     /// Refuse introspection queries.
     #[arg(long, env = "USER_EVENTS_NO_INTROSPECTION")]
     pub no_introspection: bool,
-    /// Do not serve the GraphiQL page.
+    /// Do not serve the GraphiQL page or the audit console.
     #[arg(long, env = "USER_EVENTS_NO_GRAPHIQL")]
     pub no_graphiql: bool,
     /// An origin browsers may call from (CORS); repeat for several. None by default.

@@ -113,7 +113,9 @@ pub async fn serve(database: &DatabaseArgs, args: &ServeArgs) -> Result<(), Serv
             source,
         })?;
     let address = listener.local_addr()?;
-    tracing::info!("listening on http://{address} (GraphiQL: http://{address}/graphql)");
+    tracing::info!(
+        "listening on http://{address} (console: http://{address}/, GraphiQL: http://{address}/graphql)"
+    );
     let stopping = live.clone();
     axum::serve(
         listener,
