@@ -32,9 +32,13 @@ async fn api(server: &ServerProcess, token: Option<&str>, query: &str, variables
     body["data"].clone()
 }
 
-/// A SQLite database filled by `user-events demo`.
-async fn demo_database(events: u32, seed: u32) -> (String, Option<tempfile::TempDir>) {
-    let (url, dir) = fresh_database(Backend::Sqlite).await;
+/// A database filled by `user-events demo`.
+async fn demo_database(
+    backend: Backend,
+    events: u32,
+    seed: u32,
+) -> (String, Option<tempfile::TempDir>) {
+    let (url, dir) = fresh_database(backend).await;
     let out = bin()
         .args(["--database-url", &url, "demo"])
         .args(["--events", &events.to_string(), "--seed", &seed.to_string()])
@@ -129,8 +133,17 @@ async fn api_ids(
 }
 
 #[tokio::test]
-async fn the_console_shows_what_the_api_says_and_drills_down() {
-    let (url, _dir) = demo_database(4000, 7).await;
+async fn the_console_shows_what_the_api_says_and_drills_down_on_sqlite() {
+    shows_what_the_api_says_and_drills_down(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn the_console_shows_what_the_api_says_and_drills_down_on_postgres() {
+    shows_what_the_api_says_and_drills_down(Backend::Postgres).await;
+}
+
+async fn shows_what_the_api_says_and_drills_down(backend: Backend) {
+    let (url, _dir) = demo_database(backend, 4000, 7).await;
     let server = ServerProcess::start(&url, &[]);
     let range = json!({ "from": FROM, "to": TO });
     let overview = format!(
@@ -400,7 +413,7 @@ async fn the_console_shows_what_the_api_says_and_drills_down() {
 /// Without a zone in the address, the overview buckets in the browser's own time zone.
 #[tokio::test]
 async fn the_overview_buckets_in_the_browsers_time_zone() {
-    let (url, _dir) = demo_database(1500, 11).await;
+    let (url, _dir) = demo_database(Backend::Sqlite, 1500, 11).await;
     let server = ServerProcess::start(&url, &[]);
     let zone = "America/Sao_Paulo";
     let mut browser = Browser::open_in_zone(
@@ -461,7 +474,7 @@ fn seconds(instant: &str) -> f64 {
 /// the live feed, which pauses and resumes without losing an event written meanwhile.
 #[tokio::test]
 async fn the_console_uses_the_token_and_resumes_the_live_feed() {
-    let (url, _dir) = demo_database(2000, 3).await;
+    let (url, _dir) = demo_database(Backend::Sqlite, 2000, 3).await;
     let out = bin()
         .args(["--database-url", &url, "token", "create"])
         .args(["--role", "analyst", "--name", "console"])
