@@ -209,9 +209,56 @@
     const el = section('Live events', 'live', true);
     el.innerHTML = '<p><button id="pause">Pause</button> <span id="live-state">connecting</span></p>' + table('live-table', EVENT_HEAD, []);
     const body = el.querySelector('tbody');
-    const state = { lastId: s.after || null, running: false, dispose: null, client: null };
+    const state = { lastId: s.after || null, running: false, dispose: null, client: null, retry: null, attempts: 0, connection: 0 };
     const wsUrl = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/graphql/ws';
+    const shown = (text) => { el.querySelector('#live-state').textContent = text; };
+    const reason = (e) => (Array.isArray(e) && e.length ? e[0].message : e && e.code ? 'closed (' + e.code + (e.reason ? ' ' + e.reason : '') + ')' : e && e.message ? e.message : 'closed');
+    // Ends the current connection; its handlers see that they are stale and stay quiet.
+    function release() {
+      state.connection += 1;
+      clearTimeout(state.retry);
+      if (state.dispose) state.dispose();
+      if (state.client) state.client.dispose();
+      state.dispose = state.client = state.retry = null;
+    }
+    // The connection or the subscription ended while the feed runs: subscribe again, after the
+    // last event shown, so that nothing is missed and nothing is shown twice.
+    function again(why) {
+      release();
+      const wait = Math.min(30000, 500 * 2 ** state.attempts++);
+      shown('reconnecting');
+      status.textContent = 'live feed: ' + why + '; reconnecting';
+      state.retry = setTimeout(connect, wait);
+    }
+    function connect() {
+      if (!state.running) return;
+      const mine = state.connection;
+      const auth = authorization();
+      state.client = window.graphqlWs.createClient({
+        url: wsUrl, connectionParams: auth ? { authorization: auth } : {}, retryAttempts: 0,
+        on: { connected: () => { if (mine !== state.connection) return; state.attempts = 0; status.textContent = ''; shown('live'); } },
+      });
+      state.dispose = state.client.subscribe({
+        query: `subscription Live($f: EventFilter, $after: ID) { eventCreated(filter: $f, after: $after) { ${EVENT_FIELDS} } }`,
+        variables: { f: filter(Object.assign({}, s, { from: '', to: '' })), after: state.lastId },
+      }, {
+        next: (message) => {
+          if (mine !== state.connection) return;
+          if (message.errors) { status.textContent = message.errors[0].message; return; }
+          const e = message.data.eventCreated;
+          state.lastId = e.id;
+          body.insertAdjacentHTML('afterbegin', eventRow(e));
+          while (body.rows.length > 500) body.deleteRow(body.rows.length - 1);
+        },
+        error: (e) => { if (mine === state.connection && state.running) again(reason(e)); },
+        complete: () => { if (mine === state.connection && state.running) again('the server ended the feed'); },
+      });
+    }
     async function start() {
+      state.running = true;
+      state.attempts = 0;
+      shown('connecting');
+      el.querySelector('#pause').textContent = 'Pause';
       // Begin where the server's feed stands now, so that every later event arrives, even one
       // written between this read and the subscription (the server replays from `after`).
       if (state.lastId === null) {
@@ -219,34 +266,18 @@
           state.lastId = (await gql('{ lastEventId }')).lastEventId;
         } catch (e) {
           status.textContent = e.message;
+          state.running = false;
+          shown('stopped');
+          el.querySelector('#pause').textContent = 'Resume';
           return;
         }
       }
-      const auth = authorization();
-      state.client = window.graphqlWs.createClient({ url: wsUrl, connectionParams: auth ? { authorization: auth } : {}, retryAttempts: 5 });
-      state.running = true;
-      el.querySelector('#live-state').textContent = 'live';
-      el.querySelector('#pause').textContent = 'Pause';
-      state.dispose = state.client.subscribe({
-        query: `subscription Live($f: EventFilter, $after: ID) { eventCreated(filter: $f, after: $after) { ${EVENT_FIELDS} } }`,
-        variables: { f: filter(Object.assign({}, s, { from: '', to: '' })), after: state.lastId },
-      }, {
-        next: (message) => {
-          if (message.errors) { status.textContent = message.errors[0].message; return; }
-          const e = message.data.eventCreated;
-          state.lastId = e.id;
-          body.insertAdjacentHTML('afterbegin', eventRow(e));
-          while (body.rows.length > 500) body.deleteRow(body.rows.length - 1);
-        },
-        error: (e) => { status.textContent = 'live feed: ' + (e && e.message ? e.message : 'closed'); },
-        complete: () => {},
-      });
+      connect();
     }
     function stop() {
-      if (state.dispose) state.dispose();
-      if (state.client) state.client.dispose();
       state.running = false;
-      el.querySelector('#live-state').textContent = 'paused after #' + (state.lastId || '-');
+      release();
+      shown('paused after #' + (state.lastId || '-'));
       el.querySelector('#pause').textContent = 'Resume';
     }
     el.querySelector('#pause').addEventListener('click', () => (state.running ? stop() : start()));

@@ -585,6 +585,55 @@ async fn the_live_feed_shows_events_inserted_by_plain_sql() {
     }
 }
 
+/// The live feed survives the server going away: it reconnects by itself, resubscribes after
+/// the last event it showed, and shows the events written while the server was down, once each.
+#[tokio::test]
+async fn the_live_feed_reconnects_without_losing_or_repeating_an_event() {
+    let (url, _dir) = fresh_database(Backend::Sqlite).await;
+    let server = ServerProcess::start(&url, &[]);
+    let address = server.address.clone();
+    let mut browser = Browser::open(&format!("{}/console#view=live", server.url())).await;
+    live(&mut browser).await;
+    insert_event(&url, "license created").await;
+    let rows = "document.querySelectorAll('[data-testid=live-table] tbody tr').length";
+    browser.wait_for(&format!("{rows} === 1"), 20).await;
+
+    let (status, _) = server.terminate();
+    assert!(status.success());
+    browser
+        .wait_for(
+            "document.getElementById('live-state').textContent === 'reconnecting'",
+            20,
+        )
+        .await;
+    insert_event(&url, "license deleted").await;
+    insert_event(&url, "project created").await;
+    let server = ServerProcess::start_on(&address, &url, &[]);
+    browser
+        .wait_for(
+            "document.getElementById('live-state').textContent === 'live'",
+            40,
+        )
+        .await;
+    browser.wait_for(&format!("{rows} === 3"), 20).await;
+    insert_event(&url, "project deleted").await;
+    browser.wait_for(&format!("{rows} === 4"), 20).await;
+    let names = browser
+        .eval("[...document.querySelectorAll('[data-testid=live-table] tbody tr')].map(r => r.cells[2].textContent)")
+        .await;
+    assert_eq!(
+        names,
+        json!([
+            "project deleted",
+            "project created",
+            "license deleted",
+            "license created"
+        ])
+    );
+    drop(server);
+    browser.close().await;
+}
+
 /// Waits until the live feed runs, and a moment more for the server to have the subscription.
 async fn live(browser: &mut Browser) {
     browser

@@ -358,15 +358,14 @@ impl ServerProcess {
     /// Starts `serve --listen 127.0.0.1:0` with these extra arguments and waits until it logs
     /// where it listens.
     pub fn start(database_url: &str, extra: &[&str]) -> ServerProcess {
+        Self::start_on("127.0.0.1:0", database_url, extra)
+    }
+
+    /// [`ServerProcess::start`] on this address (`host:port`).
+    pub fn start_on(listen: &str, database_url: &str, extra: &[&str]) -> ServerProcess {
         use std::io::{BufRead, BufReader};
         let mut child = bin()
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--database-url",
-                database_url,
-            ])
+            .args(["serve", "--listen", listen, "--database-url", database_url])
             .args(extra)
             .stderr(std::process::Stdio::piped())
             .stdout(std::process::Stdio::null())
