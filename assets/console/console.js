@@ -74,8 +74,13 @@
       '</tr></thead><tbody>' + rows.join('') + '</tbody></table>';
   }
 
-  // A range to start from: the 30 days up to the newest event.
+  // A range to start from: the 30 days up to the newest event; the overview's bucket and zone
+  // (the browser's) are written into the address too, so that a shared link shows the same.
   async function ensureRange(s) {
+    if (s.view === 'overview' && !(s.tz && s.bucket)) {
+      s = Object.assign({}, s, { tz: s.tz || Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC', bucket: s.bucket || 'DAY' });
+      history.replaceState(null, '', href({}, s));
+    }
     if (s.from && s.to) return s;
     const data = await gql('{ events(first: 1) { edges { node { createdAt } } } }');
     const newest = data.events.edges.length ? new Date(data.events.edges[0].node.createdAt) : new Date();

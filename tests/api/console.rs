@@ -431,6 +431,14 @@ async fn the_overview_buckets_in_the_browsers_time_zone() {
             .await,
         json!(zone)
     );
+    // The address says so, so that a shared link buckets the same for whoever opens it.
+    let hash = browser.eval("decodeURIComponent(location.hash)").await;
+    assert!(
+        hash.as_str()
+            .unwrap_or_default()
+            .contains(&format!("tz={zone}")),
+        "{hash}"
+    );
     let data = api(
         &server,
         None,
