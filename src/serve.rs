@@ -87,8 +87,13 @@ pub async fn serve(database: &DatabaseArgs, args: &ServeArgs) -> Result<(), Serv
     let live = Live::start(tail, &options.url).await?;
     let persisted = std::sync::Arc::new(match &args.allow_list {
         Some(path) => {
-            let persisted = Persisted::with_allow_list(path)?;
-            tracing::info!(file = %path.display(), "only the operations of the allow-list run");
+            let mut persisted = Persisted::with_allow_list(path)?;
+            // The console is a client of the API like any other: its operations join the list
+            // while it is served.
+            if !args.limits.no_graphiql {
+                persisted.allow(crate::http::console_operations());
+            }
+            tracing::info!(file = %path.display(), "only the operations of the allow-list (and the console's) run");
             persisted
         }
         None => Persisted::open(),

@@ -34,7 +34,10 @@
     const token = (localStorage.getItem('user-events-token') || '').trim();
     return token ? 'Bearer ' + token : null;
   }
-  async function gql(query, variables) {
+  // Every operation the console sends, by name: the same file the server adds to its allow-list.
+  const operations = fetch('/console/operations.json').then((r) => r.json());
+  async function gql(name, variables) {
+    const query = (await operations)[name];
     const headers = { 'content-type': 'application/json', accept: 'application/json' };
     const auth = authorization();
     if (auth) headers.authorization = auth;
@@ -82,7 +85,7 @@
       history.replaceState(null, '', href({}, s));
     }
     if (s.from && s.to) return s;
-    const data = await gql('{ events(first: 1) { edges { node { createdAt } } } }');
+    const data = await gql('Newest');
     const newest = data.events.edges.length ? new Date(data.events.edges[0].node.createdAt) : new Date();
     const to = new Date(Date.UTC(newest.getUTCFullYear(), newest.getUTCMonth(), newest.getUTCDate() + 1));
     const from = new Date(to.getTime() - 30 * 86400000);
@@ -115,14 +118,7 @@
     const tz = s.tz || Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
     const bucket = s.bucket || 'DAY';
     const vars = { f: filter(s), bucket, tz };
-    const data = await gql(`query Overview($f: EventFilter, $bucket: TimeBucket, $tz: String) {
-      byCategory: eventCounts(filter: $f, groupBy: [CATEGORY], bucket: $bucket, timeZone: $tz) { bucketStart category count }
-      totals: eventCounts(filter: $f, groupBy: [CATEGORY]) { category count }
-      users: eventCounts(filter: $f, groupBy: [USER], limit: 10) { userId count }
-      addresses: eventCounts(filter: $f, groupBy: [IP_ADDRESS], limit: 10) { ipAddress count }
-      logins: loginActivity(filter: $f, bucket: $bucket, timeZone: $tz) { start logins byAuthMethod { method count } }
-      usage: resourceUsage(filter: $f, groupBy: [], bucket: $bucket, timeZone: $tz) { bucketStart events cpu memoryGib gpu }
-    }`, vars);
+    const data = await gql('Overview', vars);
 
     // Events per category, stacked, by bucket (click a bucket to see its events).
     const starts = [...new Set(data.byCategory.map((r) => r.bucketStart))].sort();
@@ -172,7 +168,6 @@
     }
   }
 
-  const EVENT_FIELDS = 'id createdAt eventName category userId ipAddress details { username userType authMethod resourceUsage { cpu memoryGib gpu } sharing { from to } sessionId }';
 
   function eventRow(e) {
     const details = Object.fromEntries(Object.entries(e.details || {}).filter(([, v]) => v !== null));
@@ -185,24 +180,20 @@
   const EVENT_HEAD = ['Id', 'At (UTC)', 'Event', 'Category', 'User', 'Address', 'Details'];
 
   async function events(s) {
-    const data = await gql(`query Events($f: EventFilter, $after: String) {
-      events(filter: $f, first: 50, after: $after) { totalCount edges { node { ${EVENT_FIELDS} } } pageInfo { hasNextPage endCursor } }
-    }`, { f: filter(s), after: s.after || null });
+    const data = await gql('Events', { f: filter(s), after: s.after || null });
     const el = section('Events (' + fmt(data.events.totalCount) + ')', 'events', true);
     el.innerHTML = table('events-table', EVENT_HEAD, data.events.edges.map((e) => eventRow(e.node))) +
       (data.events.pageInfo.hasNextPage ? '<p><a id="next-page" href="' + href({ after: data.events.pageInfo.endCursor }) + '">Older events</a></p>' : '');
   }
 
   async function oneEvent(s) {
-    const data = await gql(`query One($id: ID!) { event(id: $id) { ${EVENT_FIELDS} description } }`, { id: s.id });
+    const data = await gql('One', { id: s.id });
     const el = section('Event ' + s.id, 'event', true);
     el.innerHTML = data.event ? table('event-table', EVENT_HEAD, [eventRow(data.event)]) + '<pre>' + esc(data.event.description) + '</pre>' : 'No such event.';
   }
 
   async function exposure(s) {
-    const data = await gql(`query Exposure($asOf: DateTime) {
-      sharingExposure(asOf: $asOf) { kind resourceId status since setBy event { id } }
-    }`, { asOf: s.asOf || null });
+    const data = await gql('Exposure', { asOf: s.asOf || null });
     const el = section('Open shares' + (s.asOf ? ' as of ' + s.asOf : ' now') + ' (' + fmt(data.sharingExposure.length) + ')', 'exposure', true);
     el.innerHTML = table('exposure-table', ['Resource', 'Id', 'Status', 'Since', 'Set by', 'Change'], data.sharingExposure.map((r) =>
       '<tr data-resource="' + esc(r.resourceId) + '"><td>' + esc(r.kind) + '</td><td>' + esc(r.resourceId) + '</td><td>' + esc(r.status) +
@@ -214,7 +205,7 @@
     const el = section('Live events', 'live', true);
     el.innerHTML = '<p><button id="pause">Pause</button> <span id="live-state">connecting</span></p>' + table('live-table', EVENT_HEAD, []);
     const body = el.querySelector('tbody');
-    const state = { lastId: s.after || null, running: false, dispose: null, client: null, retry: null, attempts: 0, connection: 0 };
+    const state = { lastId: s.after || null, running: false, dispose: null, client: null, retry: null, attempts: 0, connection: 0, query: null };
     const wsUrl = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/graphql/ws';
     const shown = (text) => { el.querySelector('#live-state').textContent = text; };
     const reason = (e) => (Array.isArray(e) && e.length ? e[0].message : e && e.code ? 'closed (' + e.code + (e.reason ? ' ' + e.reason : '') + ')' : e && e.message ? e.message : 'closed');
@@ -244,7 +235,7 @@
         on: { connected: () => { if (mine !== state.connection) return; state.attempts = 0; status.textContent = ''; shown('live'); } },
       });
       state.dispose = state.client.subscribe({
-        query: `subscription Live($f: EventFilter, $after: ID) { eventCreated(filter: $f, after: $after) { ${EVENT_FIELDS} } }`,
+        query: state.query,
         variables: { f: filter(Object.assign({}, s, { from: '', to: '' })), after: state.lastId },
       }, {
         next: (message) => {
@@ -266,16 +257,15 @@
       el.querySelector('#pause').textContent = 'Pause';
       // Begin where the server's feed stands now, so that every later event arrives, even one
       // written between this read and the subscription (the server replays from `after`).
-      if (state.lastId === null) {
-        try {
-          state.lastId = (await gql('{ lastEventId }')).lastEventId;
-        } catch (e) {
-          status.textContent = e.message;
-          state.running = false;
-          shown('stopped');
-          el.querySelector('#pause').textContent = 'Resume';
-          return;
-        }
+      try {
+        state.query = (await operations).Live;
+        if (state.lastId === null) state.lastId = (await gql('LastEventId')).lastEventId;
+      } catch (e) {
+        status.textContent = e.message;
+        state.running = false;
+        shown('stopped');
+        el.querySelector('#pause').textContent = 'Resume';
+        return;
       }
       connect();
     }

@@ -14,6 +14,17 @@ const TEXT_JS: &str = "text/javascript; charset=utf-8";
 const TEXT_CSS: &str = "text/css; charset=utf-8";
 const FAVICON_TYPE: &str = "image/svg+xml";
 
+/// Every GraphQL operation the console sends, by name (JSON): the page loads it, and a server
+/// with an allow-list adds these to it.
+const OPERATIONS: &str = include_str!("../../assets/console/operations.json");
+
+/// The console's operations, for an allow-list.
+pub fn operations() -> Vec<String> {
+    let parsed: std::collections::BTreeMap<String, String> =
+        serde_json::from_str(OPERATIONS).unwrap_or_default();
+    parsed.into_values().collect()
+}
+
 /// Embedded files: name, content type, bytes.
 const ASSETS: &[(&str, &str, &[u8])] = &[
     (
@@ -36,6 +47,7 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         TEXT_CSS,
         include_bytes!("../../assets/vendor/console/uPlot.min.css"),
     ),
+    ("operations.json", "application/json", OPERATIONS.as_bytes()),
     (
         "favicon.svg",
         FAVICON_TYPE,
@@ -75,4 +87,19 @@ pub async fn asset(Path(file): Path<String>) -> Response {
 /// `GET /favicon.ico`: the console's icon, for browsers and tools that ask for it by that name.
 pub async fn favicon() -> Response {
     serve_asset(ASSETS, "favicon.svg")
+}
+
+#[cfg(test)]
+mod tests {
+    /// The embedded file is an object of operation texts, one per view and the live feed.
+    #[test]
+    fn the_console_operations_parse() {
+        let operations = super::operations();
+        assert_eq!(operations.len(), 7);
+        assert!(
+            operations
+                .iter()
+                .any(|q| q.starts_with("subscription Live"))
+        );
+    }
 }

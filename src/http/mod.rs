@@ -4,6 +4,7 @@ mod auth;
 mod console;
 mod export;
 
+pub use console::operations as console_operations;
 pub use export::parse_filter;
 mod graphiql;
 mod graphql;

@@ -642,6 +642,68 @@ async fn the_live_feed_reconnects_without_losing_or_repeating_an_event() {
     browser.close().await;
 }
 
+/// A server that runs only the operations of an allow-list still serves a working console (its
+/// operations join the list), while any other operation is refused; with the console switched
+/// off, its operations are refused too.
+#[tokio::test]
+async fn the_console_works_under_an_allow_list() {
+    let (url, dir) = demo_database(Backend::Sqlite, 1000, 5).await;
+    let list = dir.as_ref().expect("temp dir").path().join("allowed.json");
+    std::fs::write(&list, r#"["{ eventCatalog { name } }"]"#).expect("allow-list");
+    let list = list.display().to_string();
+    let server = ServerProcess::start(&url, &["--allow-list", &list]);
+    let mut browser = Browser::open(&format!(
+        "{}/console#view=overview&from={FROM}&to={TO}&tz=UTC",
+        server.url()
+    ))
+    .await;
+    settled(&mut browser, "overview").await;
+    assert!(
+        !table(&mut browser, "category-totals", "category")
+            .await
+            .is_empty()
+    );
+    browser
+        .goto(&format!("{}/console#view=live", server.url()))
+        .await;
+    live(&mut browser).await;
+    insert_event(&url, "license created").await;
+    browser
+        .wait_for(
+            "document.querySelectorAll('[data-testid=live-table] tbody tr').length === 1",
+            20,
+        )
+        .await;
+    browser.close().await;
+
+    let refused = |body: Value| {
+        body["errors"][0]["extensions"]["code"] == "FORBIDDEN" && body["data"].is_null()
+    };
+    let post = |server: &ServerProcess, query: &str| {
+        let request = reqwest::Client::new()
+            .post(format!("{}/graphql", server.url()))
+            .json(&json!({ "query": query }));
+        async move {
+            request
+                .send()
+                .await
+                .expect("request")
+                .json::<Value>()
+                .await
+                .expect("JSON")
+        }
+    };
+    assert!(refused(post(&server, "{ lastEventId }").await));
+    let listed = post(&server, "query LastEventId { lastEventId }").await;
+    assert!(listed["errors"].is_null(), "{listed}");
+    drop(server);
+    let server = ServerProcess::start(&url, &["--allow-list", &list, "--no-graphiql"]);
+    assert!(refused(
+        post(&server, "query LastEventId { lastEventId }").await
+    ));
+    assert!(post(&server, "{ eventCatalog { name } }").await["errors"].is_null());
+}
+
 /// Waits until the live feed runs, and a moment more for the server to have the subscription.
 async fn live(browser: &mut Browser) {
     browser
