@@ -86,13 +86,8 @@ impl Store {
              COUNT(CASE WHEN {login} AND {method} = 'LOCAL' THEN 1 END) \
              FROM user_events"
         ));
-        if self.dialect == Dialect::Postgres {
-            // Only logins are parsed; logouts need no description.
-            sql.push(&format!(
-                " CROSS JOIN LATERAL (SELECT CASE WHEN {login} \
-                 THEN user_events_jsonb(description) END AS j) AS parsed"
-            ));
-        }
+        // Only logins are parsed; logouts need no description.
+        sql.push_parsed_description("description", Some(&login), "parsed");
         sql.push(" WHERE 1 = 1");
         filter.push_conditions(&mut sql, self.dialect);
         sql.push(" AND event_name IN ").bind_list([LOGIN, LOGOUT]);

@@ -171,11 +171,10 @@ impl EventFilter {
                         "json_valid(description) AND json_type(description, '$.username') = 'text' \
                          AND json_extract(description, '$.username') IN ",
                     ),
-                    // A cheap text test first: the guarded JSON parse runs only where the key is.
-                    Dialect::Postgres => sql.push(
-                        "strpos(description, 'username') > 0 \
-                         AND user_events_json_text(description, 'username') IN ",
-                    ),
+                    // A cheap text test first: the guarded JSON parse runs only where the key may be.
+                    Dialect::Postgres => sql
+                        .push_may_have_keys("description", &["username"])
+                        .push(" AND user_events_json_text(description, 'username') IN "),
                 };
                 sql.bind_list(names.iter().cloned());
             }

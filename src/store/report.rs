@@ -372,12 +372,8 @@ impl<'a> Shape<'a> {
             Measure::Usage => self.push_usage_sums(&mut sql),
         }
         sql.push(" FROM ").push(self.source.table);
-        if measure == Measure::Usage && self.dialect == Dialect::Postgres {
-            // OFFSET 0 keeps the subquery from being pulled up: pulled up, PostgreSQL would
-            // parse the description once for every use of `j` rather than once a row.
-            sql.push(
-                " CROSS JOIN LATERAL (SELECT user_events_jsonb(description) AS j OFFSET 0) AS parsed",
-            );
+        if measure == Measure::Usage {
+            sql.push_parsed_description("description", None, "parsed");
         }
         sql.push(" WHERE 1 = 1");
         filter.push_conditions_on(&mut sql, self.dialect, self.source.time);
@@ -580,10 +576,11 @@ impl<'a> Shape<'a> {
                  OR (json_type(description, '$.gpu') = 'real' \
                      AND json_extract(description, '$.gpu') = CAST(json_extract(description, '$.gpu') AS INTEGER)))",
             ),
-            Dialect::Postgres => sql.push(
-                " AND (strpos(description, '\"cpu\"') > 0 OR strpos(description, '\"memory\"') > 0 \
-                 OR strpos(description, '\"gpu\"') > 0) \
-                 AND (jsonb_typeof(j -> 'cpu') = 'number' OR jsonb_typeof(j -> 'memory') = 'number' \
+            Dialect::Postgres => sql
+                .push(" AND ")
+                .push_may_have_keys("description", &["cpu", "memory", "gpu"])
+                .push(
+                    " AND (jsonb_typeof(j -> 'cpu') = 'number' OR jsonb_typeof(j -> 'memory') = 'number' \
                  OR (jsonb_typeof(j -> 'gpu') = 'number' \
                      AND (j ->> 'gpu')::numeric = trunc((j ->> 'gpu')::numeric)))",
             ),

@@ -113,9 +113,7 @@ impl Store {
         sql.push(" AS rid, ");
         self.push_json_text(&mut sql, "to");
         sql.push(" AS st FROM user_events");
-        if self.dialect == Dialect::Postgres {
-            sql.push(" CROSS JOIN LATERAL (SELECT user_events_jsonb(description) AS j) AS parsed");
-        }
+        sql.push_parsed_description("description", None, "parsed");
         sql.push(" WHERE event_name IN ").bind_list(names);
         sql.push(" AND created_at <= ")
             .bind(self.dialect.time(as_of));

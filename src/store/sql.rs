@@ -44,6 +44,46 @@ impl Sql {
         self
     }
 
+    /// On PostgreSQL, appends ` CROSS JOIN LATERAL (...) AS {alias}` that gives each row its
+    /// description parsed as `j` (NULL when it is not a JSON object), parsed only where `when`
+    /// holds if given; nothing on SQLite, whose JSON functions read the text directly.
+    ///
+    /// `OFFSET 0` keeps the subquery from being pulled up into the outer query: pulled up,
+    /// PostgreSQL parses the description again for every expression that uses `j`, which
+    /// measured 2.7x slower for the login report on 1M events.
+    pub(crate) fn push_parsed_description(
+        &mut self,
+        column: &str,
+        when: Option<&str>,
+        alias: &str,
+    ) -> &mut Sql {
+        if self.dialect == Dialect::Postgres {
+            let parse = format!("user_events_jsonb({column})");
+            let parsed = match when {
+                Some(condition) => format!("CASE WHEN {condition} THEN {parse} END"),
+                None => parse,
+            };
+            self.text.push_str(&format!(
+                " CROSS JOIN LATERAL (SELECT {parsed} AS j OFFSET 0) AS {alias}"
+            ));
+        }
+        self
+    }
+
+    /// PostgreSQL: appends a cheap text test that holds for every description that may have
+    /// one of `keys` as a JSON key, so that the costly guarded parse runs only there. A key is
+    /// either spelled out in the text or written with `\u` escapes; both pass.
+    pub(crate) fn push_may_have_keys(&mut self, column: &str, keys: &[&str]) -> &mut Sql {
+        self.text.push('(');
+        for key in keys {
+            self.text
+                .push_str(&format!("strpos({column}, '{key}') > 0 OR "));
+        }
+        self.text
+            .push_str(&format!("strpos({column}, E'\\\\u') > 0)"));
+        self
+    }
+
     /// Appends `(p1, p2, ...)` with one placeholder a value; `values` must not be empty.
     pub(crate) fn bind_list<V: Into<Value>>(
         &mut self,

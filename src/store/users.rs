@@ -232,9 +232,7 @@ impl Store {
 
     /// On PostgreSQL, the guarded parse of `e.description` as `j`.
     fn push_json_join(&self, sql: &mut Sql) {
-        if self.dialect == Dialect::Postgres {
-            sql.push(" CROSS JOIN LATERAL (SELECT user_events_jsonb(e.description) AS j) AS p");
-        }
+        sql.push_parsed_description("e.description", None, "p");
     }
 
     /// A string key of `e.description` (NULL when absent or not a string).
@@ -255,7 +253,8 @@ impl Store {
     fn push_key_present(&self, sql: &mut Sql, key: &str, allowed: Option<&[&str]>) {
         if self.dialect == Dialect::Postgres {
             // A cheap text test before the parse.
-            sql.push(&format!("strpos(e.description, '{key}') > 0 AND "));
+            sql.push_may_have_keys("e.description", &[key])
+                .push(" AND ");
         }
         match allowed {
             None => {

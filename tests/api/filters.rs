@@ -23,7 +23,8 @@ async fn dataset(app: &TestApp) -> Vec<i64> {
             .description("Something Happened"),
         Row::new("job started", "2026-01-05 10:00:00")
             .ip("127.0.0.1")
-            .description(r#"{"username":"ana","job_id":3}"#),
+            // The key written with an escape is still `username` (text search does not see it).
+            .description(r#"{"\u0075sername":"ana","job_id":3}"#),
         Row::new("file downloaded", "2026-01-06 10:00:00")
             .user(Some(BO))
             .ip("10.0.0.2")
@@ -92,7 +93,7 @@ on_both_backends! {
         check(&app, &r, json!({ "from": "2026-01-03T11:00:00+01:00", "to": "2026-01-05T10:00:00.000001Z" }), &[3, 4, 5]).await;
         check(&app, &r, json!({ "search": "something" }), &[4]).await;
         check(&app, &r, json!({ "search": "DATA.csv" }), &[6]).await;
-        check(&app, &r, json!({ "search": "\"username\":\"ana\"" }), &[1, 5, 8]).await;
+        check(&app, &r, json!({ "search": "\"username\":\"ana\"" }), &[1, 8]).await;
         check(&app, &r, json!({ "search": "50%_" }), &[]).await;
     }
 

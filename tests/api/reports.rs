@@ -232,6 +232,9 @@ on_both_backends! {
                 .description(r#"{"username":"ana","cpu":2,"memory":4.5,"gpu":1}"#),
             Row::new("session launched", "2026-02-01 11:00:00")
                 .description(r#"{"username":"ana","cpu":0.5,"memory":1}"#),
+            // A key spelled with an escape is the same key.
+            Row::new("session launched", "2026-02-01 12:00:00")
+                .description(r#"{"username":"ana","\u0063pu":1}"#),
             Row::new("job started", "2026-02-02 10:00:00")
                 .user(Some(BO))
                 .description(r#"{"username":"bo","gpu":2.0,"cpu":"many"}"#),
@@ -253,7 +256,7 @@ on_both_backends! {
             data["resourceUsage"],
             json!([
                 { "bucketStart": "2026-02-01T00:00:00Z", "category": "SESSIONS", "userId": ANA,
-                  "events": 2, "cpu": 2.5, "memoryGib": 5.5, "gpu": 1 },
+                  "events": 3, "cpu": 3.5, "memoryGib": 5.5, "gpu": 1 },
                 { "bucketStart": "2026-02-02T00:00:00Z", "category": "JOBS", "userId": BO,
                   "events": 1, "cpu": 0.0, "memoryGib": 0.0, "gpu": 2 },
             ])
