@@ -95,7 +95,7 @@ mod tests {
     #[test]
     fn the_console_operations_parse() {
         let operations = super::operations();
-        assert_eq!(operations.len(), 7);
+        assert_eq!(operations.len(), 8);
         assert!(
             operations
                 .iter()
