@@ -5,6 +5,28 @@ use serde_json::json;
 use crate::helpers::*;
 
 on_both_backends! {
+    // A description that starts like JSON but is not counts as an unknown method and does not
+    // disturb the other rows of the range; one with a leading space is read.
+    async fn a_login_whose_description_is_not_json_counts_as_unknown(app: TestApp) {
+        app.insert(&[
+            Row::new("user login", "2026-05-01 08:00:00").description(r#"{"auth_method":"LDAP"}"#),
+            Row::new("user login", "2026-05-02 08:00:00").description(r#"{"auth_method":"SAML""#),
+            Row::new("user login", "2026-05-02 09:00:00").description(r#" {"auth_method":"LOCAL"}"#),
+        ])
+        .await;
+        let query = "query($f: EventFilter) { loginActivity(filter: $f) { start logins byAuthMethod { method count } } }";
+        let clean = app.query(query, json!({ "f": { "to": "2026-05-02T00:00:00Z" } })).await;
+        let day_one = json!({ "start": "2026-05-01T00:00:00Z", "logins": 1,
+                              "byAuthMethod": [ { "method": "LDAP", "count": 1 } ] });
+        assert_eq!(clean["loginActivity"], json!([day_one]));
+        let all = app.query(query, json!({})).await;
+        assert_eq!(
+            all["loginActivity"],
+            json!([day_one, { "start": "2026-05-02T00:00:00Z", "logins": 2,
+                              "byAuthMethod": [ { "method": "LOCAL", "count": 1 }, { "method": "UNKNOWN", "count": 1 } ] }])
+        );
+    }
+
     async fn logins_are_counted_per_bucket_by_method_and_distinct_user(app: TestApp) {
         app.insert(&[
             Row::new("user login", "2026-04-01 08:00:00").description(r#"{"username":"ana","auth_method":"LDAP"}"#),
