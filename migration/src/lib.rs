@@ -14,6 +14,7 @@ mod m20261125_000005_api_tokens;
 mod m20261125_000006_access_log;
 mod m20261125_000007_token_notify;
 mod m20261125_000008_json_readers_not_parallel;
+mod m20261125_000009_json_readers_whitespace;
 
 pub use m20261125_000003_rollups::{POSTGRES_ROLLUP_ADD_ALL, SQLITE_ROLLUP_REBUILD};
 
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000006_access_log::Migration),
             Box::new(m20261125_000007_token_notify::Migration),
             Box::new(m20261125_000008_json_readers_not_parallel::Migration),
+            Box::new(m20261125_000009_json_readers_whitespace::Migration),
         ]
     }
 }

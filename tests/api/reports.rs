@@ -235,6 +235,9 @@ on_both_backends! {
             // A key spelled with an escape is the same key.
             Row::new("session launched", "2026-02-01 12:00:00")
                 .description(r#"{"username":"ana","\u0063pu":1}"#),
+            // JSON may start after any JSON whitespace.
+            Row::new("session launched", "2026-02-01 13:00:00")
+                .description("\n\t{\"username\":\"ana\",\"cpu\":1}"),
             Row::new("job started", "2026-02-02 10:00:00")
                 .user(Some(BO))
                 .description(r#"{"username":"bo","gpu":2.0,"cpu":"many"}"#),
@@ -256,7 +259,7 @@ on_both_backends! {
             data["resourceUsage"],
             json!([
                 { "bucketStart": "2026-02-01T00:00:00Z", "category": "SESSIONS", "userId": ANA,
-                  "events": 3, "cpu": 3.5, "memoryGib": 5.5, "gpu": 1 },
+                  "events": 4, "cpu": 4.5, "memoryGib": 5.5, "gpu": 1 },
                 { "bucketStart": "2026-02-02T00:00:00Z", "category": "JOBS", "userId": BO,
                   "events": 1, "cpu": 0.0, "memoryGib": 0.0, "gpu": 2 },
             ])
