@@ -12,7 +12,8 @@ mod users;
 use async_graphql::MergedObject;
 
 pub use paging::{
-    DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PageLimit, max_page, page_cost, page_request, size,
+    DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PageLimit, max_page, newest_first, page_cost, page_request,
+    size,
 };
 
 /// Every query.

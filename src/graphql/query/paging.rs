@@ -39,6 +39,16 @@ pub fn size(max: i32, name: &str, value: Option<i32>) -> async_graphql::Result<O
     }
 }
 
+/// A forward-only page, newest first (`first`/`after`), within the page limit where `ctx` runs:
+/// the connections that take no `last`/`before`.
+pub fn newest_first(
+    ctx: &async_graphql::Context<'_>,
+    first: Option<i32>,
+    after: Option<String>,
+) -> async_graphql::Result<PageRequest> {
+    page_request(max_page(ctx), first, after, None, None, SortOrder::Desc)
+}
+
 /// Validates `first`/`last`/`after`/`before` into a page request; pages hold at most `max`.
 pub fn page_request(
     max: i32,

@@ -2,12 +2,12 @@
 
 use async_graphql::{Context, Object};
 
-use super::page_request;
+use super::newest_first;
 use crate::details::SharingStatus;
 use crate::graphql::error::{OrInternal, store};
 use crate::graphql::scalars::DateTime;
 use crate::graphql::types::{EventFilterInput, SharingChangeConnection, SharingExposure};
-use crate::store::{SharedResource, SortOrder};
+use crate::store::SharedResource;
 
 /// Who opened what to whom, and what was open when.
 #[derive(Default)]
@@ -22,14 +22,7 @@ impl SharingQuery {
         after: Option<String>,
     ) -> async_graphql::Result<SharingChangeConnection> {
         let filter = EventFilterInput::into_store(ctx, filter, "filter")?;
-        let page = page_request(
-            crate::graphql::query::max_page(ctx),
-            first,
-            after,
-            None,
-            None,
-            SortOrder::Desc,
-        )?;
+        let page = newest_first(ctx, first, after)?;
         let rows = store(ctx)
             .sharing_changes_page(resource, &filter, &page)
             .await

@@ -4,9 +4,9 @@ use async_graphql::{ComplexObject, Context, SimpleObject};
 
 use super::{CategoryCount, EventConnection};
 use crate::graphql::error::{OrInternal, store};
-use crate::graphql::query::page_request;
+use crate::graphql::query::newest_first;
 use crate::graphql::scalars::{DateTime, UuidValue};
-use crate::store::{CountRow, EventFilter, LoginRow, SortOrder, Span};
+use crate::store::{CountRow, EventFilter, LoginRow, Span};
 
 /// Logins in one method.
 #[derive(SimpleObject)]
@@ -140,14 +140,7 @@ impl UserTimeline {
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<EventConnection> {
-        let page = page_request(
-            crate::graphql::query::max_page(ctx),
-            first,
-            after,
-            None,
-            None,
-            SortOrder::Desc,
-        )?;
+        let page = newest_first(ctx, first, after)?;
         let rows = store(ctx)
             .events_page(&self.filter, &page)
             .await
