@@ -226,16 +226,13 @@ async fn demo_writes_the_same_events_on_postgres_as_on_sqlite() {
 async fn serve_with_demo_answers_queries_and_stops_cleanly_on_sigterm() {
     let (url, _dir) = fresh_database(Backend::Sqlite).await;
     let server = ServerProcess::start(&url, &["--demo"]);
-    let client = reqwest::Client::new();
-    let body: Value = client
-        .post(format!("{}/graphql", server.url()))
-        .json(&json!({ "query": "{ events(filter: { categories: [SESSIONS] }, first: 5) { totalCount edges { node { category kind } } } }" }))
-        .send()
-        .await
-        .expect("request")
-        .json()
-        .await
-        .expect("json");
+    let body = server
+        .graphql(
+            None,
+            "{ events(filter: { categories: [SESSIONS] }, first: 5) { totalCount edges { node { category kind } } } }",
+            json!({}),
+        )
+        .await;
     let edges = body["data"]["events"]["edges"].as_array().expect("edges");
     assert_eq!(edges.len(), 5, "{body}");
     assert!(edges.iter().all(|e| e["node"]["category"] == "SESSIONS"));
@@ -245,15 +242,9 @@ async fn serve_with_demo_answers_queries_and_stops_cleanly_on_sigterm() {
             .expect("count")
             > 10_000
     );
-    let total: Value = client
-        .post(format!("{}/graphql", server.url()))
-        .json(&json!({ "query": "{ events { totalCount } }" }))
-        .send()
-        .await
-        .expect("request")
-        .json()
-        .await
-        .expect("json");
+    let total = server
+        .graphql(None, "{ events { totalCount } }", json!({}))
+        .await;
     assert_eq!(
         total["data"]["events"]["totalCount"], 100_000,
         "serve --demo loads 100,000 events"

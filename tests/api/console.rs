@@ -15,19 +15,7 @@ const FROM: &str = "2026-10-01T00:00:00Z";
 const TO: &str = "2026-11-01T00:00:00Z";
 
 async fn api(server: &ServerProcess, token: Option<&str>, query: &str, variables: Value) -> Value {
-    let mut request = reqwest::Client::new()
-        .post(format!("{}/graphql", server.url()))
-        .json(&json!({ "query": query, "variables": variables }));
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    let body: Value = request
-        .send()
-        .await
-        .expect("request")
-        .json()
-        .await
-        .expect("JSON");
+    let body = server.graphql(token, query, variables).await;
     assert!(body["errors"].is_null(), "{body}");
     body["data"].clone()
 }
@@ -679,29 +667,26 @@ async fn the_console_works_under_an_allow_list() {
     let refused = |body: Value| {
         body["errors"][0]["extensions"]["code"] == "FORBIDDEN" && body["data"].is_null()
     };
-    let post = |server: &ServerProcess, query: &str| {
-        let request = reqwest::Client::new()
-            .post(format!("{}/graphql", server.url()))
-            .json(&json!({ "query": query }));
-        async move {
-            request
-                .send()
-                .await
-                .expect("request")
-                .json::<Value>()
-                .await
-                .expect("JSON")
-        }
-    };
-    assert!(refused(post(&server, "{ lastEventId }").await));
-    let listed = post(&server, "query LastEventId { lastEventId }").await;
+    assert!(refused(
+        server.graphql(None, "{ lastEventId }", json!({})).await
+    ));
+    let listed = server
+        .graphql(None, "query LastEventId { lastEventId }", json!({}))
+        .await;
     assert!(listed["errors"].is_null(), "{listed}");
     drop(server);
     let server = ServerProcess::start(&url, &["--allow-list", &list, "--no-graphiql"]);
     assert!(refused(
-        post(&server, "query LastEventId { lastEventId }").await
+        server
+            .graphql(None, "query LastEventId { lastEventId }", json!({}))
+            .await
     ));
-    assert!(post(&server, "{ eventCatalog { name } }").await["errors"].is_null());
+    assert!(
+        server
+            .graphql(None, "{ eventCatalog { name } }", json!({}))
+            .await["errors"]
+            .is_null()
+    );
 }
 
 /// Waits until the live feed runs, and a moment more for the server to have the subscription.

@@ -401,6 +401,23 @@ impl ServerProcess {
         format!("http://{}", self.address)
     }
 
+    /// POSTs a GraphQL request (with a bearer token when given) and returns the whole answer.
+    pub async fn graphql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let mut request = reqwest::Client::new()
+            .post(format!("{}/graphql", self.url()))
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request
+            .send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("JSON answer")
+    }
+
     /// Sends SIGTERM and waits up to 10 s; returns the exit status and the whole log.
     pub fn terminate(mut self) -> (std::process::ExitStatus, Vec<String>) {
         let sent = std::process::Command::new("kill")
