@@ -14,23 +14,23 @@ use crate::helpers::*;
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-const SUBSCRIPTION: &str = "subscription($filter: EventFilter, $after: ID) {
+pub(crate) const SUBSCRIPTION: &str = "subscription($filter: EventFilter, $after: ID) {
   eventCreated(filter: $filter, after: $after) { id eventName userId }
 }";
 
 /// A subscriber speaking `graphql-transport-ws` (modern) or `graphql-ws` (legacy).
-struct Subscriber {
+pub(crate) struct Subscriber {
     socket: Socket,
     legacy: bool,
 }
 
 impl Subscriber {
-    async fn connect(address: &str, legacy: bool, variables: Value) -> Subscriber {
+    pub(crate) async fn connect(address: &str, legacy: bool, variables: Value) -> Subscriber {
         Self::connect_with(address, legacy, variables, json!({})).await
     }
 
     /// Connects with `payload` in `connection_init` and subscribes.
-    async fn connect_with(
+    pub(crate) async fn connect_with(
         address: &str,
         legacy: bool,
         variables: Value,
@@ -49,7 +49,7 @@ impl Subscriber {
     }
 
     /// Connects and sends `connection_init` with `payload`; returns the server's reply.
-    async fn open(address: &str, legacy: bool, payload: Value) -> (Subscriber, Value) {
+    pub(crate) async fn open(address: &str, legacy: bool, payload: Value) -> (Subscriber, Value) {
         let mut request = format!("ws://{address}/graphql/ws")
             .into_client_request()
             .expect("request");
@@ -79,14 +79,14 @@ impl Subscriber {
         (subscriber, reply)
     }
 
-    async fn send(&mut self, message: Value) {
+    pub(crate) async fn send(&mut self, message: Value) {
         self.socket
             .send(Message::Text(message.to_string().into()))
             .await
             .expect("send");
     }
 
-    async fn receive(&mut self) -> Value {
+    pub(crate) async fn receive(&mut self) -> Value {
         loop {
             let message = tokio::time::timeout(Duration::from_secs(10), self.socket.next())
                 .await

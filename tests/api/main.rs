@@ -18,6 +18,7 @@ mod errors;
 mod events;
 mod filters;
 mod graphiql;
+mod hostile;
 mod ingest;
 mod live;
 mod migration;
