@@ -10,7 +10,8 @@ use tokio::sync::mpsc;
 use crate::auth::Principal;
 use crate::store::{AccessEntry, Store};
 
-/// Entries waiting to be written; beyond this, new ones are dropped with a warning.
+/// Entries waiting to be written; beyond this (or beyond
+/// [`crate::config::defaults::ACCESS_LOG_QUEUE_BYTES`]), new ones are dropped with a warning.
 const QUEUE: usize = 10_000;
 /// How often old entries are pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
@@ -19,6 +20,26 @@ const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 #[derive(Clone, Debug)]
 pub struct AccessLog {
     sender: mpsc::Sender<AccessEntry>,
+    /// Bytes of the entries waiting to be written.
+    queued: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// What an entry weighs in the queue.
+fn weight(entry: &AccessEntry) -> usize {
+    std::mem::size_of::<AccessEntry>()
+        + entry.variables.len()
+        + entry.outcome.len()
+        + entry.kind.len()
+        + entry.at.len()
+        + [
+            &entry.token_name,
+            &entry.role,
+            &entry.operation_name,
+            &entry.address,
+        ]
+        .iter()
+        .map(|text| text.as_ref().map_or(0, String::len))
+        .sum::<usize>()
 }
 
 /// The address a request came from, attached by the HTTP edge.
@@ -29,7 +50,9 @@ impl AccessLog {
     /// Starts the writer; entries older than `retention` are deleted now and every hour.
     pub fn start(store: Store, retention: Duration) -> AccessLog {
         let (sender, mut receiver) = mpsc::channel::<AccessEntry>(QUEUE);
+        let queued = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let writer = store.clone();
+        let written = queued.clone();
         tokio::spawn(async move {
             let mut batch = Vec::new();
             while let Some(entry) = receiver.recv().await {
@@ -43,6 +66,8 @@ impl AccessLog {
                 if let Err(error) = writer.insert_access_entries(&batch).await {
                     tracing::error!(%error, lost = batch.len(), "cannot write the access log");
                 }
+                let bytes: usize = batch.iter().map(weight).sum();
+                written.fetch_sub(bytes, std::sync::atomic::Ordering::AcqRel);
                 batch.clear();
             }
         });
@@ -56,7 +81,7 @@ impl AccessLog {
                 tokio::time::sleep(PRUNE_EVERY).await;
             }
         });
-        AccessLog { sender }
+        AccessLog { sender, queued }
     }
 
     /// Records a request when it was made with a token (or with one that was refused).
@@ -73,11 +98,19 @@ impl AccessLog {
             role,
             kind: request.kind.to_string(),
             operation_name: request.operation_name.map(str::to_string),
-            variables: redact(request.variables).to_string(),
+            variables: bounded(redact(request.variables)),
             address: request.address.map(|a| a.0.clone()),
             outcome: request.outcome,
         };
-        if self.sender.try_send(entry).is_err() {
+        let bytes = weight(&entry);
+        let before = self
+            .queued
+            .fetch_add(bytes, std::sync::atomic::Ordering::AcqRel);
+        if before + bytes > crate::config::defaults::ACCESS_LOG_QUEUE_BYTES
+            || self.sender.try_send(entry).is_err()
+        {
+            self.queued
+                .fetch_sub(bytes, std::sync::atomic::Ordering::AcqRel);
             tracing::warn!("the access log is behind; an entry was dropped");
         }
     }
@@ -97,6 +130,29 @@ pub struct Request<'a> {
     pub address: Option<&'a ClientAddress>,
     /// `OK` or the error codes.
     pub outcome: String,
+}
+
+/// The variables as stored: whole up to
+/// [`crate::config::defaults::ACCESS_LOG_VARIABLES_BYTES`], else a JSON object that says how
+/// large they were and keeps their top-level keys.
+fn bounded(variables: Value) -> String {
+    let max = crate::config::defaults::ACCESS_LOG_VARIABLES_BYTES;
+    let text = variables.to_string();
+    if text.len() <= max {
+        return text;
+    }
+    let mut keys: Vec<String> = match &variables {
+        Value::Object(map) => map.keys().cloned().collect(),
+        _ => Vec::new(),
+    };
+    // Keys are the client's to choose: keep as many as fit.
+    let mut room = max / 2;
+    keys.retain(|key| {
+        let fits = key.len() + 4 <= room;
+        room = room.saturating_sub(key.len() + 4);
+        fits
+    });
+    serde_json::json!({ "truncated": true, "bytes": text.len(), "keys": keys }).to_string()
 }
 
 /// The form times are stored and compared in.

@@ -1,9 +1,10 @@
 //! Who is asking: API tokens, their roles, and the scope a role gives.
 //!
 //! A token is `ue_` followed by 43 characters of base64url (32 random bytes); the store keeps its
-//! SHA-256 hash only. While no token is active the server answers everyone as an administrator,
-//! and `serve` then listens on a loopback address only (unless told `--allow-anonymous`); once a
-//! token exists, every request must carry an active one.
+//! SHA-256 hash only. A server that starts while no token was ever created answers everyone as
+//! an administrator, and `serve` then listens on a loopback address only (unless told
+//! `--allow-anonymous`); once a token exists, every request must carry an active one, for good:
+//! revoking every token does not open the server again.
 
 use base64::Engine;
 use rand::TryRngCore;
@@ -169,19 +170,59 @@ pub async fn create_token(
     Ok(secret)
 }
 
+/// Whether requests without a token are answered (as an administrator): decided once, when the
+/// server starts, by whether no token was ever created; left for good as soon as one is.
+#[derive(Debug, Default)]
+pub struct AnonymousMode(std::sync::atomic::AtomicU8);
+
+const UNDECIDED: u8 = 0;
+const OPEN: u8 = 1;
+const CLOSED: u8 = 2;
+
+impl AnonymousMode {
+    /// Decides at start: open when no token exists.
+    pub fn decide(&self, open: bool) {
+        let state = if open { OPEN } else { CLOSED };
+        let _ = self.0.compare_exchange(
+            UNDECIDED,
+            state,
+            std::sync::atomic::Ordering::AcqRel,
+            std::sync::atomic::Ordering::Acquire,
+        );
+    }
+
+    /// Whether a request without a token is let in now. Never true again once false.
+    async fn allows(&self, store: &Store) -> Result<bool, StoreError> {
+        use std::sync::atomic::Ordering;
+        if self.0.load(Ordering::Acquire) == UNDECIDED {
+            // Not decided at start (a server built without `serve`): decided by the first ask.
+            self.decide(!store.any_token().await?);
+        }
+        if self.0.load(Ordering::Acquire) == CLOSED {
+            return Ok(false);
+        }
+        if store.any_token().await? {
+            self.0.store(CLOSED, Ordering::Release);
+            return Ok(false);
+        }
+        Ok(true)
+    }
+}
+
 /// Who sends `authorization` (the `Authorization` header's value, or the `connection_init`
 /// payload's `authorization`).
 pub async fn authenticate(
     store: &Store,
+    anonymous: &AnonymousMode,
     authorization: Option<&str>,
 ) -> Result<Principal, AuthError> {
     let Some(value) = authorization.map(str::trim).filter(|v| !v.is_empty()) else {
-        return if store.any_active_token().await? {
+        return if anonymous.allows(store).await? {
+            Ok(Principal::anonymous())
+        } else {
             Err(AuthError::Unauthenticated(
                 "this server needs a token: send Authorization: Bearer TOKEN",
             ))
-        } else {
-            Ok(Principal::anonymous())
         };
     };
     let Some(secret) = value
@@ -227,6 +268,8 @@ const CACHED_CHECKS: usize = 10_000;
 #[derive(Debug, Default)]
 pub struct AuthCache {
     entries: std::sync::Mutex<std::collections::HashMap<String, CachedCheck>>,
+    /// Whether requests without a token are let in.
+    pub anonymous: AnonymousMode,
 }
 
 #[derive(Clone, Debug)]
@@ -246,13 +289,13 @@ impl AuthCache {
         authorization: Option<&str>,
     ) -> Result<Principal, AuthError> {
         if store.dialect() == crate::store::Dialect::Sqlite {
-            return authenticate(store, authorization).await;
+            return authenticate(store, &self.anonymous, authorization).await;
         }
         let key = authorization.map(hash).unwrap_or_default();
         if let Some(hit) = self.lookup(&key, generation) {
             return hit.map_err(AuthError::Unauthenticated);
         }
-        let result = authenticate(store, authorization).await;
+        let result = authenticate(store, &self.anonymous, authorization).await;
         let kept = match &result {
             Ok(principal) => Some(Ok(principal.clone())),
             Err(AuthError::Unauthenticated(message)) => Some(Err(*message)),

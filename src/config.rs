@@ -89,6 +89,18 @@ pub mod defaults {
     pub const MAX_SUBSCRIPTIONS: usize = 20;
     /// See [`super::Limits`].
     pub const CONNECTION_INIT_TIMEOUT_MS: u64 = 10_000;
+    /// See [`super::Limits`].
+    pub const MAX_DOCUMENT_BYTES: usize = 32 * 1024;
+    /// See [`super::Limits`].
+    pub const MAX_FIELDS: usize = 10_000;
+    /// See [`super::Limits`].
+    pub const HEADER_READ_TIMEOUT_MS: u64 = 10_000;
+    /// Bytes of query text the cache of automatic persisted queries holds at most.
+    pub const PERSISTED_CACHE_BYTES: usize = 8 * 1024 * 1024;
+    /// Bytes of one request's variables the access log stores; larger ones are summarised.
+    pub const ACCESS_LOG_VARIABLES_BYTES: usize = 4 * 1024;
+    /// Bytes of access-log entries waiting to be written; beyond, new entries are dropped.
+    pub const ACCESS_LOG_QUEUE_BYTES: usize = 16 * 1024 * 1024;
 }
 
 /// What one request or connection may cost; breaking a limit answers `LIMIT_EXCEEDED`.
@@ -128,6 +140,20 @@ pub struct Limits {
         default_value_t = defaults::CONNECTION_INIT_TIMEOUT_MS
     )]
     pub connection_init_timeout_ms: u64,
+    /// The longest query document, in bytes (refused before it is parsed).
+    #[arg(long, env = "USER_EVENTS_MAX_DOCUMENT_BYTES", default_value_t = defaults::MAX_DOCUMENT_BYTES)]
+    pub max_document_bytes: usize,
+    /// The most fields a document may select, counted with every fragment spread expanded
+    /// (refused before validation, which would expand them).
+    #[arg(long, env = "USER_EVENTS_MAX_FIELDS", default_value_t = defaults::MAX_FIELDS)]
+    pub max_fields: usize,
+    /// How long a client has to send a request's headers, in milliseconds.
+    #[arg(
+        long,
+        env = "USER_EVENTS_HEADER_READ_TIMEOUT_MS",
+        default_value_t = defaults::HEADER_READ_TIMEOUT_MS
+    )]
+    pub header_read_timeout_ms: u64,
     /// Refuse introspection queries.
     #[arg(long, env = "USER_EVENTS_NO_INTROSPECTION")]
     pub no_introspection: bool,
@@ -138,7 +164,8 @@ pub struct Limits {
     #[arg(
         long = "cors-origin",
         env = "USER_EVENTS_CORS_ORIGINS",
-        value_delimiter = ','
+        value_delimiter = ',',
+        value_parser = crate::http::origin::parse_cors_origin
     )]
     pub cors_origins: Vec<String>,
 }
@@ -156,6 +183,9 @@ impl Default for Limits {
             max_ws_connections: defaults::MAX_WS_CONNECTIONS,
             max_subscriptions_per_connection: defaults::MAX_SUBSCRIPTIONS,
             connection_init_timeout_ms: defaults::CONNECTION_INIT_TIMEOUT_MS,
+            max_document_bytes: defaults::MAX_DOCUMENT_BYTES,
+            max_fields: defaults::MAX_FIELDS,
+            header_read_timeout_ms: defaults::HEADER_READ_TIMEOUT_MS,
             no_introspection: false,
             no_graphiql: false,
             cors_origins: Vec::new(),

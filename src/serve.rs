@@ -58,7 +58,8 @@ pub async fn serve(database: &DatabaseArgs, args: &ServeArgs) -> Result<(), Serv
             tracing::info!("the database already has events; no demo events added");
         }
     }
-    if !store.any_active_token().await? {
+    let anonymous = !store.any_token().await?;
+    if anonymous {
         if !args.listen.ip().is_loopback() && !args.allow_anonymous {
             return Err(ServeError::Anonymous(args.listen));
         }
@@ -97,8 +98,9 @@ pub async fn serve(database: &DatabaseArgs, args: &ServeArgs) -> Result<(), Serv
             persisted
         }
         None => Persisted::open(),
-    });
-    let app = router(AppState::configured(
+    }
+    .with_max_document(args.limits.max_document_bytes));
+    let mut state = AppState::configured(
         crate::graphql::build_schema_with(
             store.clone(),
             live.clone(),
@@ -110,7 +112,11 @@ pub async fn serve(database: &DatabaseArgs, args: &ServeArgs) -> Result<(), Serv
         std::time::Duration::from_secs(u64::from(args.access_log_days) * 24 * 3600),
         args.limits.clone(),
         persisted,
-    ));
+    );
+    // Anonymous access is decided here, once: a token created or revoked later never opens it.
+    state.auth_cache.anonymous.decide(anonymous);
+    state.loopback = args.listen.ip().is_loopback();
+    let app = router(state);
     let listener = TcpListener::bind(args.listen)
         .await
         .map_err(|source| ServeError::Bind {
@@ -122,21 +128,80 @@ pub async fn serve(database: &DatabaseArgs, args: &ServeArgs) -> Result<(), Serv
         "listening on http://{address} (console: http://{address}/, GraphiQL: http://{address}/graphql)"
     );
     let stopping = live.clone();
-    axum::serve(
+    accept(
         listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        app,
+        std::time::Duration::from_millis(args.limits.header_read_timeout_ms.max(1)),
+        async move {
+            shutdown_signal().await;
+            // Subscriptions end and sockets get a close frame; requests in flight finish.
+            stopping.shutdown();
+        },
     )
-    .with_graceful_shutdown(async move {
-        shutdown_signal().await;
-        // Subscriptions end and sockets get a close frame; requests in flight finish.
-        stopping.shutdown();
-    })
-    .await?;
+    .await;
     // Give the sockets a moment to send their close frames.
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// How long requests in flight may take to finish once the server is told to stop.
+const DRAIN: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Serves HTTP/1.1 connections (WebSocket upgrades included) until `shutdown` resolves, then
+/// waits for the requests in flight. A client must send a request's headers within
+/// `header_timeout` (also while a kept-alive connection waits for its next request), so slow or
+/// silent clients cannot hold connections.
+async fn accept(
+    listener: TcpListener,
+    app: axum::Router,
+    header_timeout: std::time::Duration,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout);
+    let builder = builder.http1_only();
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, address) = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of descriptors, most likely: wait rather than spin.
+                    tracing::warn!(%error, "cannot accept a connection");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let app = app
+            .clone()
+            .layer(axum::Extension(axum::extract::ConnectInfo(address)));
+        let service = hyper_util::service::TowerToHyperService::new(app);
+        let connection = builder
+            .serve_connection_with_upgrades(TokioIo::new(stream), service)
+            .into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, "connection ended");
+            }
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(DRAIN, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("requests still running after {DRAIN:?}; stopping anyway");
+    }
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.

@@ -108,6 +108,16 @@ impl Extension for AccessExtension {
         if info.path_node.parent.is_none() && !info.name.starts_with("__") {
             let principal = principal_of(ctx.data_opt::<Principal>())
                 .map_err(|e| e.into_server_error(info.field.name.pos))?;
+            // A socket keeps the principal it was opened with: its token is checked again on
+            // every operation.
+            if let (Some(name), Some(live)) =
+                (&principal.token, ctx.data_opt::<crate::live::Live>())
+                && live.is_revoked(name)
+            {
+                return Err(async_graphql::Error::new("the token was revoked")
+                    .extend_with(|_, e| e.set("code", "UNAUTHENTICATED"))
+                    .into_server_error(info.field.name.pos));
+            }
             let mutation = info.parent_type == MUTATION_ROOT;
             let allowed = if mutation {
                 principal.may_write()

@@ -27,6 +27,24 @@ struct Seen {
     operation_name: Option<String>,
     variables: serde_json::Value,
     kind: &'static str,
+    /// Who asks, where the log is and the address: read when the request is prepared, from
+    /// its own data or its connection's.
+    principal: Option<Principal>,
+    log: Option<AccessLog>,
+    address: Option<ClientAddress>,
+}
+
+/// A value of the request's own data, or else of its connection's or the schema's.
+fn attached<T: Clone + Send + Sync + 'static>(
+    request: &Request,
+    ctx: &ExtensionContext<'_>,
+) -> Option<T> {
+    request
+        .data
+        .get(&std::any::TypeId::of::<T>())
+        .and_then(|value| value.downcast_ref::<T>())
+        .cloned()
+        .or_else(|| ctx.data_opt::<T>().cloned())
 }
 
 #[derive(Default)]
@@ -72,13 +90,11 @@ pub fn kind_of(document: &ExecutableDocument, operation_name: Option<&str>) -> &
 }
 
 impl AuditExtension {
-    fn record(&self, ctx: &ExtensionContext<'_>, outcome: String) {
-        let (Some(log), Some(principal)) =
-            (ctx.data_opt::<AccessLog>(), ctx.data_opt::<Principal>())
-        else {
+    fn record(&self, outcome: String) {
+        let Ok(seen) = self.seen.lock() else {
             return;
         };
-        let Ok(seen) = self.seen.lock() else {
+        let (Some(log), Some(principal)) = (&seen.log, &seen.principal) else {
             return;
         };
         log.record(crate::audit::Request {
@@ -90,7 +106,7 @@ impl AuditExtension {
             },
             operation_name: seen.operation_name.as_deref(),
             variables: seen.variables.clone(),
-            address: ctx.data_opt::<ClientAddress>(),
+            address: seen.address.as_ref(),
             outcome,
         });
     }
@@ -107,8 +123,16 @@ impl Extension for AuditExtension {
         if let Ok(mut seen) = self.seen.lock() {
             seen.operation_name = request.operation_name.clone();
             seen.variables = serde_json::to_value(&request.variables).unwrap_or_default();
+            seen.principal = attached(&request, ctx);
+            seen.log = attached(&request, ctx);
+            seen.address = attached(&request, ctx);
         }
-        next.run(ctx, request).await
+        // Refusals before parsing (persisted queries, the allow-list, the document limits).
+        let prepared = next.run(ctx, request).await;
+        if let Err(error) = &prepared {
+            self.record(outcome(std::slice::from_ref(error)));
+        }
+        prepared
     }
 
     async fn parse_query(
@@ -123,7 +147,7 @@ impl Extension for AuditExtension {
             seen.kind = kind_of(document, seen.operation_name.as_deref());
         }
         if let Err(error) = &document {
-            self.record(ctx, outcome(std::slice::from_ref(error)));
+            self.record(outcome(std::slice::from_ref(error)));
         }
         document
     }
@@ -138,7 +162,7 @@ impl Extension for AuditExtension {
         // A subscription runs once per event it delivers; it was recorded when it began.
         let subscription = self.seen.lock().is_ok_and(|s| s.kind == "subscription");
         if !subscription {
-            self.record(ctx, outcome(&response.errors));
+            self.record(outcome(&response.errors));
         }
         response
     }
@@ -150,11 +174,11 @@ impl Extension for AuditExtension {
     ) -> Result<ValidationResult, Vec<ServerError>> {
         let result = next.run(ctx).await;
         match &result {
-            Err(errors) => self.record(ctx, outcome(errors)),
+            Err(errors) => self.record(outcome(errors)),
             Ok(_) => {
                 let subscription = self.seen.lock().is_ok_and(|s| s.kind == "subscription");
                 if subscription {
-                    self.record(ctx, "SUBSCRIBED".into());
+                    self.record("SUBSCRIBED".into());
                 }
             }
         }

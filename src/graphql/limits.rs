@@ -111,3 +111,226 @@ impl SubscriptionSlots {
         Ok(slot)
     }
 }
+
+/// Fragment spreads nested deeper than this are refused before counting goes on (the engine
+/// refuses a selection nested deeper than 32 anyway).
+const MAX_SPREAD_NESTING: usize = 64;
+
+/// Why a document is refused before the engine validates it.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DocumentRefusal {
+    /// The text is longer than allowed.
+    #[error("the document has {bytes} bytes; at most {max} are allowed (--max-document-bytes)")]
+    TooLong {
+        /// Its length.
+        bytes: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// It selects more fields than allowed once its fragments are expanded.
+    #[error(
+        "the document selects more than {max} fields with its fragments expanded (--max-fields)"
+    )]
+    TooManyFields {
+        /// The limit.
+        max: usize,
+    },
+    /// Fragments spread each other too deep.
+    #[error("fragment spreads are nested more than {MAX_SPREAD_NESTING} deep")]
+    TooDeep,
+    /// A fragment spreads itself.
+    #[error("fragment \"{0}\" spreads itself")]
+    Cycle(String),
+}
+
+impl DocumentRefusal {
+    /// The error a client sees.
+    pub fn to_error(&self) -> async_graphql::Error {
+        let code = match self {
+            DocumentRefusal::Cycle(_) => crate::graphql::error::BAD_USER_INPUT,
+            _ => LIMIT_EXCEEDED,
+        };
+        async_graphql::Error::new(self.to_string()).extend_with(|_, e| e.set("code", code))
+    }
+}
+
+/// Counts what the engine's validation would walk: every field of every operation and every
+/// fragment definition, with fragment spreads expanded. Each fragment is counted once and
+/// remembered, so the count costs time linear in the document, however its spreads multiply.
+struct FieldCount<'a> {
+    document: &'a ExecutableDocument,
+    known: std::collections::HashMap<&'a str, usize>,
+    open: Vec<&'a str>,
+    max: usize,
+}
+
+impl<'a> FieldCount<'a> {
+    fn set(&mut self, set: &'a SelectionSet) -> Result<usize, DocumentRefusal> {
+        let mut total = 0usize;
+        for item in &set.items {
+            let count = match &item.node {
+                Selection::Field(field) => {
+                    1usize.saturating_add(self.set(&field.node.selection_set.node)?)
+                }
+                Selection::InlineFragment(fragment) => {
+                    self.set(&fragment.node.selection_set.node)?
+                }
+                Selection::FragmentSpread(spread) => {
+                    self.fragment(spread.node.fragment_name.node.as_str())?
+                }
+            };
+            total = total.saturating_add(count);
+            if total > self.max {
+                return Err(DocumentRefusal::TooManyFields { max: self.max });
+            }
+        }
+        Ok(total)
+    }
+
+    fn fragment(&mut self, name: &'a str) -> Result<usize, DocumentRefusal> {
+        if let Some(count) = self.known.get(name) {
+            return Ok(*count);
+        }
+        // An unknown fragment is the validation's to report.
+        let Some((key, definition)) = self.document.fragments.get_key_value(name) else {
+            return Ok(0);
+        };
+        if self.open.contains(&name) {
+            return Err(DocumentRefusal::Cycle(name.to_string()));
+        }
+        if self.open.len() >= MAX_SPREAD_NESTING {
+            return Err(DocumentRefusal::TooDeep);
+        }
+        self.open.push(name);
+        let count = self.set(&definition.node.selection_set.node)?;
+        self.open.pop();
+        self.known.insert(key.as_str(), count);
+        Ok(count)
+    }
+}
+
+/// Refuses a document that is too long or that selects too many fields with its fragments
+/// expanded; otherwise returns it parsed (`None` when it does not parse: the engine reports
+/// why).
+pub fn check_document(
+    query: &str,
+    max_bytes: usize,
+    max_fields: usize,
+) -> Result<Option<ExecutableDocument>, DocumentRefusal> {
+    if query.len() > max_bytes {
+        return Err(DocumentRefusal::TooLong {
+            bytes: query.len(),
+            max: max_bytes,
+        });
+    }
+    let Ok(document) = async_graphql::parser::parse_query(query) else {
+        return Ok(None);
+    };
+    let mut count = FieldCount {
+        document: &document,
+        known: std::collections::HashMap::new(),
+        open: Vec::new(),
+        max: max_fields,
+    };
+    let mut total = 0usize;
+    for (_, operation) in document.operations.iter() {
+        total = total.saturating_add(count.set(&operation.node.selection_set.node)?);
+    }
+    for name in document.fragments.keys() {
+        total = total.saturating_add(count.fragment(name.as_str())?);
+    }
+    if total > max_fields {
+        return Err(DocumentRefusal::TooManyFields { max: max_fields });
+    }
+    Ok(Some(document))
+}
+
+/// Checks every document before the engine parses and validates it (see [`check_document`]),
+/// and hands the engine the parsed document so that it is parsed once.
+pub struct DocumentLimit {
+    /// `--max-document-bytes`.
+    pub max_bytes: usize,
+    /// `--max-fields`.
+    pub max_fields: usize,
+}
+
+impl ExtensionFactory for DocumentLimit {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(DocumentLimitExtension {
+            max_bytes: self.max_bytes,
+            max_fields: self.max_fields,
+        })
+    }
+}
+
+struct DocumentLimitExtension {
+    max_bytes: usize,
+    max_fields: usize,
+}
+
+#[async_trait::async_trait]
+impl Extension for DocumentLimitExtension {
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        mut request: async_graphql::Request,
+        next: async_graphql::extensions::NextPrepareRequest<'_>,
+    ) -> ServerResult<async_graphql::Request> {
+        match check_document(&request.query, self.max_bytes, self.max_fields) {
+            Ok(Some(document)) => request.set_parsed_query(document),
+            Ok(None) => {}
+            Err(refusal) => {
+                return Err(refusal
+                    .to_error()
+                    .into_server_error(async_graphql::Pos::default()));
+            }
+        }
+        next.run(ctx, request).await
+    }
+}
+
+/// A request that arrived over a stream (WebSocket or SSE): the engine keeps its time limit,
+/// since no HTTP edge times it.
+#[derive(Clone, Copy, Debug)]
+pub struct Streamed;
+
+/// Ends a query or mutation that runs past the request time limit with `LIMIT_EXCEEDED`, on
+/// the transports whose edge does not time it (see [`Streamed`]). Subscriptions run on.
+pub struct Deadline(pub std::time::Duration);
+
+impl ExtensionFactory for Deadline {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(DeadlineExtension(self.0))
+    }
+}
+
+struct DeadlineExtension(std::time::Duration);
+
+#[async_trait::async_trait]
+impl Extension for DeadlineExtension {
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: async_graphql::extensions::NextExecute<'_>,
+    ) -> async_graphql::Response {
+        if ctx.data_opt::<Streamed>().is_none() {
+            return next.run(ctx, operation_name).await;
+        }
+        match tokio::time::timeout(self.0, next.run(ctx, operation_name)).await {
+            Ok(response) => response,
+            Err(_) => async_graphql::Response::from_errors(vec![
+                timed_out(self.0).into_server_error(async_graphql::Pos::default()),
+            ]),
+        }
+    }
+}
+
+/// The error of a request that ran out of time.
+pub fn timed_out(limit: std::time::Duration) -> async_graphql::Error {
+    async_graphql::Error::new(format!(
+        "the request took longer than {} ms",
+        limit.as_millis()
+    ))
+    .extend_with(|_, e| e.set("code", LIMIT_EXCEEDED))
+}

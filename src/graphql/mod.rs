@@ -61,13 +61,19 @@ pub fn build_schema_with(
     ))
     .limit_depth(limits.max_depth)
     .limit_complexity(limits.max_complexity)
+    // The access log sees every request first, so that it records each refusal after it.
+    .extension(audit::Audit)
     .extension(persisted::PersistedQueries(persisted))
+    .extension(limits::DocumentLimit {
+        max_bytes: limits.max_document_bytes,
+        max_fields: limits.max_fields,
+    })
     .extension(limits::AliasLimit(limits.max_aliases))
     .extension(access::Access {
         introspection: !limits.no_introspection,
     })
-    .extension(audit::Audit)
     .extension(error::ErrorCodes)
+    .extension(limits::Deadline(limits.request_timeout()))
     .finish()
 }
 

@@ -17,14 +17,53 @@ use sha2::{Digest, Sha256};
 use crate::graphql::access::FORBIDDEN;
 use crate::graphql::error::BAD_USER_INPUT;
 
-/// Queries remembered for automatic persisted queries.
-const CACHE: usize = 2_000;
-
 /// Known operations by hash: the cache of automatic persisted queries and the allow-list.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Persisted {
-    cache: Mutex<HashMap<String, String>>,
+    cache: Mutex<Cache>,
     allowed: Option<HashMap<String, String>>,
+    /// Longer documents are not remembered (the engine refuses them anyway).
+    max_document: usize,
+}
+
+impl Default for Persisted {
+    fn default() -> Persisted {
+        Persisted {
+            cache: Mutex::default(),
+            allowed: None,
+            max_document: crate::config::defaults::MAX_DOCUMENT_BYTES,
+        }
+    }
+}
+
+/// The automatic persisted queries, oldest first out once they hold
+/// [`crate::config::defaults::PERSISTED_CACHE_BYTES`] of query text.
+#[derive(Debug, Default)]
+struct Cache {
+    queries: HashMap<String, String>,
+    order: std::collections::VecDeque<String>,
+    bytes: usize,
+}
+
+impl Cache {
+    fn insert(&mut self, hash: String, query: String) {
+        if self.queries.contains_key(&hash) {
+            return;
+        }
+        let max = crate::config::defaults::PERSISTED_CACHE_BYTES;
+        let weight = |hash: &str, query: &str| hash.len() + query.len();
+        while self.bytes + weight(&hash, &query) > max {
+            let Some(oldest) = self.order.pop_front() else {
+                break;
+            };
+            if let Some(query) = self.queries.remove(&oldest) {
+                self.bytes -= weight(&oldest, &query);
+            }
+        }
+        self.bytes += weight(&hash, &query);
+        self.order.push_back(hash.clone());
+        self.queries.insert(hash, query);
+    }
 }
 
 /// Why an allow-list file cannot be used.
@@ -60,6 +99,12 @@ impl Persisted {
     /// Automatic persisted queries only; every operation may run.
     pub fn open() -> Persisted {
         Persisted::default()
+    }
+
+    /// Remembers documents of at most `max_document` bytes (`--max-document-bytes`).
+    pub fn with_max_document(mut self, max_document: usize) -> Persisted {
+        self.max_document = max_document;
+        self
     }
 
     /// Only the operations of the allow-list file run: a JSON array of query texts, or a JSON
@@ -104,8 +149,8 @@ impl Persisted {
             }
         }
         Ok(Persisted {
-            cache: Mutex::default(),
             allowed: Some(allowed),
+            ..Persisted::default()
         })
     }
 
@@ -160,14 +205,14 @@ impl Persisted {
 
     fn cached(&self, hash: &str) -> Option<String> {
         let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        cache.get(hash).cloned()
+        cache.queries.get(hash).cloned()
     }
 
     fn remember(&self, hash: String, query: String) {
-        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        if cache.len() >= CACHE {
-            cache.clear();
+        if query.len() > self.max_document {
+            return;
         }
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         cache.insert(hash, query);
     }
 }

@@ -3,12 +3,13 @@
 
 use async_graphql::BatchRequest;
 use async_graphql::parser::types::OperationType;
-use async_graphql_axum::{GraphQLBatchRequest, GraphQLResponse};
+use async_graphql_axum::GraphQLResponse;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 
+use super::error::HttpError;
 use super::graphiql;
 use super::{AppState, Peer};
 use crate::auth::Principal;
@@ -17,110 +18,112 @@ use crate::graphql::fast::Answer;
 use async_graphql::Request;
 
 /// `POST /graphql`; with `Accept: text/event-stream`, the answer comes as Server-Sent Events
-/// (subscriptions included).
+/// (subscriptions included). The body is read only once its `Content-Type` is JSON and the
+/// token is known to be good.
 pub async fn post_graphql(
     State(state): State<AppState>,
     headers: HeaderMap,
     peer: Peer,
-    request: Result<GraphQLBatchRequest, async_graphql_axum::rejection::GraphQLRejection>,
+    body: axum::body::Body,
 ) -> Response {
-    let request = match request {
-        Ok(request) => request,
-        Err(rejection) => {
-            let reason = match rejection.0 {
-                async_graphql::ParseRequestError::InvalidRequest(error) => {
-                    format!("the body is not a GraphQL request: {error}")
-                }
-                other => {
-                    let text = other.to_string();
-                    if matches!(other, async_graphql::ParseRequestError::PayloadTooLarge)
-                        || text.contains("length limit exceeded")
-                    {
-                        let body = serde_json::json!({ "errors": [{
-                            "message": format!("the request body may hold at most {} bytes", state.limits.max_body_bytes),
-                            "extensions": { "code": LIMIT_EXCEEDED } }] });
-                        return (StatusCode::PAYLOAD_TOO_LARGE, Json(body)).into_response();
-                    }
-                    format!("the request cannot be read: {text}")
-                }
-            };
-            return bad_request(&reason);
-        }
-    };
+    if !super::body::is_json(&headers) {
+        return HttpError::UnsupportedMediaType.into_response();
+    }
     let principal = match super::auth::principal(&state, &headers, &peer, "query").await {
         Ok(principal) => principal,
         Err(refusal) => return refusal,
     };
+    let request =
+        match super::body::read(body, state.limits.max_body_bytes, state.limits.max_batch).await {
+            Ok(request) => request,
+            Err(error) => {
+                record_refusal(&state, &principal, &peer, None, error.code());
+                return error.into_response();
+            }
+        };
     let wants_events = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|accept| accept.contains("text/event-stream"));
-    match request.into_inner() {
+    match request {
         BatchRequest::Single(request) if wants_events => {
             let request = attach(&state, request, &peer).data(principal);
             super::ws::event_stream(state, request).await
         }
-        BatchRequest::Batch(_) if wants_events => {
-            bad_request("a batch cannot be answered as an event stream; send one request")
-        }
-        BatchRequest::Batch(batch) if batch.len() > state.limits.max_batch => {
-            let body = serde_json::json!({ "errors": [{
-                "message": format!("a batch holds at most {} operations, got {}", state.limits.max_batch, batch.len()),
-                "extensions": { "code": "LIMIT_EXCEEDED" } }] });
-            (StatusCode::BAD_REQUEST, Json(body)).into_response()
-        }
+        BatchRequest::Batch(_) if wants_events => HttpError::BadRequest(
+            "a batch cannot be answered as an event stream; send one request".into(),
+        )
+        .into_response(),
         BatchRequest::Single(request) => {
             single(&state, request, principal, &peer, Media::of(&headers)).await
         }
-        BatchRequest::Batch(batch) => {
-            let batch = BatchRequest::Batch(
-                batch
-                    .into_iter()
-                    .map(|request| attach(&state, request, &peer).data(principal.clone()))
-                    .collect(),
-            );
-            let started = std::time::Instant::now();
-            let names: Vec<Option<String>> = match &batch {
-                BatchRequest::Batch(requests) => {
-                    requests.iter().map(|r| r.operation_name.clone()).collect()
-                }
-                BatchRequest::Single(request) => vec![request.operation_name.clone()],
-            };
-            let limit = state.limits.request_timeout();
-            let Ok(responses) =
-                tokio::time::timeout(limit, state.executor.schema().execute_batch(batch)).await
-            else {
-                return timed_out(limit);
-            };
-            let elapsed = started.elapsed();
-            let outcomes: Vec<String> = match &responses {
-                async_graphql::BatchResponse::Single(r) => {
-                    vec![crate::graphql::audit::outcome(&r.errors)]
-                }
-                async_graphql::BatchResponse::Batch(rs) => rs
-                    .iter()
-                    .map(|r| crate::graphql::audit::outcome(&r.errors))
-                    .collect(),
-            };
-            for (name, outcome) in names.iter().zip(&outcomes) {
-                crate::observe::request(name.as_deref(), outcome, elapsed);
-            }
-            let mut response = GraphQLResponse::from(responses).into_response();
-            if let Ok(value) = header::HeaderValue::from_str(Media::of(&headers).content_type()) {
-                response.headers_mut().insert(header::CONTENT_TYPE, value);
-            }
-            response
-        }
+        BatchRequest::Batch(batch) => batch_of(&state, batch, principal, &peer, &headers).await,
     }
 }
 
-/// The answer to a request that ran out of time (its database statements are cancelled with it:
-/// dropped on SQLite, and on PostgreSQL by the pool's `statement_timeout`).
-fn timed_out(limit: std::time::Duration) -> Response {
-    let body = serde_json::json!({ "errors": [{
-        "message": format!("the request took longer than {} ms", limit.as_millis()),
-        "extensions": { "code": LIMIT_EXCEEDED } }] });
-    (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+/// Runs a batch through the engine, under one time limit.
+async fn batch_of(
+    state: &AppState,
+    batch: Vec<Request>,
+    principal: Principal,
+    peer: &Peer,
+    headers: &HeaderMap,
+) -> Response {
+    let names: Vec<Option<String>> = batch.iter().map(|r| r.operation_name.clone()).collect();
+    let batch = BatchRequest::Batch(
+        batch
+            .into_iter()
+            .map(|request| attach(state, request, peer).data(principal.clone()))
+            .collect(),
+    );
+    let started = std::time::Instant::now();
+    let limit = state.limits.request_timeout();
+    let Ok(responses) =
+        tokio::time::timeout(limit, state.executor.schema().execute_batch(batch)).await
+    else {
+        for name in &names {
+            crate::observe::request(name.as_deref(), LIMIT_EXCEEDED, started.elapsed());
+            record_refusal(state, &principal, peer, name.as_deref(), LIMIT_EXCEEDED);
+        }
+        return HttpError::TimedOut(limit).into_response();
+    };
+    let elapsed = started.elapsed();
+    let outcomes: Vec<String> = match &responses {
+        async_graphql::BatchResponse::Single(r) => {
+            vec![crate::graphql::audit::outcome(&r.errors)]
+        }
+        async_graphql::BatchResponse::Batch(rs) => rs
+            .iter()
+            .map(|r| crate::graphql::audit::outcome(&r.errors))
+            .collect(),
+    };
+    for (name, outcome) in names.iter().zip(&outcomes) {
+        crate::observe::request(name.as_deref(), outcome, elapsed);
+    }
+    let mut response = GraphQLResponse::from(responses).into_response();
+    if let Ok(value) = header::HeaderValue::from_str(Media::of(headers).content_type()) {
+        response.headers_mut().insert(header::CONTENT_TYPE, value);
+    }
+    response
+}
+
+/// Records in the access log a request the edge refused or cut off itself (the engine records
+/// what it runs).
+fn record_refusal(
+    state: &AppState,
+    principal: &Principal,
+    peer: &Peer,
+    operation_name: Option<&str>,
+    outcome: &str,
+) {
+    state.access_log.record(crate::audit::Request {
+        principal: Some(principal),
+        kind: "query",
+        operation_name,
+        variables: serde_json::Value::Null,
+        address: peer.0.as_ref(),
+        outcome: outcome.to_string(),
+    });
 }
 
 /// Gives a request what the engine's extensions need: the access log and the client address.
@@ -147,11 +150,9 @@ async fn single(
             error.into_server_error(async_graphql::Pos::default()),
         ]);
         let outcome = crate::graphql::audit::outcome(&response.errors);
-        crate::observe::request(
-            request.operation_name.as_deref(),
-            &outcome,
-            Default::default(),
-        );
+        let operation = request.operation_name.as_deref();
+        crate::observe::request(operation, &outcome, Default::default());
+        record_refusal(state, &principal, peer, operation, &outcome);
         return GraphQLResponse::from(response).into_response();
     }
     let recorded = principal.token.is_some().then(|| {
@@ -168,7 +169,14 @@ async fn single(
         tokio::time::timeout(limit, state.executor.execute(request, principal.clone())).await
     else {
         crate::observe::request(operation.as_deref(), LIMIT_EXCEEDED, started.elapsed());
-        return timed_out(limit);
+        record_refusal(
+            state,
+            &principal,
+            peer,
+            operation.as_deref(),
+            LIMIT_EXCEEDED,
+        );
+        return HttpError::TimedOut(limit).into_response();
     };
     let outcome = match &result {
         Answer::Engine(response) => crate::graphql::audit::outcome(&response.errors),
@@ -326,8 +334,5 @@ fn reads_only(query: &str) -> bool {
 
 /// A request that is not GraphQL at all: 400 with a GraphQL-shaped error body.
 fn bad_request(message: &str) -> Response {
-    let body = serde_json::json!({
-        "errors": [{ "message": message, "extensions": { "code": "BAD_USER_INPUT" } }]
-    });
-    (StatusCode::BAD_REQUEST, Json(body)).into_response()
+    HttpError::BadRequest(message.to_string()).into_response()
 }

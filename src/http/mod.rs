@@ -1,10 +1,14 @@
 //! HTTP: the router, built apart from any listener so that tests drive it without a port.
 
 mod auth;
+mod body;
 mod console;
+mod error;
 mod export;
+pub mod origin;
 
 pub use console::operations as console_operations;
+pub use error::HttpError;
 pub use export::parse_filter;
 mod graphiql;
 mod graphql;
@@ -39,8 +43,13 @@ pub struct AppState {
     pub access_log: AccessLog,
     /// What a request or connection may cost.
     pub limits: Arc<Limits>,
-    /// WebSocket connections open now.
+    /// Streaming connections admitted now: WebSockets past `connection_init`, SSE streams.
     pub sockets: Arc<std::sync::atomic::AtomicUsize>,
+    /// WebSockets that have not yet sent an accepted `connection_init`.
+    pub pending_sockets: Arc<std::sync::Mutex<ws::PendingSockets>>,
+    /// Whether the listener is a loopback address: then only loopback host names are served,
+    /// so that a page whose name was rebound to 127.0.0.1 cannot reach the server.
+    pub loopback: bool,
     /// Persisted operations and the allow-list (the schema has the same).
     pub persisted: Arc<Persisted>,
     /// Token checks kept for a moment.
@@ -76,12 +85,15 @@ impl AppState {
                 schema,
                 store.clone(),
                 i32::try_from(limits.max_page_size).unwrap_or(i32::MAX),
+                limits.max_complexity,
             )),
             access_log: AccessLog::start(store.clone(), retention),
             store,
             live,
             limits: Arc::new(limits),
             sockets: Arc::default(),
+            pending_sockets: Arc::default(),
+            loopback: false,
             persisted,
             auth_cache: Arc::default(),
         }
@@ -133,6 +145,10 @@ pub fn router(state: AppState) -> Router {
             state.limits.max_body_bytes,
             limit_body,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            same_site,
+        ))
         .layer(cors(&state.limits.cors_origins))
         .with_state(state)
 }
@@ -150,14 +166,59 @@ fn cors(origins: &[String]) -> tower_http::cors::CorsLayer {
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
 }
 
-/// `GET /metrics`: Prometheus text; behind the same token check as GraphQL (any role).
+/// Refuses what a page of another site, or a name rebound to this machine, could make a
+/// browser send: on a loopback listener, a `Host` that is not a loopback name; and a POST or a
+/// WebSocket handshake whose `Origin` is neither the server's own nor a `--cors-origin`.
+/// Clients that are not browsers send no `Origin` and pass.
+async fn same_site(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::http::{Method, header};
+    let headers = request.headers();
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| request.uri().authority().map(|a| a.as_str()));
+    if state.loopback && host.is_some_and(|host| !origin::is_loopback_host(host)) {
+        return HttpError::Forbidden(
+            "this server answers to loopback names only (localhost, 127.0.0.1, [::1])".into(),
+        )
+        .into_response();
+    }
+    let upgrade = headers
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    if request.method() == Method::POST || upgrade {
+        if let Some(from) = headers.get(header::ORIGIN) {
+            let from = from.to_str().unwrap_or("null");
+            if !origin::allowed(from, host, &state.limits.cors_origins) {
+                return HttpError::Forbidden(format!(
+                    "requests from pages of {from} are not accepted (see --cors-origin)"
+                ))
+                .into_response();
+            }
+        }
+    }
+    next.run(request).await
+}
+
+/// `GET /metrics`: Prometheus text, for the roles that read every user's events (the figures
+/// span every user).
 async fn metrics(
     State(state): State<AppState>,
     headers: axum::http::HeaderMap,
     peer: Peer,
 ) -> axum::response::Response {
-    if let Err(refusal) = auth::principal(&state, &headers, &peer, "metrics").await {
-        return refusal;
+    match auth::principal(&state, &headers, &peer, "metrics").await {
+        Err(refusal) => return refusal,
+        Ok(principal) if !principal.reads_everything() => {
+            return HttpError::Forbidden("this token's role may not read the metrics".into())
+                .into_response();
+        }
+        Ok(_) => {}
     }
     (
         [(

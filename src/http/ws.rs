@@ -11,7 +11,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use crate::graphql::error::LIMIT_EXCEEDED;
 use crate::graphql::limits::SubscriptionSlots;
 
-use crate::auth::{AuthError, authenticate};
+use super::error::HttpError;
+use crate::auth::AuthError;
 use async_graphql::ErrorExtensions;
 use async_graphql::futures_util::{SinkExt, StreamExt};
 use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, WebSocketProtocols, WsMessage};
@@ -33,6 +34,11 @@ const MAX_MESSAGE: usize = 1024 * 1024;
 const GOING_AWAY: u16 = 1001;
 
 /// `GET /graphql/ws`: the subprotocol the client offers first among those known decides.
+///
+/// A socket takes one of `--max-ws-connections` places once its `connection_init` is accepted;
+/// until then it holds one of as many places for sockets still to say who they are, for at
+/// most `--connection-init-timeout-ms`, so that silent sockets cannot keep out clients with a
+/// token.
 pub async fn websocket(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -53,16 +59,14 @@ pub async fn websocket(
         )
             .into_response();
     };
-    // Count the socket from now on; the guard gives its place back when it closes.
-    let open = state.sockets.fetch_add(1, Ordering::AcqRel);
-    let slot = SocketSlot(state.sockets.clone());
-    if open >= state.limits.max_ws_connections {
-        drop(slot);
-        let body = serde_json::json!({ "errors": [{
-            "message": format!("the server holds at most {} WebSocket connections", state.limits.max_ws_connections),
-            "extensions": { "code": LIMIT_EXCEEDED } }] });
-        return (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response();
+    let max = state.limits.max_ws_connections;
+    if state.sockets.load(Ordering::Acquire) >= max {
+        return full(max).into_response();
     }
+    let address = peer.0.as_ref().map(|a| a.0.clone()).unwrap_or_default();
+    let Some(pending) = PendingSockets::take(&state.pending_sockets, address, max) else {
+        return full(max).into_response();
+    };
     upgrade
         // Messages here are small; the defaults (128 KiB each way) would make an idle
         // subscriber cost several times what its subscription does.
@@ -70,17 +74,86 @@ pub async fn websocket(
         .write_buffer_size(SOCKET_BUFFER)
         .max_message_size(MAX_MESSAGE)
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| async move {
-            serve_socket(state, protocol, socket, peer).await;
-            drop(slot);
-        })
+        .on_upgrade(move |socket| serve_socket(state, protocol, socket, peer, pending))
         .into_response()
 }
 
-/// One open WebSocket, counted until dropped.
-struct SocketSlot(Arc<AtomicUsize>);
+/// The refusal when every place is taken.
+fn full(max: usize) -> HttpError {
+    HttpError::Limit {
+        status: StatusCode::SERVICE_UNAVAILABLE,
+        message: format!("the server holds at most {max} streaming connections"),
+    }
+}
 
-impl Drop for SocketSlot {
+/// Sockets beyond `--max-ws-connections` that may wait for their `connection_init` at once.
+const PENDING_HEADROOM: usize = 64;
+/// Sockets one client address may hold open before their `connection_init` at once.
+const PENDING_PER_ADDRESS: usize = 16;
+
+/// WebSockets that have not yet said who they are: in all, and per client address, so that
+/// one client's silent sockets cannot keep everyone else from connecting.
+#[derive(Debug, Default)]
+pub struct PendingSockets {
+    all: usize,
+    by_address: std::collections::HashMap<String, usize>,
+}
+
+/// A pending socket's place, given back when dropped.
+pub struct PendingSlot {
+    pending: Arc<std::sync::Mutex<PendingSockets>>,
+    address: String,
+}
+
+impl PendingSockets {
+    /// Takes a place for a socket from `address`, when there is one.
+    fn take(
+        pending: &Arc<std::sync::Mutex<PendingSockets>>,
+        address: String,
+        max_connections: usize,
+    ) -> Option<PendingSlot> {
+        let mut sockets = pending.lock().unwrap_or_else(|e| e.into_inner());
+        let mine = sockets.by_address.get(&address).copied().unwrap_or(0);
+        if sockets.all >= max_connections.saturating_add(PENDING_HEADROOM)
+            || mine >= PENDING_PER_ADDRESS
+        {
+            return None;
+        }
+        sockets.all += 1;
+        sockets.by_address.insert(address.clone(), mine + 1);
+        Some(PendingSlot {
+            pending: pending.clone(),
+            address,
+        })
+    }
+}
+
+impl Drop for PendingSlot {
+    fn drop(&mut self) {
+        let mut sockets = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        sockets.all = sockets.all.saturating_sub(1);
+        if let Some(count) = sockets.by_address.get_mut(&self.address) {
+            *count -= 1;
+            if *count == 0 {
+                sockets.by_address.remove(&self.address);
+            }
+        }
+    }
+}
+
+/// A place among at most `max`, given back when dropped.
+pub struct Slot(Arc<AtomicUsize>);
+
+impl Slot {
+    /// Takes a place of `count` when fewer than `max` are taken.
+    pub fn take(count: &Arc<AtomicUsize>, max: usize) -> Option<Slot> {
+        let before = count.fetch_add(1, Ordering::AcqRel);
+        let slot = Slot(count.clone());
+        (before < max).then_some(slot)
+    }
+}
+
+impl Drop for Slot {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::AcqRel);
     }
@@ -88,13 +161,17 @@ impl Drop for SocketSlot {
 
 /// Close code 4408: `connection_init` did not come in time (graphql-transport-ws).
 const INIT_TIMEOUT: u16 = 4408;
+/// Close code 4403: the token no longer lets the socket in.
+const FORBIDDEN_CLOSE: u16 = 4403;
 
 async fn serve_socket(
     state: AppState,
     protocol: WebSocketProtocols,
     socket: WebSocket,
     peer: Peer,
+    pending: PendingSlot,
 ) {
+    let mut pending = Some(pending);
     let mut stop = state.live.stop_signal();
     let (mut sink, stream) = socket.split();
     let input = stream
@@ -106,44 +183,28 @@ async fn serve_socket(
                 _ => None,
             })
         });
-    let store = state.store.clone();
-    let access_log = state.access_log.clone();
-    let max_subscriptions = state.limits.max_subscriptions_per_connection;
     let init_timeout =
         std::time::Duration::from_millis(state.limits.connection_init_timeout_ms.max(1));
     let mut initialized = false;
     let init_deadline = tokio::time::sleep(init_timeout);
     tokio::pin!(init_deadline);
+    // The token the socket was let in with, once it is known: its revocation closes the socket.
+    let (admitted, mut token) = tokio::sync::watch::channel::<Option<String>>(None);
+    let live = state.live.clone();
+    let revoked = async move {
+        let name = match token.wait_for(Option::is_some).await {
+            Ok(name) => name.clone(),
+            Err(_) => None,
+        };
+        match name {
+            Some(name) => live.revoked(&name).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(revoked);
     let output =
         async_graphql::http::WebSocket::new(state.executor.schema().clone(), input, protocol)
-            .on_connection_init(move |payload| async move {
-                // The token comes in the payload: {"authorization": "Bearer TOKEN"}.
-                let authorization = payload
-                    .get("authorization")
-                    .or_else(|| payload.get("Authorization"))
-                    .and_then(|v| v.as_str());
-                let principal =
-                    authenticate(&store, authorization)
-                        .await
-                        .map_err(|error| match error {
-                            AuthError::Unauthenticated(message) => {
-                                async_graphql::Error::new(message)
-                                    .extend_with(|_, e| e.set("code", "UNAUTHENTICATED"))
-                            }
-                            AuthError::Store(cause) => {
-                                tracing::error!(error = %cause, "cannot read the tokens");
-                                async_graphql::Error::new("internal error")
-                            }
-                        })?;
-                let mut data = async_graphql::Data::default();
-                data.insert(principal);
-                data.insert(SubscriptionSlots::new(max_subscriptions));
-                data.insert(access_log);
-                if let Some(address) = peer.0 {
-                    data.insert(address);
-                }
-                Ok(data)
-            });
+            .on_connection_init(move |payload| connection_init(state, peer, payload, admitted));
     let mut output = std::pin::pin!(output);
     loop {
         tokio::select! {
@@ -165,10 +226,23 @@ async fn serve_socket(
                     .await;
                 break;
             }
+            () = &mut revoked => {
+                let _ = sink
+                    .send(Message::Close(Some(CloseFrame {
+                        code: FORBIDDEN_CLOSE,
+                        reason: "the token was revoked".into(),
+                    })))
+                    .await;
+                break;
+            }
             message = output.next() => {
                 let message = match message {
                     Some(WsMessage::Text(text)) => {
-                        initialized = initialized || text.contains("\"connection_ack\"");
+                        if !initialized && text.contains("\"connection_ack\"") {
+                            initialized = true;
+                            // Counted among the admitted sockets from now on.
+                            pending = None;
+                        }
                         Message::Text(text.into())
                     }
                     Some(WsMessage::Close(code, reason)) => Message::Close(Some(CloseFrame {
@@ -188,15 +262,82 @@ async fn serve_socket(
             }
         }
     }
+    drop(pending);
 }
 
-/// A request over Server-Sent Events: every result as a `next` event, then `complete`.
+/// Checks `connection_init`: the token in its payload (`{"authorization": "Bearer TOKEN"}`),
+/// then a place among the admitted sockets. What the socket's operations carry comes from here.
+async fn connection_init(
+    state: AppState,
+    peer: Peer,
+    payload: serde_json::Value,
+    admitted: tokio::sync::watch::Sender<Option<String>>,
+) -> async_graphql::Result<async_graphql::Data> {
+    let authorization = payload
+        .get("authorization")
+        .or_else(|| payload.get("Authorization"))
+        .and_then(|v| v.as_str());
+    let principal = match state
+        .auth_cache
+        .authenticate(&state.store, state.live.tokens_generation(), authorization)
+        .await
+    {
+        Ok(principal) => principal,
+        Err(AuthError::Unauthenticated(message)) => {
+            if authorization.is_some() {
+                state.access_log.record(crate::audit::Request {
+                    principal: None,
+                    kind: "subscription",
+                    operation_name: None,
+                    variables: serde_json::Value::Null,
+                    address: peer.0.as_ref(),
+                    outcome: "UNAUTHENTICATED".into(),
+                });
+            }
+            return Err(async_graphql::Error::new(message)
+                .extend_with(|_, e| e.set("code", "UNAUTHENTICATED")));
+        }
+        Err(AuthError::Store(cause)) => {
+            tracing::error!(error = %cause, "cannot read the tokens");
+            return Err(async_graphql::Error::new("internal error")
+                .extend_with(|_, e| e.set("code", crate::graphql::error::INTERNAL)));
+        }
+    };
+    let max = state.limits.max_ws_connections;
+    let Some(slot) = Slot::take(&state.sockets, max) else {
+        return Err(async_graphql::Error::new(full(max).to_string())
+            .extend_with(|_, e| e.set("code", LIMIT_EXCEEDED)));
+    };
+    let _ = admitted.send(Some(principal.token.clone().unwrap_or_default()));
+    let mut data = async_graphql::Data::default();
+    data.insert(principal);
+    data.insert(SubscriptionSlots::new(
+        state.limits.max_subscriptions_per_connection,
+    ));
+    data.insert(state.access_log.clone());
+    data.insert(crate::graphql::limits::Streamed);
+    data.insert(slot);
+    if let Some(address) = peer.0 {
+        data.insert(address);
+    }
+    Ok(data)
+}
+
+/// A request over Server-Sent Events: every result as a `next` event, then `complete`. The
+/// stream holds one of the `--max-ws-connections` places while it is open, and a query on it
+/// keeps the request time limit.
 pub async fn event_stream(state: AppState, request: async_graphql::Request) -> Response {
+    let max = state.limits.max_ws_connections;
+    let Some(slot) = Slot::take(&state.sockets, max) else {
+        return full(max).into_response();
+    };
+    let request = request.data(crate::graphql::limits::Streamed);
     let stream = state
         .executor
         .schema()
         .execute_stream(request)
-        .map(|response| {
+        .map(move |response| {
+            let _held = &slot;
             let data = serde_json::to_string(&response).unwrap_or_else(|_| {
                 r#"{"errors":[{"message":"internal error","extensions":{"code":"INTERNAL"}}]}"#
                     .to_string()

@@ -162,6 +162,11 @@ impl Live {
         let _ = revoked.wait_for(|names| names.contains(name)).await;
     }
 
+    /// Whether the token `name` was revoked, as last read (at most [`REVOCATION_POLL`] ago).
+    pub fn is_revoked(&self, name: &str) -> bool {
+        self.inner.revoked.borrow().contains(name)
+    }
+
     /// The id up to which events have been published.
     pub fn watermark(&self) -> i64 {
         self.inner.watermark.load(Ordering::Acquire)

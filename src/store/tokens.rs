@@ -105,6 +105,13 @@ impl Store {
         sql.push("SELECT 1 FROM api_tokens WHERE revoked_at IS NULL LIMIT 1");
         Ok(self.db.query_one_raw(sql.into_statement()).await?.is_some())
     }
+
+    /// Whether any token was ever created (revoked ones included).
+    pub async fn any_token(&self) -> Result<bool, StoreError> {
+        let mut sql = Sql::new(self.dialect);
+        sql.push("SELECT 1 FROM api_tokens LIMIT 1");
+        Ok(self.db.query_one_raw(sql.into_statement()).await?.is_some())
+    }
 }
 
 fn decode_token(row: &sea_orm::QueryResult) -> Result<TokenRow, StoreError> {

@@ -157,12 +157,14 @@ on_both_backends! {
         assert_eq!(refused["payload"]["errors"][0]["extensions"]["code"], "LIMIT_EXCEEDED", "{refused}");
         let done = first.receive().await;
         assert_eq!((done["id"].as_str(), done["type"].as_str()), (Some("2"), Some("complete")), "{done}");
-        // A connection that never sends connection_init holds its place until it times out.
+        // A connection that never sends connection_init is cut off when its time runs out;
+        // meanwhile it holds none of the places of the connections that did.
         let mut request = format!("ws://{address}/graphql/ws").into_client_request().expect("request");
         request.headers_mut().insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse().expect("header"));
         let (silent, _) = tokio_tungstenite::connect_async(request.clone()).await.expect("connect");
         let mut silent = Subscriber { socket: silent, legacy: false };
-        // Two are open: a third is refused.
+        let second = Subscriber::connect(&address, true, json!({})).await;
+        // Two are admitted: a third is refused at the handshake.
         let third = tokio_tungstenite::connect_async(request.clone()).await;
         let status = match third {
             Err(tokio_tungstenite::tungstenite::Error::Http(response)) => response.status().as_u16(),
@@ -172,7 +174,8 @@ on_both_backends! {
         let closed = silent.receive().await;
         assert_eq!(closed["type"], "closed", "{closed}");
         assert!(closed["frame"].as_str().unwrap_or_default().contains("4408"), "{closed}");
-        // Its place is free again, and the first subscription still delivers.
+        // A place is free again once a socket closes, and the first subscription still delivers.
+        drop(second);
         tokio::time::sleep(Duration::from_millis(200)).await;
         let _again = Subscriber::connect(&address, true, json!({})).await;
         let ids = app.insert(&[Row::new("user login", "2026-01-01 10:00:00")]).await;
