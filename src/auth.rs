@@ -194,18 +194,17 @@ impl AnonymousMode {
     /// Whether a request without a token is let in now. Never true again once false.
     async fn allows(&self, store: &Store) -> Result<bool, StoreError> {
         use std::sync::atomic::Ordering;
-        if self.0.load(Ordering::Acquire) == UNDECIDED {
-            // Not decided at start (a server built without `serve`): decided by the first ask.
-            self.decide(!store.any_token().await?);
-        }
         if self.0.load(Ordering::Acquire) == CLOSED {
             return Ok(false);
         }
-        if store.any_token().await? {
+        let exists = store.any_token().await?;
+        // Not decided at start (a server built without `serve`): decided by the first ask.
+        self.decide(!exists);
+        if exists {
             self.0.store(CLOSED, Ordering::Release);
             return Ok(false);
         }
-        Ok(true)
+        Ok(self.0.load(Ordering::Acquire) == OPEN)
     }
 }
 

@@ -3,7 +3,7 @@
 
 /// Reads a `--cors-origin`: `scheme://host[:port]`, nothing more (no path, no wildcard).
 pub fn parse_cors_origin(text: &str) -> Result<String, String> {
-    let text = text.trim().trim_end_matches('/');
+    let text = text.trim().trim_end_matches('/').to_ascii_lowercase();
     let Some((scheme, authority)) = text.split_once("://") else {
         return Err(format!(
             "{text:?} is not an origin such as https://dash.example.com (a wildcard is not accepted)"
@@ -19,7 +19,7 @@ pub fn parse_cors_origin(text: &str) -> Result<String, String> {
             "{text:?} is not an origin such as https://dash.example.com (a wildcard is not accepted)"
         ));
     }
-    Ok(text.to_ascii_lowercase())
+    Ok(text)
 }
 
 /// `host[:port]` without a port that is the scheme's default.

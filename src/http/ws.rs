@@ -161,6 +161,8 @@ impl Drop for Slot {
 
 /// Close code 4408: `connection_init` did not come in time (graphql-transport-ws).
 const INIT_TIMEOUT: u16 = 4408;
+/// How long a socket whose token was revoked may still send what its subscriptions said.
+const REVOKED_GRACE: std::time::Duration = std::time::Duration::from_millis(250);
 /// Close code 4403: the token no longer lets the socket in.
 const FORBIDDEN_CLOSE: u16 = 4403;
 
@@ -227,6 +229,23 @@ async fn serve_socket(
                 break;
             }
             () = &mut revoked => {
+                // The subscriptions end with their own UNAUTHENTICATED errors: let those out
+                // first, for a moment, then close.
+                let grace = tokio::time::sleep(REVOKED_GRACE);
+                tokio::pin!(grace);
+                loop {
+                    tokio::select! {
+                        () = &mut grace => break,
+                        message = output.next() => match message {
+                            Some(WsMessage::Text(text)) => {
+                                if sink.send(Message::Text(text.into())).await.is_err() {
+                                    break;
+                                }
+                            }
+                            _ => break,
+                        },
+                    }
+                }
                 let _ = sink
                     .send(Message::Close(Some(CloseFrame {
                         code: FORBIDDEN_CLOSE,

@@ -248,6 +248,9 @@ on_both_backends! {
         assert_eq!(ended["type"], "next", "{ended}");
         assert_eq!(ended["payload"]["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{ended}");
         assert_eq!(screen.receive().await["type"], "complete");
+        // Then the socket closes: nothing more runs on it.
+        let closed = screen.receive().await;
+        assert!(closed["frame"].as_str().unwrap_or_default().contains("4403"), "{closed}");
         // The other token's subscription goes on.
         let later = app.insert(&[Row::new("user logout", "2026-01-01 11:00:00").user(Some(ANA))]).await;
         assert_eq!(ana.next_ids(1).await, later);
