@@ -229,6 +229,37 @@ on_both_backends! {
             assert_eq!(answer["payload"]["data"]["eventCounts"].as_array().map(Vec::len), Some(30));
         }
     }
+
+    async fn sharing_exposure_takes_a_limit_and_is_bounded(app: TestApp) {
+        let app = limited(&app).await;
+        let rows: Vec<Row> = (0..MAX + 5)
+            .map(|i| {
+                Row::new("update session sharing status", leak(format!("2026-01-01 10:{:02}:{:02}", i / 60, i % 60)))
+                    .description(&format!(r#"{{"session_id":{i},"to":"All anonymous users with the link"}}"#))
+            })
+            .collect();
+        app.insert(&rows).await;
+        let query = "query($limit: Int) { sharingExposure(limit: $limit) { resourceId } }";
+        assert_row_limit(&app.query_error(query, json!({})).await);
+        let data = app.query(query, json!({ "limit": 3 })).await;
+        // The newest first.
+        let newest = MAX + 4;
+        assert_eq!(
+            data["sharingExposure"],
+            json!([{ "resourceId": newest.to_string() }, { "resourceId": (newest - 1).to_string() }, { "resourceId": (newest - 2).to_string() }])
+        );
+        let data = app.query(query, json!({ "limit": MAX })).await;
+        assert_eq!(data["sharingExposure"].as_array().map(Vec::len), Some(MAX));
+        assert_row_limit(&app.query_error(query, json!({ "limit": MAX + 1 })).await);
+        for bad in [0, -1] {
+            let error = app.query_error(query, json!({ "limit": bad })).await;
+            assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT", "{error}");
+            assert_eq!(error["extensions"]["argument"], "limit", "{error}");
+        }
+        // Fewer open shares than the limit: all of them.
+        let data = app.query("{ sharingExposure(asOf: \"2026-01-01T10:00:02Z\", limit: 10) { resourceId } }", json!({})).await;
+        assert_eq!(data["sharingExposure"], json!([{ "resourceId": "2" }, { "resourceId": "1" }, { "resourceId": "0" }]));
+    }
 }
 
 #[test]
