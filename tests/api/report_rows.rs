@@ -270,3 +270,38 @@ fn the_default_is_ten_thousand_rows() {
     );
     assert_eq!(user_events::config::defaults::MAX_REPORT_ROWS, 10_000);
 }
+
+#[tokio::test]
+async fn serve_takes_the_limit_from_its_flag() {
+    let app = TestApp::new(Backend::Sqlite).await;
+    spread(&app, 5).await;
+    let server = ServerProcess::start(&app.url, &["--max-report-rows", "4"]);
+    let body = server
+        .graphql(
+            None,
+            "{ eventCounts(groupBy: [IP_ADDRESS]) { count } }",
+            json!({}),
+        )
+        .await;
+    let error = &body["errors"][0];
+    assert_eq!(error["extensions"]["code"], "LIMIT_EXCEEDED", "{body}");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("--max-report-rows 4"),
+        "{body}"
+    );
+    let body = server
+        .graphql(
+            None,
+            "{ eventCounts(groupBy: [IP_ADDRESS], limit: 4) { count } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        body["data"]["eventCounts"].as_array().map(Vec::len),
+        Some(4),
+        "{body}"
+    );
+}
