@@ -80,6 +80,8 @@ pub mod defaults {
     /// See [`super::Limits`].
     pub const MAX_BATCH: usize = 16;
     /// See [`super::Limits`].
+    pub const MAX_REPORT_ROWS: usize = 10_000;
+    /// See [`super::Limits`].
     pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
     /// See [`super::Limits`].
     pub const REQUEST_TIMEOUT_MS: u64 = 30_000;
@@ -121,6 +123,10 @@ pub struct Limits {
     /// The most operations one batched POST may hold.
     #[arg(long, env = "USER_EVENTS_MAX_BATCH", default_value_t = defaults::MAX_BATCH)]
     pub max_batch: usize,
+    /// The most report rows one request may return, shared by all its report fields (aliases
+    /// included) and by every operation of one batched POST.
+    #[arg(long, env = "USER_EVENTS_MAX_REPORT_ROWS", default_value_t = defaults::MAX_REPORT_ROWS)]
+    pub max_report_rows: usize,
     /// The largest request body, in bytes.
     #[arg(long, env = "USER_EVENTS_MAX_BODY_BYTES", default_value_t = defaults::MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
@@ -178,6 +184,7 @@ impl Default for Limits {
             max_aliases: defaults::MAX_ALIASES,
             max_page_size: defaults::MAX_PAGE_SIZE,
             max_batch: defaults::MAX_BATCH,
+            max_report_rows: defaults::MAX_REPORT_ROWS,
             max_body_bytes: defaults::MAX_BODY_BYTES,
             request_timeout_ms: defaults::REQUEST_TIMEOUT_MS,
             max_ws_connections: defaults::MAX_WS_CONNECTIONS,

@@ -3,7 +3,7 @@
 //! - `BAD_USER_INPUT`: the request is at fault (syntax, validation, argument values, cursors);
 //!   the message names the argument.
 //! - `LIMIT_EXCEEDED`: the request is deeper, larger or wider than the server allows (depth,
-//!   complexity, batch size), or a subscriber fell behind.
+//!   complexity, batch size, report rows), or a subscriber fell behind.
 //! - `INTERNAL`: the server is at fault; the cause is logged and the client is told only
 //!   "internal error", so no SQL, path or type name leaks.
 //!
@@ -54,6 +54,17 @@ pub fn internal_message(cause: &str) -> async_graphql::Error {
 pub fn internal_shared(error: std::sync::Arc<StoreError>) -> async_graphql::Error {
     tracing::error!(error = %error, "store error");
     async_graphql::Error::new("internal error").extend_with(|_, e| e.set("code", INTERNAL))
+}
+
+/// `LIMIT_EXCEEDED`, with the limit under `extensions.maxReportRows`.
+impl ErrorExtensions for crate::graphql::limits::TooManyReportRows {
+    fn extend(&self) -> async_graphql::Error {
+        let max = u64::try_from(self.max).unwrap_or(u64::MAX);
+        async_graphql::Error::new(self.to_string()).extend_with(|_, e| {
+            e.set("code", LIMIT_EXCEEDED);
+            e.set("maxReportRows", max);
+        })
+    }
 }
 
 /// Maps a store result at the GraphQL edge. Resolvers must use this rather than `?` on a

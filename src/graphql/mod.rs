@@ -56,6 +56,7 @@ pub fn build_schema_with(
         tokio::spawn,
     ))
     .data(store)
+    .data(limits::ReportRowBudget(limits.max_report_rows))
     .data(query::PageLimit(
         i32::try_from(limits.max_page_size).unwrap_or(i32::MAX),
     ))
@@ -69,6 +70,7 @@ pub fn build_schema_with(
         max_fields: limits.max_fields,
     })
     .extension(limits::AliasLimit(limits.max_aliases))
+    .extension(limits::ReportRowBudget(limits.max_report_rows))
     .extension(access::Access {
         introspection: !limits.no_introspection,
     })

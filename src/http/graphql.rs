@@ -70,10 +70,12 @@ async fn batch_of(
     headers: &HeaderMap,
 ) -> Response {
     let names: Vec<Option<String>> = batch.iter().map(|r| r.operation_name.clone()).collect();
+    // One budget of report rows for the whole batch, so that a batch cannot multiply it.
+    let rows = crate::graphql::limits::ReportRows::new(state.limits.max_report_rows);
     let batch = BatchRequest::Batch(
         batch
             .into_iter()
-            .map(|request| attach(state, request, peer).data(principal.clone()))
+            .map(|request| rows.attach(attach(state, request, peer).data(principal.clone())))
             .collect(),
     );
     let started = std::time::Instant::now();

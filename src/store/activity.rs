@@ -5,7 +5,7 @@ use chrono_tz::Tz;
 use sea_orm::ConnectionTrait;
 
 use super::filter::EventFilter;
-use super::report::Shape;
+use super::report::{Shape, row_limit};
 use super::sql::Sql;
 use super::time::parse_db_time;
 use super::{Dialect, Store, StoreError, TimeBucket};
@@ -52,12 +52,13 @@ const LOGOUT: &str = "user logout";
 
 impl Store {
     /// Logins, logouts, distinct users who logged in, and logins by method, per bucket that has
-    /// a login or a logout, oldest first.
+    /// a login or a logout, oldest first; at most `max_rows` rows, as [`Store::event_counts`].
     pub async fn login_activity(
         &self,
         filter: &EventFilter,
         bucket: TimeBucket,
         zone: Tz,
+        max_rows: usize,
     ) -> Result<Vec<LoginRow>, StoreError> {
         let segments = self.zone_segments(filter, zone).await?;
         let shape = Shape::new(self.dialect, Some(bucket), &segments);
@@ -92,6 +93,7 @@ impl Store {
         filter.push_conditions(&mut sql, self.dialect);
         sql.push(" AND event_name IN ").bind_list([LOGIN, LOGOUT]);
         sql.push(" GROUP BY ").push(&grouped.join(", "));
+        sql.push(" LIMIT ").bind(row_limit(max_rows));
         let rows = self.db.query_all_raw(sql.into_statement()).await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in &rows {

@@ -6,11 +6,11 @@ use uuid::Uuid;
 
 use super::cursor::Cursor;
 use super::filter::EventFilter;
-use super::report::{CountSource, GroupKey};
+use super::report::{CountSource, GroupKey, Grouping};
 use super::sql::Sql;
 use super::time::{parse_db_time, truncate_to_micros};
 use super::{Dialect, Store, StoreError};
-use crate::catalog::{EventCategory, EventKind};
+use crate::catalog::EventCategory;
 
 /// One stored event, as read from either backend.
 #[derive(Clone, Debug, PartialEq)]
@@ -180,46 +180,39 @@ impl Store {
     }
 
     /// Events per category, count descending then category name; only categories with events.
+    /// At most `max_rows` rows, as [`Store::event_counts`].
     pub async fn category_counts(
         &self,
         filter: &EventFilter,
+        max_rows: usize,
     ) -> Result<Vec<(EventCategory, i64)>, StoreError> {
-        self.category_counts_from(filter, CountSource::Auto).await
+        self.category_counts_from(filter, CountSource::Auto, max_rows)
+            .await
     }
 
     /// [`Store::category_counts`], read from the source asked for (both give the same answer).
+    ///
+    /// A count grouped by category: the database groups by name, and the few names are folded
+    /// into categories here, unless they are more than `max_rows`.
     pub async fn category_counts_from(
         &self,
         filter: &EventFilter,
         source: CountSource,
+        max_rows: usize,
     ) -> Result<Vec<(EventCategory, i64)>, StoreError> {
-        // Grouping by name and folding the few names into categories is cheaper for the
-        // database than a CASE per row, and the fold is over at most one row per distinct name.
-        let source = source.pick(filter, &[GroupKey::EventName], None, &[]);
-        let mut sql = Sql::new(self.dialect);
-        sql.push("SELECT event_name, ")
-            .push(source.count)
-            .push(" FROM ")
-            .push(source.table)
-            .push(" WHERE 1 = 1");
-        filter.push_conditions_on(&mut sql, self.dialect, source.time);
-        sql.push(" GROUP BY event_name");
-        let mut totals = [0i64; EventCategory::ALL.len()];
-        for row in self.db.query_all_raw(sql.into_statement()).await? {
-            let name: String = row.try_get_by_index(0)?;
-            let count: i64 = row.try_get_by_index(1)?;
-            let category = EventKind::from_name(&name).category();
-            if let Some(slot) = EventCategory::ALL.iter().position(|c| *c == category) {
-                totals[slot] += count;
-            }
-        }
-        let mut counts: Vec<(EventCategory, i64)> = EventCategory::ALL
+        let grouping = Grouping {
+            keys: vec![GroupKey::Category],
+            bucket: None,
+            zone: chrono_tz::UTC,
+            limit: None,
+        };
+        let rows = self
+            .event_counts_from(filter, &grouping, source, max_rows)
+            .await?;
+        Ok(rows
             .into_iter()
-            .zip(totals)
-            .filter(|(_, n)| *n > 0)
-            .collect();
-        counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.name().cmp(b.0.name())));
-        Ok(counts)
+            .filter_map(|row| row.group.category.map(|c| (c, row.count)))
+            .collect())
     }
 
     /// Whether `user_events` has no rows.

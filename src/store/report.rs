@@ -186,12 +186,17 @@ enum Measure {
 impl Store {
     /// Events per group (and bucket): one row per non-empty group, by bucket, then count
     /// descending, then the group keys.
+    ///
+    /// At most `max_rows` rows are read: a longer answer comes back cut to `max_rows` rows,
+    /// not necessarily the first ones, so a caller that refuses answers over N asks for N + 1.
+    /// The same holds for every report of the store.
     pub async fn event_counts(
         &self,
         filter: &EventFilter,
         grouping: &Grouping,
+        max_rows: usize,
     ) -> Result<Vec<CountRow>, StoreError> {
-        self.event_counts_from(filter, grouping, CountSource::Auto)
+        self.event_counts_from(filter, grouping, CountSource::Auto, max_rows)
             .await
     }
 
@@ -201,9 +206,10 @@ impl Store {
         filter: &EventFilter,
         grouping: &Grouping,
         source: CountSource,
+        max_rows: usize,
     ) -> Result<Vec<CountRow>, StoreError> {
         let rows = self
-            .grouped(filter, grouping, Measure::Count, source)
+            .grouped(filter, grouping, Measure::Count, source, max_rows)
             .await?;
         let mut out: Vec<CountRow> = rows
             .into_iter()
@@ -228,9 +234,16 @@ impl Store {
         &self,
         filter: &EventFilter,
         grouping: &Grouping,
+        max_rows: usize,
     ) -> Result<Vec<UsageRow>, StoreError> {
         let mut out = self
-            .grouped(filter, grouping, Measure::Usage, CountSource::Events)
+            .grouped(
+                filter,
+                grouping,
+                Measure::Usage,
+                CountSource::Events,
+                max_rows,
+            )
             .await?;
         out.sort_by(|a, b| {
             a.bucket_start
@@ -283,6 +296,7 @@ impl Store {
         grouping: &Grouping,
         measure: Measure,
         source: CountSource,
+        max_rows: usize,
     ) -> Result<Vec<UsageRow>, StoreError> {
         let zone_segments = match grouping.bucket {
             Some(_) => self.zone_segments(filter, grouping.zone).await?,
@@ -293,19 +307,46 @@ impl Store {
             Measure::Usage => EVENTS,
         };
         let shape = Shape::new(self.dialect, grouping.bucket, &zone_segments).on(source);
-        let sql = shape.statement(filter, grouping, measure);
+        if shape.folds(grouping) {
+            let rows = self
+                .grouped_rows(&shape, filter, grouping, measure, max_rows)
+                .await?;
+            // Fewer rows than allowed is every name's row: their fold is the whole answer
+            // (and no longer). Otherwise the names alone may be too many; the database then
+            // derives categories and kinds itself, so that the bound applies to the answer.
+            if rows.len() < max_rows {
+                return Ok(fold(rows));
+            }
+            let shape = shape.unfolded();
+            return self
+                .grouped_rows(&shape, filter, grouping, measure, max_rows)
+                .await;
+        }
+        self.grouped_rows(&shape, filter, grouping, measure, max_rows)
+            .await
+    }
+
+    /// The rows of `shape`'s statement, at most `max_rows` of them.
+    async fn grouped_rows(
+        &self,
+        shape: &Shape<'_>,
+        filter: &EventFilter,
+        grouping: &Grouping,
+        measure: Measure,
+        max_rows: usize,
+    ) -> Result<Vec<UsageRow>, StoreError> {
+        let sql = shape.statement(filter, grouping, measure, max_rows);
         let rows = self.db.query_all_raw(sql.into_statement()).await?;
         let kinds = kind_names();
-        let rows = rows
-            .iter()
+        rows.iter()
             .map(|row| shape.decode(row, grouping, measure, &kinds))
-            .collect::<Result<Vec<UsageRow>, StoreError>>()?;
-        Ok(if shape.folds(grouping) {
-            fold(rows)
-        } else {
-            rows
-        })
+            .collect()
     }
+}
+
+/// `max_rows` as an SQL `LIMIT`.
+pub(super) fn row_limit(max_rows: usize) -> i64 {
+    i64::try_from(max_rows).unwrap_or(i64::MAX)
 }
 
 /// The select list of a grouped statement: which columns it has and how to read them back.
@@ -315,6 +356,8 @@ pub(super) struct Shape<'a> {
     source: Source,
     /// Whether the statement groups by offset too (hour buckets).
     with_offset: bool,
+    /// Whether categories and kinds may be grouped by name and folded here (see `folds`).
+    fold_names: bool,
 }
 
 impl<'a> Shape<'a> {
@@ -328,6 +371,7 @@ impl<'a> Shape<'a> {
             segments,
             source: EVENTS,
             with_offset: bucket == Some(TimeBucket::Hour),
+            fold_names: true,
         }
     }
 
@@ -336,17 +380,32 @@ impl<'a> Shape<'a> {
         Shape { source, ..self }
     }
 
-    /// `SELECT [bucket, [offset,]] keys..., measures FROM user_events WHERE ... GROUP BY ...`,
-    /// wrapped in a top-N selection of groups when there is a limit.
+    /// The same shape with categories and kinds derived in SQL.
+    fn unfolded(self) -> Shape<'a> {
+        Shape {
+            fold_names: false,
+            ..self
+        }
+    }
+
     /// Whether categories and kinds are grouped by event name in SQL and folded here. A name
     /// is cheaper to group by than a CASE over the catalog per row, and folding merges at most
     /// one row per name and group; with a limit, the top groups must be chosen by the database,
     /// so it derives them itself.
     fn folds(&self, grouping: &Grouping) -> bool {
-        grouping.limit.is_none() && grouping.keys.iter().any(|k| k.is_derived())
+        self.fold_names && grouping.limit.is_none() && grouping.keys.iter().any(|k| k.is_derived())
     }
 
-    fn statement(&self, filter: &EventFilter, grouping: &Grouping, measure: Measure) -> Sql {
+    /// `SELECT [bucket, [offset,]] keys..., measures FROM user_events WHERE ... GROUP BY ...`,
+    /// wrapped in a top-N selection of groups when there is a limit; at most `max_rows` rows
+    /// of it (any of them when there are more).
+    fn statement(
+        &self,
+        filter: &EventFilter,
+        grouping: &Grouping,
+        measure: Measure,
+        max_rows: usize,
+    ) -> Sql {
         let mut sql = Sql::new(self.dialect);
         let mut grouped: Vec<String> = Vec::new();
         if grouping.limit.is_some() {
@@ -420,6 +479,7 @@ impl<'a> Shape<'a> {
                     .push(key);
             }
         }
+        sql.push(" LIMIT ").bind(row_limit(max_rows));
         sql
     }
 

@@ -5,6 +5,7 @@ use sea_orm::ConnectionTrait;
 
 use super::events::{COLUMNS, decode_row};
 use super::filter::EventFilter;
+use super::report::row_limit;
 use super::sql::Sql;
 use super::{Dialect, EventRow, Page, PageRequest, Store, StoreError};
 use crate::details::SharingStatus;
@@ -87,13 +88,14 @@ impl Store {
 
     /// Per session and job, the latest change at or before `as_of`; the resources whose latest
     /// change set one of `statuses`, newest change first. A latest change that does not say
-    /// what it set leaves the resource unlisted.
+    /// what it set leaves the resource unlisted. At most the newest `max_rows` resources.
     pub async fn sharing_exposure(
         &self,
         as_of: NaiveDateTime,
         statuses: &[SharingStatus],
+        max_rows: usize,
     ) -> Result<Vec<Exposure>, StoreError> {
-        if statuses.is_empty() {
+        if statuses.is_empty() || max_rows == 0 {
             return Ok(Vec::new());
         }
         let names: Vec<&str> = SharedResource::ALL
@@ -124,7 +126,8 @@ impl Store {
                 .flat_map(|s| s.spellings())
                 .map(str::to_ascii_uppercase),
         );
-        sql.push(" ORDER BY created_at DESC, id DESC");
+        sql.push(" ORDER BY created_at DESC, id DESC LIMIT ")
+            .bind(row_limit(max_rows));
         let rows = self.db.query_all_raw(sql.into_statement()).await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in &rows {

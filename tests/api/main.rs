@@ -27,6 +27,7 @@ mod observe;
 mod parsers;
 mod persisted;
 mod properties;
+mod report_rows;
 mod reports;
 mod rollup;
 mod schema;

@@ -73,23 +73,23 @@ pub(crate) async fn assert_both_paths_agree(app: &TestApp) {
     for (filter, grouping) in shapes() {
         let rollup = app
             .store
-            .event_counts_from(&filter, &grouping, CountSource::Auto)
+            .event_counts_from(&filter, &grouping, CountSource::Auto, usize::MAX)
             .await
             .expect("auto");
         let events = app
             .store
-            .event_counts_from(&filter, &grouping, CountSource::Events)
+            .event_counts_from(&filter, &grouping, CountSource::Events, usize::MAX)
             .await
             .expect("events");
         assert_eq!(rollup, events, "{filter:?} {grouping:?}");
         let rollup = app
             .store
-            .category_counts_from(&filter, CountSource::Auto)
+            .category_counts_from(&filter, CountSource::Auto, usize::MAX)
             .await
             .expect("auto");
         let events = app
             .store
-            .category_counts_from(&filter, CountSource::Events)
+            .category_counts_from(&filter, CountSource::Events, usize::MAX)
             .await
             .expect("events");
         assert_eq!(rollup, events, "{filter:?}");
@@ -166,10 +166,10 @@ on_both_backends! {
         let (everything, _) = shapes().swap_remove(0);
         for table in ["user_events_daily", "user_events_hourly"] {
             app.sql(&format!("UPDATE {table} SET n = n + 100")).await;
-            let daily_auto = app.store.category_counts_from(&everything, CountSource::Auto).await.expect("auto");
-            let daily_events = app.store.category_counts_from(&everything, CountSource::Events).await.expect("events");
-            let hourly_auto = app.store.event_counts_from(&filter, &in_berlin, CountSource::Auto).await.expect("auto");
-            let hourly_events = app.store.event_counts_from(&filter, &in_berlin, CountSource::Events).await.expect("events");
+            let daily_auto = app.store.category_counts_from(&everything, CountSource::Auto, usize::MAX).await.expect("auto");
+            let daily_events = app.store.category_counts_from(&everything, CountSource::Events, usize::MAX).await.expect("events");
+            let hourly_auto = app.store.event_counts_from(&filter, &in_berlin, CountSource::Auto, usize::MAX).await.expect("auto");
+            let hourly_events = app.store.event_counts_from(&filter, &in_berlin, CountSource::Events, usize::MAX).await.expect("events");
             assert_eq!(daily_auto != daily_events, table == "user_events_daily", "{table}");
             assert_eq!(hourly_auto != hourly_events, table == "user_events_hourly", "{table}");
             app.sql(&format!("UPDATE {table} SET n = n - 100")).await;

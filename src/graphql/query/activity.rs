@@ -3,6 +3,7 @@
 use async_graphql::{Context, Object};
 
 use crate::graphql::error::{OrInternal, store};
+use crate::graphql::limits::ReportRows;
 use crate::graphql::scalars::{DateTime, UuidValue};
 use crate::graphql::types::{
     EventFilterInput, LoginBucket, TimeBucketInput, UserTimeline, time_zone_argument,
@@ -16,7 +17,8 @@ pub struct ActivityQuery;
 #[Object]
 impl ActivityQuery {
     /// Logins, logouts, distinct users who logged in, and logins by method, per bucket that
-    /// has a login or a logout, oldest first.
+    /// has a login or a logout, oldest first. At most `--max-report-rows` buckets, shared with
+    /// the request's other reports; past it, `LIMIT_EXCEEDED`.
     async fn login_activity(
         &self,
         ctx: &Context<'_>,
@@ -27,15 +29,19 @@ impl ActivityQuery {
         let filter = EventFilterInput::into_store(ctx, filter, "filter")?;
         let zone = time_zone_argument(time_zone.as_deref())?;
         let bucket = bucket.unwrap_or(TimeBucketInput::Day).into();
+        let budget = ReportRows::of(ctx);
+        let _turn = budget.turn().await;
         let rows = store(ctx)
-            .login_activity(&filter, bucket, zone)
+            .login_activity(&filter, bucket, zone, budget.ask())
             .await
             .or_internal()?;
+        budget.spend(rows.len())?;
         Ok(rows.into_iter().map(Into::into).collect())
     }
 
     /// One user's events in `[from, to)`: first and last seen, total, the buckets that have
-    /// events with per-category counts, and the events themselves, newest first.
+    /// events with per-category counts, and the events themselves, newest first. Each
+    /// category count of a bucket is a report row toward `--max-report-rows`.
     async fn user_timeline(
         &self,
         ctx: &Context<'_>,
@@ -60,9 +66,14 @@ impl ActivityQuery {
             limit: None,
         };
         let store = store(ctx);
-        let (span, counts) =
-            tokio::try_join!(store.span(&filter), store.event_counts(&filter, &grouping))
-                .or_internal()?;
+        let budget = ReportRows::of(ctx);
+        let _turn = budget.turn().await;
+        let (span, counts) = tokio::try_join!(
+            store.span(&filter),
+            store.event_counts(&filter, &grouping, budget.ask())
+        )
+        .or_internal()?;
+        budget.spend(counts.len())?;
         Ok(UserTimeline::new(user_id, filter, span, counts))
     }
 }

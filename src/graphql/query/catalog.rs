@@ -4,6 +4,7 @@ use async_graphql::{Context, Object};
 
 use crate::catalog::CATALOG;
 use crate::graphql::error::{OrInternal, store};
+use crate::graphql::limits::ReportRows;
 use crate::graphql::types::{CategoryCount, EventFilterInput, EventTypeInfo};
 
 /// The catalog of tracked events and counts by category.
@@ -18,14 +19,20 @@ impl CatalogQuery {
     }
 
     /// Events per category, one row per category that has events, count descending, then
-    /// category name.
+    /// category name. Its rows count toward `--max-report-rows` like `eventCounts`.
     async fn category_counts(
         &self,
         ctx: &Context<'_>,
         filter: Option<EventFilterInput>,
     ) -> async_graphql::Result<Vec<CategoryCount>> {
         let filter = EventFilterInput::into_store(ctx, filter, "filter")?;
-        let counts = store(ctx).category_counts(&filter).await.or_internal()?;
+        let budget = ReportRows::of(ctx);
+        let _turn = budget.turn().await;
+        let counts = store(ctx)
+            .category_counts(&filter, budget.ask())
+            .await
+            .or_internal()?;
+        budget.spend(counts.len())?;
         Ok(counts
             .into_iter()
             .map(|(category, count)| CategoryCount { category, count })

@@ -3,6 +3,7 @@
 use async_graphql::{Context, Object};
 
 use crate::graphql::error::{OrInternal, store};
+use crate::graphql::limits::ReportRows;
 use crate::graphql::types::{
     EventCountRow, EventFilterInput, EventGroupKeyInput, ResourceUsageRow, TimeBucketInput,
     grouping,
@@ -16,7 +17,9 @@ pub struct ReportsQuery;
 impl ReportsQuery {
     /// Events per group (and bucket): one row per non-empty group, by `bucketStart`, then count
     /// descending, then the group keys. `limit` keeps the top groups by their total over the
-    /// whole range (with a bucket, those groups' rows in every bucket).
+    /// whole range (with a bucket, those groups' rows in every bucket). At most
+    /// `--max-report-rows` rows, shared with the request's other reports; past it,
+    /// `LIMIT_EXCEEDED`.
     async fn event_counts(
         &self,
         ctx: &Context<'_>,
@@ -28,15 +31,19 @@ impl ReportsQuery {
     ) -> async_graphql::Result<Vec<EventCountRow>> {
         let filter = EventFilterInput::into_store(ctx, filter, "filter")?;
         let grouping = grouping(&group_by, bucket, time_zone.as_deref(), limit)?;
+        let budget = ReportRows::of(ctx);
+        let _turn = budget.turn().await;
         let rows = store(ctx)
-            .event_counts(&filter, &grouping)
+            .event_counts(&filter, &grouping, budget.ask())
             .await
             .or_internal()?;
+        budget.spend(rows.len())?;
         Ok(rows.into_iter().map(Into::into).collect())
     }
 
     /// Sums of cpu, memory (GiB) and gpu over the events whose description reports any of
-    /// them, per group (and bucket), ordered like `eventCounts` by `events`.
+    /// them, per group (and bucket), ordered like `eventCounts` by `events`. Bounded like
+    /// `eventCounts`.
     async fn resource_usage(
         &self,
         ctx: &Context<'_>,
@@ -47,10 +54,13 @@ impl ReportsQuery {
     ) -> async_graphql::Result<Vec<ResourceUsageRow>> {
         let filter = EventFilterInput::into_store(ctx, filter, "filter")?;
         let grouping = grouping(&group_by, bucket, time_zone.as_deref(), None)?;
+        let budget = ReportRows::of(ctx);
+        let _turn = budget.turn().await;
         let rows = store(ctx)
-            .resource_usage(&filter, &grouping)
+            .resource_usage(&filter, &grouping, budget.ask())
             .await
             .or_internal()?;
+        budget.spend(rows.len())?;
         Ok(rows.into_iter().map(Into::into).collect())
     }
 }

@@ -4,7 +4,8 @@ use async_graphql::{Context, Object};
 
 use super::newest_first;
 use crate::details::SharingStatus;
-use crate::graphql::error::{OrInternal, store};
+use crate::graphql::error::{OrInternal, bad_input, store};
+use crate::graphql::limits::ReportRows;
 use crate::graphql::scalars::DateTime;
 use crate::graphql::types::{EventFilterInput, SharingChangeConnection, SharingExposure};
 use crate::store::SharedResource;
@@ -61,7 +62,8 @@ impl SharingQuery {
     /// The sessions and jobs whose latest sharing change at or before `asOf` (default: now)
     /// set one of `statuses`: who set it and since when, newest first. A latest change that
     /// does not say what it set leaves the resource unlisted. `statuses` null means the
-    /// default.
+    /// default. `limit` keeps the newest that many. At most `--max-report-rows` rows, shared
+    /// with the request's other reports; past it, `LIMIT_EXCEEDED`.
     async fn sharing_exposure(
         &self,
         ctx: &Context<'_>,
@@ -70,8 +72,16 @@ impl SharingQuery {
             default_with = "Some(vec![SharingStatus::AnonymousLink, SharingStatus::AuthenticatedLink])"
         )]
         statuses: Option<Vec<SharingStatus>>,
+        limit: Option<i32>,
     ) -> async_graphql::Result<Vec<SharingExposure>> {
         crate::graphql::access::require_everything(ctx, "the sharing exposure")?;
+        let limit = match limit {
+            None => None,
+            Some(n) if n < 1 => {
+                return Err(bad_input("limit", format!("must be at least 1, got {n}")));
+            }
+            Some(n) => Some(usize::try_from(n).unwrap_or(usize::MAX)),
+        };
         let as_of = as_of.map_or_else(|| chrono::Utc::now().naive_utc(), |t| t.0);
         // Null (as an unset variable arrives) means the default: the open links.
         let statuses = statuses.unwrap_or_else(|| {
@@ -80,10 +90,14 @@ impl SharingQuery {
                 SharingStatus::AuthenticatedLink,
             ]
         });
+        let budget = ReportRows::of(ctx);
+        let _turn = budget.turn().await;
+        let ask = limit.map_or(budget.ask(), |limit| limit.min(budget.ask()));
         let rows = store(ctx)
-            .sharing_exposure(as_of, &statuses)
+            .sharing_exposure(as_of, &statuses, ask)
             .await
             .or_internal()?;
+        budget.spend(rows.len())?;
         Ok(rows.into_iter().filter_map(SharingExposure::new).collect())
     }
 }
