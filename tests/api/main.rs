@@ -30,4 +30,5 @@ mod reports;
 mod rollup;
 mod schema;
 mod sharing;
+mod time_range;
 mod users;
