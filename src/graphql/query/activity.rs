@@ -28,7 +28,7 @@ impl ActivityQuery {
         let zone = time_zone_argument(time_zone.as_deref())?;
         let bucket = bucket.unwrap_or(TimeBucketInput::Day).into();
         let rows = store(ctx)
-            .login_activity(&filter, bucket, zone)
+            .login_activity(&filter, bucket, &zone)
             .await
             .or_internal()?;
         Ok(rows.into_iter().map(Into::into).collect())
