@@ -450,7 +450,5 @@ async fn run_export(
 fn parse_instant(text: &str) -> Result<NaiveDateTime, String> {
     crate::graphql::scalars::DateTime::parse(text)
         .map(|t| t.0)
-        .ok_or_else(|| {
-            format!("{text:?} is not an RFC 3339 date-time such as 2026-11-01T00:00:00Z")
-        })
+        .map_err(|error| error.to_string())
 }

@@ -38,8 +38,13 @@ pub fn bad_input(argument: &str, message: impl std::fmt::Display) -> async_graph
     })
 }
 
-/// An internal error: logged here, reported to the client without detail.
+/// An internal error: logged here, reported to the client without detail. The one store error
+/// that is the request's doing, a report over too many changes of offset, is `LIMIT_EXCEEDED`.
 pub fn internal(error: StoreError) -> async_graphql::Error {
+    if let StoreError::TooManyOffsets { .. } = error {
+        return async_graphql::Error::new(error.to_string())
+            .extend_with(|_, e| e.set("code", LIMIT_EXCEEDED));
+    }
     tracing::error!(error = %error, "store error");
     async_graphql::Error::new("internal error").extend_with(|_, e| e.set("code", INTERNAL))
 }

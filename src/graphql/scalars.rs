@@ -6,27 +6,45 @@
 use async_graphql::{InputValueError, InputValueResult, Scalar, ScalarType, Value};
 use chrono::{NaiveDate, NaiveDateTime, SecondsFormat, Utc};
 
+use crate::store::{OutOfRange, accepted_instant};
+
 /// An instant. Input: RFC 3339 (`2026-03-29T01:30:00+01:00`); a date-time without an offset or a
 /// bare date is read as UTC. Output: RFC 3339 in UTC with `Z`.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct DateTime(pub NaiveDateTime);
 
+/// Why a text is not an accepted instant.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DateTimeError {
+    /// No accepted form reads it.
+    #[error("{0:?} is not an RFC 3339 date-time such as 2026-01-08T00:00:00Z")]
+    Unreadable(String),
+    /// It reads as an instant outside the accepted range.
+    #[error(transparent)]
+    OutOfRange(#[from] OutOfRange),
+}
+
 impl DateTime {
-    /// Reads the accepted input forms.
-    pub fn parse(text: &str) -> Option<DateTime> {
-        let text = text.trim();
+    /// Reads the accepted input forms, and only instants in the accepted range
+    /// (0001-01-01T00:00:00Z to 9999-12-30T00:00:00Z).
+    pub fn parse(text: &str) -> Result<DateTime, DateTimeError> {
+        let t =
+            Self::read(text.trim()).ok_or_else(|| DateTimeError::Unreadable(text.to_string()))?;
+        Ok(DateTime(accepted_instant(t)?))
+    }
+
+    fn read(text: &str) -> Option<NaiveDateTime> {
         if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
-            return Some(DateTime(t.with_timezone(&Utc).naive_utc()));
+            return Some(t.with_timezone(&Utc).naive_utc());
         }
         for format in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"] {
             if let Ok(t) = NaiveDateTime::parse_from_str(text, format) {
-                return Some(DateTime(t));
+                return Some(t);
             }
         }
         NaiveDate::parse_from_str(text, "%Y-%m-%d")
             .ok()
             .and_then(|d| d.and_hms_opt(0, 0, 0))
-            .map(DateTime)
     }
 
     /// The RFC 3339 text, in UTC with `Z`.
@@ -37,22 +55,21 @@ impl DateTime {
     }
 }
 
-/// An instant in RFC 3339 (output in UTC with `Z`).
+/// An instant in RFC 3339 (output in UTC with `Z`), from 0001-01-01T00:00:00Z to
+/// 9999-12-30T00:00:00Z.
 #[Scalar(name = "DateTime")]
 impl ScalarType for DateTime {
     fn parse(value: Value) -> InputValueResult<Self> {
         match &value {
-            Value::String(text) => DateTime::parse(text).ok_or_else(|| {
-                InputValueError::custom(format!(
-                    "{text:?} is not an RFC 3339 date-time such as 2026-01-08T00:00:00Z"
-                ))
-            }),
+            Value::String(text) => {
+                DateTime::parse(text).map_err(|error| InputValueError::custom(error.to_string()))
+            }
             _ => Err(InputValueError::expected_type(value)),
         }
     }
 
     fn is_valid(value: &Value) -> bool {
-        matches!(value, Value::String(text) if DateTime::parse(text).is_some())
+        matches!(value, Value::String(text) if DateTime::parse(text).is_ok())
     }
 
     fn to_value(&self) -> Value {

@@ -110,8 +110,7 @@ pub fn parse_filter(query: &str) -> Result<EventFilter, (String, String)> {
         let bad = |message: String| (key.to_string(), message);
         match key.as_ref() {
             "from" | "to" => {
-                let t = DateTime::parse(&value)
-                    .ok_or_else(|| bad(format!("{value:?} is not an RFC 3339 date-time")))?;
+                let t = DateTime::parse(&value).map_err(|error| bad(error.to_string()))?;
                 if key == "from" {
                     filter.from = Some(t.0);
                 } else {

@@ -15,7 +15,8 @@ use uuid::Uuid;
 
 use super::{COLUMNS, Format};
 use crate::store::{
-    Dialect, ImportBatch, ImportRow, NewEventRow, Store, StoreError, parse_db_time,
+    Dialect, ImportBatch, ImportRow, NewEventRow, Store, StoreError, accepted_instant,
+    parse_db_time,
 };
 
 /// Rows handed to the database at a time.
@@ -154,6 +155,12 @@ fn check(fields: Fields<'_>) -> Result<ImportRow, Rejection> {
                 "{:?} is not a time such as 2026-01-31 10:00:00[.ffffff][+00:00]",
                 fields.created_at
             ),
+        )
+    })?;
+    let created_at = accepted_instant(created_at).map_err(|error| {
+        reject(
+            "created_at",
+            format!("{:?}: {error}", fields.created_at.trim()),
         )
     })?;
     Ok(ImportRow {

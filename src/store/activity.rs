@@ -1,7 +1,7 @@
 //! Activity reports: logins per bucket, and the span of one user's (or any filter's) events.
 
 use chrono::NaiveDateTime;
-use chrono_tz::Tz;
+use jiff::tz::TimeZone;
 use sea_orm::ConnectionTrait;
 
 use super::filter::EventFilter;
@@ -57,7 +57,7 @@ impl Store {
         &self,
         filter: &EventFilter,
         bucket: TimeBucket,
-        zone: Tz,
+        zone: &TimeZone,
         max_rows: usize,
     ) -> Result<Vec<LoginRow>, StoreError> {
         let segments = self.zone_segments(filter, zone).await?;

@@ -30,6 +30,16 @@ pub enum StoreError {
     /// A task reading the database stopped before it answered.
     #[error("a database task stopped: {0}")]
     Task(String),
+    /// The rows of a bucketed report lie in more stretches of constant UTC offset than a
+    /// report may handle at once; the request must narrow its range.
+    #[error(
+        "the events in range fall in more than {most} stretches of constant UTC offset in this \
+         time zone; narrow the range with filter.from and filter.to"
+    )]
+    TooManyOffsets {
+        /// The most a report handles.
+        most: usize,
+    },
     /// A stored row holds a value the server cannot read.
     #[error("row {id} has an unreadable {column}: {value:?}")]
     BadRow {

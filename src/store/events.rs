@@ -203,7 +203,7 @@ impl Store {
         let grouping = Grouping {
             keys: vec![GroupKey::Category],
             bucket: None,
-            zone: chrono_tz::UTC,
+            zone: jiff::tz::TimeZone::UTC,
             limit: None,
         };
         let rows = self

@@ -35,7 +35,10 @@ pub use filter::{EventFilter, INTERNAL_ADDRESS};
 pub use import::{Import, ImportBatch, ImportRow};
 pub use report::{CountRow, CountSource, GroupKey, GroupValues, Grouping, TimeBucket, UsageRow};
 pub use sharing::{Exposure, SharedResource};
-pub use time::{format_db_time, parse_db_time, push_db_time};
+pub use time::{
+    FIRST_INSTANT, LAST_INSTANT, OutOfRange, accepted_instant, format_db_time, parse_db_time,
+    push_db_time,
+};
 pub use tokens::{NewToken, TokenRow};
 pub use users::{UserCursor, UserPage, UserRow};
 pub use zone::parse_zone;

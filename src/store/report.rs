@@ -10,14 +10,14 @@ use std::cmp::Ordering;
 use std::collections::HashMap;
 
 use chrono::{Duration, NaiveDateTime};
-use chrono_tz::Tz;
+use jiff::tz::TimeZone;
 use sea_orm::{ConnectionTrait, QueryResult};
 use uuid::Uuid;
 
 use super::filter::EventFilter;
 use super::sql::Sql;
-use super::time::parse_db_time;
-use super::zone::{Segment, local_to_utc, segments};
+use super::time::{FIRST_INSTANT, LAST_INSTANT, format_db_time, parse_db_time};
+use super::zone::{Segment, local_to_utc, minus_offset, segments};
 use super::{Dialect, Store, StoreError};
 use crate::catalog::{CATALOG, EventCategory, EventKind};
 
@@ -51,6 +51,10 @@ pub enum GroupKey {
     UserAgent,
 }
 
+/// The most segments of constant offset, each holding rows, that one report hands to SQL
+/// (about five centuries of twice-yearly changes); past it a report must narrow its range.
+pub const MAX_SEGMENTS: usize = 1000;
+
 /// How to group a report.
 #[derive(Clone, Debug)]
 pub struct Grouping {
@@ -59,7 +63,7 @@ pub struct Grouping {
     /// Time buckets, if any.
     pub bucket: Option<TimeBucket>,
     /// The zone buckets start in.
-    pub zone: Tz,
+    pub zone: TimeZone,
     /// Keep only the top groups by their total over the whole range.
     pub limit: Option<u64>,
 }
@@ -254,20 +258,76 @@ impl Store {
         Ok(out)
     }
 
-    /// The UTC offsets over the filter's range (the stored range where the filter is open).
+    /// The UTC offsets over the filter's range, within the accepted range of instants and the
+    /// stored range. Where that spans more than a few changes of offset, only the segments that
+    /// hold rows are kept, found by jumping along the `created_at` index from one segment to
+    /// the next row: the segments handed to SQL are bounded by the data, not by the range.
     pub(crate) async fn zone_segments(
         &self,
         filter: &EventFilter,
-        zone: Tz,
+        zone: &TimeZone,
     ) -> Result<Vec<Segment>, StoreError> {
-        let (from, to) = match (filter.from, filter.to) {
-            (Some(from), Some(to)) => (from, to),
-            (from, to) => {
-                let (lo, hi) = self.stored_range().await?;
-                (from.unwrap_or(lo), to.unwrap_or(hi))
-            }
+        /// Segments handed to SQL without asking which hold rows.
+        const FEW: usize = 64;
+        let within = |from: NaiveDateTime, to: NaiveDateTime| {
+            let from = from.clamp(FIRST_INSTANT, LAST_INSTANT);
+            (from, to.clamp(FIRST_INSTANT, LAST_INSTANT).max(from))
         };
-        Ok(segments(zone, from, to.max(from)))
+        if let (Some(from), Some(to)) = (filter.from, filter.to) {
+            let (from, to) = within(from, to);
+            let asked = segments(zone, from, to);
+            if asked.len() <= FEW {
+                return Ok(asked);
+            }
+        }
+        let (lo, hi) = self.stored_range().await?;
+        let (from, to) = within(
+            filter.from.map_or(lo, |from| from.max(lo)),
+            filter.to.map_or(hi, |to| to.min(hi)),
+        );
+        let all = segments(zone, from, to);
+        if all.len() <= FEW {
+            return Ok(all);
+        }
+        let mut kept: Vec<Segment> = Vec::new();
+        let mut at = from;
+        while let Some(row) = self.first_stored_from(at, to).await? {
+            let index = all.partition_point(|s| s.start <= row).saturating_sub(1);
+            if kept.len() == MAX_SEGMENTS {
+                return Err(StoreError::TooManyOffsets { most: MAX_SEGMENTS });
+            }
+            kept.extend(all.get(index).copied());
+            match all.get(index + 1) {
+                Some(next) => at = next.start,
+                None => break,
+            }
+        }
+        if kept.is_empty() {
+            kept.extend(all.first().copied());
+        }
+        Ok(kept)
+    }
+
+    /// The oldest `created_at` in `[from, to]`, by the keyset index.
+    async fn first_stored_from(
+        &self,
+        from: NaiveDateTime,
+        to: NaiveDateTime,
+    ) -> Result<Option<NaiveDateTime>, StoreError> {
+        let mut sql = Sql::new(self.dialect);
+        sql.push("SELECT MIN(created_at) FROM user_events WHERE created_at >= ")
+            .bind(self.dialect.bound(from))
+            .push(" AND created_at <= ")
+            .bind(self.dialect.time(to));
+        let Some(row) = self.db.query_one_raw(sql.into_statement()).await? else {
+            return Ok(None);
+        };
+        Ok(match self.dialect {
+            Dialect::Postgres => row.try_get_by_index::<Option<NaiveDateTime>>(0)?,
+            Dialect::Sqlite => row
+                .try_get_by_index::<Option<String>>(0)?
+                .and_then(|s| parse_db_time(&s)),
+        })
     }
 
     /// The oldest and newest `created_at` (now and now when empty), by the keyset index.
@@ -286,7 +346,8 @@ impl Store {
             })
         };
         let lo = read(0)?.unwrap_or(now);
-        let hi = read(1)?.unwrap_or(now) + Duration::seconds(1);
+        let hi = read(1)?.unwrap_or(now);
+        let hi = hi.checked_add_signed(Duration::seconds(1)).unwrap_or(hi);
         Ok((lo, hi))
     }
 
@@ -299,7 +360,7 @@ impl Store {
         max_rows: usize,
     ) -> Result<Vec<UsageRow>, StoreError> {
         let zone_segments = match grouping.bucket {
-            Some(_) => self.zone_segments(filter, grouping.zone).await?,
+            Some(_) => self.zone_segments(filter, &grouping.zone).await?,
             None => Vec::new(),
         };
         let source = match measure {
@@ -506,7 +567,7 @@ impl<'a> Shape<'a> {
         &self,
         row: &QueryResult,
         at: &mut usize,
-        zone: Tz,
+        zone: &TimeZone,
     ) -> Result<NaiveDateTime, StoreError> {
         let local = match self.dialect {
             Dialect::Postgres => row.try_get_by_index::<NaiveDateTime>(*at)?,
@@ -523,7 +584,7 @@ impl<'a> Shape<'a> {
         Ok(if self.with_offset {
             let offset: i64 = row.try_get_by_index(*at)?;
             *at += 1;
-            local - Duration::seconds(offset)
+            minus_offset(local, offset)
         } else {
             local_to_utc(zone, local)
         })
@@ -535,27 +596,63 @@ impl<'a> Shape<'a> {
             [] => {
                 sql.push("0");
             }
+            segments => self.push_segment_search(sql, segments),
+        }
+        if self.dialect == Dialect::Postgres {
+            // Integer literals are int4 on PostgreSQL; rows are read as 64-bit.
+            sql.push("::bigint");
+        }
+    }
+
+    /// The offset of the segment a row falls in, among `segments` (not empty): a `CASE` over a
+    /// few, and over many a search that halves them at each step, so that a row is compared
+    /// with a logarithmic number of segment starts however many there are. Starts are written
+    /// as literals (they are the server's own, whole seconds), so that thousands of segments
+    /// do not run into a backend's limit on bound parameters.
+    fn push_segment_search(&self, sql: &mut Sql, segments: &[Segment]) {
+        /// Segments written as one flat `CASE`.
+        const FLAT: usize = 8;
+        match segments {
+            [] => {}
             [only] => {
                 sql.push(&only.offset.to_string());
             }
-            [first, rest @ ..] => {
+            [first, rest @ ..] if segments.len() <= FLAT => {
                 sql.push("(CASE");
                 let mut offset = first.offset;
                 for segment in rest {
                     sql.push(" WHEN ")
                         .push(self.source.time)
                         .push(" < ")
-                        .bind(self.dialect.bound(segment.start))
+                        .push(&self.time_literal(segment.start))
                         .push(" THEN ")
                         .push(&offset.to_string());
                     offset = segment.offset;
                 }
                 sql.push(" ELSE ").push(&offset.to_string()).push(" END)");
             }
+            _ => {
+                let (before, after) = segments.split_at(segments.len() / 2);
+                sql.push("(CASE WHEN ")
+                    .push(self.source.time)
+                    .push(" < ")
+                    .push(&self.time_literal(after[0].start))
+                    .push(" THEN ");
+                self.push_segment_search(sql, before);
+                sql.push(" ELSE ");
+                self.push_segment_search(sql, after);
+                sql.push(" END)");
+            }
         }
-        if self.dialect == Dialect::Postgres {
-            // Integer literals are int4 on PostgreSQL; rows are read as 64-bit.
-            sql.push("::bigint");
+    }
+
+    /// A segment's start as an SQL literal compared with stored times (digits and separators
+    /// only, from the server's own formatting).
+    fn time_literal(&self, t: NaiveDateTime) -> String {
+        let text = format_db_time(t);
+        match self.dialect {
+            Dialect::Sqlite => format!("'{text}'"),
+            Dialect::Postgres => format!("TIMESTAMP '{text}'"),
         }
     }
 
@@ -657,7 +754,7 @@ impl<'a> Shape<'a> {
         let mut at = 0;
         let mut bucket_start = None;
         if grouping.bucket.is_some() {
-            bucket_start = Some(self.decode_bucket(row, &mut at, grouping.zone)?);
+            bucket_start = Some(self.decode_bucket(row, &mut at, &grouping.zone)?);
         }
         let mut group = GroupValues::default();
         for key in &grouping.keys {

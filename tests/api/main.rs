@@ -32,4 +32,5 @@ mod reports;
 mod rollup;
 mod schema;
 mod sharing;
+mod time_range;
 mod users;

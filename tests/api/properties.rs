@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{Datelike, Duration, NaiveDateTime, Offset, TimeZone, Timelike};
-use chrono_tz::Tz;
+use chrono::{Datelike, Duration, NaiveDateTime, Timelike};
+use jiff::tz::TimeZone;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use serde_json::{Value, json};
@@ -98,8 +98,9 @@ fn rfc3339(t: NaiveDateTime) -> String {
 }
 
 /// The bucket start of `t`, computed here from the zone database directly.
-fn bucket_start(t: NaiveDateTime, bucket: &str, zone: Tz) -> NaiveDateTime {
-    let offset = i64::from(zone.offset_from_utc_datetime(&t).fix().local_minus_utc());
+fn bucket_start(t: NaiveDateTime, bucket: &str, zone: &TimeZone) -> NaiveDateTime {
+    let at = jiff::Timestamp::from_second(t.and_utc().timestamp()).expect("timestamp");
+    let offset = i64::from(zone.to_offset(at).seconds());
     let local = t + Duration::seconds(offset);
     let day = local.date();
     let start = match bucket {
@@ -111,9 +112,18 @@ fn bucket_start(t: NaiveDateTime, bucket: &str, zone: Tz) -> NaiveDateTime {
         "WEEK" => day - Duration::days(i64::from(day.weekday().num_days_from_monday())),
         _ => day.with_day(1).expect("first"),
     };
-    zone.from_local_datetime(&start.and_hms_opt(0, 0, 0).expect("midnight"))
-        .earliest()
-        .expect("midnight exists")
+    let midnight = jiff::civil::date(
+        i16::try_from(start.year()).expect("year"),
+        i8::try_from(start.month()).expect("month"),
+        i8::try_from(start.day()).expect("day"),
+    )
+    .at(0, 0, 0, 0);
+    let utc = zone
+        .to_ambiguous_timestamp(midnight)
+        .earlier()
+        .expect("midnight exists");
+    chrono::DateTime::from_timestamp(utc.as_second(), 0)
+        .expect("instant")
         .naive_utc()
 }
 
@@ -203,7 +213,7 @@ async fn check(app: &TestApp, case: Case) -> Result<(), TestCaseError> {
         })
         .collect();
     app.store.insert_events(&rows).await.expect("insert");
-    let zone: Tz = ZONES[case.zone].parse().expect("zone");
+    let zone = jiff::tz::db().get(ZONES[case.zone]).expect("zone");
     let keys: Vec<&str> = {
         let mut keys: Vec<&str> = Vec::new();
         for k in &case.keys {
@@ -240,7 +250,7 @@ async fn check(app: &TestApp, case: Case) -> Result<(), TestCaseError> {
     }
     let mut groups: BTreeMap<GroupKey, (Vec<Value>, i64)> = BTreeMap::new();
     for e in &selected {
-        let start = bucket.map(|b| bucket_start(instant(e.at), b, zone));
+        let start = bucket.map(|b| bucket_start(instant(e.at), b, &zone));
         let values: Vec<Value> = keys.iter().map(|k| key_text(k, e)).collect();
         let sort: Vec<String> = values
             .iter()

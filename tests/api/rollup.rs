@@ -17,10 +17,13 @@ fn shapes() -> Vec<(EventFilter, Grouping)> {
     let utc = parse_zone("UTC").expect("zone");
     let berlin = parse_zone("Europe/Berlin").expect("zone");
     let kolkata = parse_zone("Asia/Kolkata").expect("zone");
-    let grouping = |keys: Vec<GroupKey>, bucket: Option<TimeBucket>, zone, limit| Grouping {
+    let grouping = |keys: Vec<GroupKey>,
+                    bucket: Option<TimeBucket>,
+                    zone: &jiff::tz::TimeZone,
+                    limit| Grouping {
         keys,
         bucket,
-        zone,
+        zone: zone.clone(),
         limit,
     };
     let mut window = EventFilter::default();
@@ -33,39 +36,39 @@ fn shapes() -> Vec<(EventFilter, Grouping)> {
     vec![
         (
             EventFilter::default(),
-            grouping(vec![GroupKey::Category], None, utc, None),
+            grouping(vec![GroupKey::Category], None, &utc, None),
         ),
         (
             window.clone(),
-            grouping(vec![GroupKey::Kind], Some(TimeBucket::Day), berlin, None),
+            grouping(vec![GroupKey::Kind], Some(TimeBucket::Day), &berlin, None),
         ),
         (
             window.clone(),
-            grouping(vec![], Some(TimeBucket::Hour), berlin, None),
+            grouping(vec![], Some(TimeBucket::Hour), &berlin, None),
         ),
         (
             sessions.clone(),
             grouping(
                 vec![GroupKey::EventName],
                 Some(TimeBucket::Week),
-                utc,
+                &utc,
                 Some(1),
             ),
         ),
         (
             inside_an_hour,
-            grouping(vec![GroupKey::Category], None, utc, None),
+            grouping(vec![GroupKey::Category], None, &utc, None),
         ),
         (
             window,
             grouping(
                 vec![GroupKey::Category],
                 Some(TimeBucket::Day),
-                kolkata,
+                &kolkata,
                 None,
             ),
         ),
-        (sessions, grouping(vec![GroupKey::User], None, utc, None)),
+        (sessions, grouping(vec![GroupKey::User], None, &utc, None)),
     ]
 }
 

@@ -10,7 +10,7 @@ use crate::catalog::EventKind;
 use crate::graphql::error::{OrInternal, bad_input, store};
 use crate::graphql::scalars::{DateTime, UuidValue};
 use crate::graphql::types::Event;
-use crate::store::NewEventRow;
+use crate::store::{NewEventRow, accepted_instant};
 
 /// The most events one `recordEvents` call may write.
 pub const MAX_BATCH: usize = 1000;
@@ -73,7 +73,14 @@ impl NewEventInput {
         }
         let now = Utc::now().naive_utc();
         let created_at = self.created_at.map_or(now, |t| t.0);
-        if created_at > now + Duration::seconds(MAX_CLOCK_SKEW_SECONDS) {
+        // The scalar admits only the accepted range; the rule is applied again here, where the
+        // row is made, since a default (the clock) does not pass through the scalar.
+        let created_at =
+            accepted_instant(created_at).map_err(|error| bad_input(&field("createdAt"), error))?;
+        let latest = now
+            .checked_add_signed(Duration::seconds(MAX_CLOCK_SKEW_SECONDS))
+            .unwrap_or(now);
+        if created_at > latest {
             return Err(bad_input(
                 &field("createdAt"),
                 format!(

@@ -32,7 +32,7 @@ impl ActivityQuery {
         let budget = ReportRows::of(ctx);
         let _turn = budget.turn().await;
         let rows = store(ctx)
-            .login_activity(&filter, bucket, zone, budget.ask())
+            .login_activity(&filter, bucket, &zone, budget.ask())
             .await
             .or_internal()?;
         budget.spend(rows.len())?;

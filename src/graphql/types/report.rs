@@ -65,7 +65,7 @@ impl From<EventGroupKeyInput> for GroupKey {
 }
 
 /// Reads the `timeZone` argument: an IANA name; null means UTC.
-pub fn time_zone_argument(time_zone: Option<&str>) -> async_graphql::Result<chrono_tz::Tz> {
+pub fn time_zone_argument(time_zone: Option<&str>) -> async_graphql::Result<jiff::tz::TimeZone> {
     let name = time_zone.unwrap_or("UTC");
     parse_zone(name).ok_or_else(|| {
         bad_input(
