@@ -69,7 +69,8 @@ enum Command {
         /// What to do with a bad row: abort (nothing is loaded) or skip it.
         #[arg(long, value_enum, default_value_t)]
         on_error: OnError,
-        /// Where skipped rows go, unchanged, after the header (with --on-error skip).
+        /// Where skipped rows go, unchanged, after the header (with --on-error skip). An existing
+        /// file is replaced only once the import has run; the input file itself is refused.
         #[arg(long)]
         rejects: Option<PathBuf>,
     },
@@ -154,6 +155,9 @@ pub enum CliError {
     /// Rows were rejected (and written to the rejects file).
     #[error("{0} rows were rejected")]
     Rejected(u64),
+    /// `--rejects` names the file being imported, which writing would destroy.
+    #[error("--rejects {0} is the input file; give another file for the rejected rows")]
+    RejectsIsInput(String),
 }
 
 impl Cli {
@@ -224,9 +228,11 @@ impl Cli {
                 on_error,
                 rejects,
             } => {
+                // Everything that can be refused is refused before the database is opened.
+                let plan = plan_import(&file, format, on_error, rejects)?;
                 let store = Store::connect(&self.database.store_options()).await?;
                 store.migrate().await?;
-                let result = run_import(&store, &file, format, on_error, rejects.as_deref()).await;
+                let result = run_import(&store, plan).await;
                 store.close().await;
                 result
             }
@@ -300,13 +306,25 @@ async fn run_token(store: &Store, command: TokenCommand) -> Result<(), CliError>
     Ok(())
 }
 
-async fn run_import(
-    store: &Store,
+/// An import checked and ready to run: the input open, its format known, the rejects file
+/// checked not to be the input (nothing is written yet).
+struct ImportPlan {
+    input: Box<dyn std::io::BufRead + Send>,
+    size: Option<u64>,
+    format: Format,
+    on_error: OnError,
+    rejects: Option<PathBuf>,
+}
+
+/// Checks an import's arguments and opens its input, refusing a rejects file that is the input
+/// under any name (`./f.csv`, an absolute path, a hard or symbolic link, standard input
+/// redirected from it).
+fn plan_import(
     file: &Path,
     format: Option<Format>,
     on_error: OnError,
-    rejects: Option<&Path>,
-) -> Result<(), CliError> {
+    rejects: Option<PathBuf>,
+) -> Result<ImportPlan, CliError> {
     let stdin = file.as_os_str() == "-";
     let format = match format.or_else(|| Format::from_path(file)) {
         Some(format) => format,
@@ -327,30 +345,206 @@ async fn run_import(
             "--rejects goes with --on-error skip".into(),
         ));
     }
-    let open = |path: &Path| -> Result<std::fs::File, CliError> {
-        std::fs::File::open(path).map_err(|source| CliError::File {
-            path: path.display().to_string(),
-            source,
-        })
-    };
-    let (input, size): (Box<dyn std::io::BufRead + Send>, Option<u64>) = if stdin {
-        (Box::new(std::io::BufReader::new(std::io::stdin())), None)
+    let (input, size, identity): (Box<dyn std::io::BufRead + Send>, _, _) = if stdin {
+        (
+            Box::new(std::io::BufReader::new(std::io::stdin())),
+            None,
+            FileKey::of_stdin(),
+        )
     } else {
-        let f = open(file)?;
+        let f = std::fs::File::open(file).map_err(|source| CliError::File {
+            path: file.display().to_string(),
+            source,
+        })?;
         let size = f.metadata().ok().map(|m| m.len());
+        let identity = FileKey::of_open(&f, file);
         (
             Box::new(std::io::BufReader::with_capacity(1 << 16, f)),
             size,
+            identity,
         )
     };
-    let rejects: Option<Box<dyn std::io::Write + Send>> = match rejects {
-        None => None,
-        Some(path) => Some(Box::new(std::io::BufWriter::new(
-            std::fs::File::create(path).map_err(|source| CliError::File {
-                path: path.display().to_string(),
-                source,
-            })?,
-        ))),
+    if let (Some(path), Some(input)) = (&rejects, identity) {
+        if FileKey::of_path(path).is_some_and(|key| key == input) {
+            return Err(CliError::RejectsIsInput(path.display().to_string()));
+        }
+    }
+    Ok(ImportPlan {
+        input,
+        size,
+        format,
+        on_error,
+        rejects,
+    })
+}
+
+/// What tells one file from another whatever path leads to it: its device and inode on Unix
+/// (so hard links are the same file), its canonical path elsewhere.
+#[derive(Debug, PartialEq, Eq)]
+struct FileKey(#[cfg(unix)] (u64, u64), #[cfg(not(unix))] PathBuf);
+
+impl FileKey {
+    /// The file `path` leads to (links followed), when there is one.
+    fn of_path(path: &Path) -> Option<FileKey> {
+        #[cfg(unix)]
+        {
+            std::fs::metadata(path)
+                .ok()
+                .map(|m| FileKey::of_metadata(&m))
+        }
+        #[cfg(not(unix))]
+        {
+            std::fs::canonicalize(path).ok().map(FileKey)
+        }
+    }
+
+    /// The file open as `file`, opened from `path`.
+    fn of_open(file: &std::fs::File, path: &Path) -> Option<FileKey> {
+        #[cfg(unix)]
+        {
+            let _ = path;
+            file.metadata().ok().map(|m| FileKey::of_metadata(&m))
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = file;
+            FileKey::of_path(path)
+        }
+    }
+
+    /// The file standard input reads, when it is one (Unix only).
+    fn of_stdin() -> Option<FileKey> {
+        #[cfg(unix)]
+        {
+            use std::os::fd::AsFd;
+            let fd = std::io::stdin().as_fd().try_clone_to_owned().ok()?;
+            let metadata = std::fs::File::from(fd).metadata().ok()?;
+            metadata.is_file().then(|| FileKey::of_metadata(&metadata))
+        }
+        #[cfg(not(unix))]
+        {
+            None
+        }
+    }
+
+    #[cfg(unix)]
+    fn of_metadata(metadata: &std::fs::Metadata) -> FileKey {
+        use std::os::unix::fs::MetadataExt;
+        FileKey((metadata.dev(), metadata.ino()))
+    }
+}
+
+/// The rejects file of a running import. Rows are written to a new file beside the target and
+/// moved over it once the import has run, so that an import that fails or never starts leaves
+/// an existing file as it was. A target that is not a regular file (a terminal, a pipe) is
+/// written directly.
+struct RejectsFile {
+    target: PathBuf,
+    /// The new file, until it is moved over the target.
+    staged: Option<PathBuf>,
+}
+
+impl RejectsFile {
+    /// Creates the file the rejects are written to.
+    fn create(path: &Path) -> Result<(RejectsFile, std::fs::File), CliError> {
+        let failed = |path: &Path| {
+            let path = path.display().to_string();
+            move |source| CliError::File { path, source }
+        };
+        let existing = std::fs::metadata(path).ok();
+        if existing.as_ref().is_some_and(|m| !m.is_file()) {
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(path)
+                .map_err(failed(path))?;
+            let direct = RejectsFile {
+                target: path.to_path_buf(),
+                staged: None,
+            };
+            return Ok((direct, file));
+        }
+        // A symbolic link keeps pointing where it did: the file it leads to is replaced.
+        let target = match existing {
+            Some(_) => std::fs::canonicalize(path).map_err(failed(path))?,
+            None => path.to_path_buf(),
+        };
+        let directory = match target.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let mut attempt = 0u32;
+        let (staged, file) = loop {
+            let staged =
+                directory.join(format!(".{name}.{}.{attempt}.partial", std::process::id()));
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&staged)
+            {
+                Ok(file) => break (staged, file),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 100 => {
+                    attempt += 1;
+                }
+                Err(source) => return Err(failed(&staged)(source)),
+            }
+        };
+        let rejects = RejectsFile {
+            target,
+            staged: Some(staged),
+        };
+        if let Some(existing) = existing {
+            // The file keeps its permissions.
+            if let Some(staged) = &rejects.staged {
+                std::fs::set_permissions(staged, existing.permissions()).map_err(failed(staged))?;
+            }
+        }
+        Ok((rejects, file))
+    }
+
+    /// Puts the rejects in place of the target.
+    fn commit(mut self) -> Result<(), CliError> {
+        match self.staged.take() {
+            None => Ok(()),
+            Some(staged) => std::fs::rename(&staged, &self.target).map_err(|source| {
+                let _ = std::fs::remove_file(&staged);
+                CliError::File {
+                    path: self.target.display().to_string(),
+                    source,
+                }
+            }),
+        }
+    }
+}
+
+impl Drop for RejectsFile {
+    fn drop(&mut self) {
+        if let Some(staged) = self.staged.take() {
+            let _ = std::fs::remove_file(staged);
+        }
+    }
+}
+
+async fn run_import(store: &Store, plan: ImportPlan) -> Result<(), CliError> {
+    let ImportPlan {
+        input,
+        size,
+        format,
+        on_error,
+        rejects,
+    } = plan;
+    let (rejects_file, rejects): (_, Option<Box<dyn std::io::Write + Send>>) = match rejects {
+        None => (None, None),
+        Some(path) => {
+            let (rejects_file, file) = RejectsFile::create(&path)?;
+            (
+                Some(rejects_file),
+                Some(Box::new(std::io::BufWriter::new(file))),
+            )
+        }
     };
     let bar = progress_bar(size);
     let shown = bar.clone();
@@ -374,6 +568,9 @@ async fn run_import(
     .await;
     bar.finish_and_clear();
     let summary = summary?;
+    if let Some(rejects_file) = rejects_file {
+        rejects_file.commit()?;
+    }
     let seconds = started.elapsed().as_secs_f64();
     eprintln!(
         "user-events: read {}, inserted {}, skipped {} as duplicates, rejected {} in {seconds:.1} s ({:.0} rows/s)",

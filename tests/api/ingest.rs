@@ -224,3 +224,158 @@ on_both_backends! {
         assert!(error["errors"][0]["message"].as_str().unwrap_or_default().contains("user_id"));
     }
 }
+
+/// `user-events ARGS` run in `dir`, with `stdin` read from a file when given.
+fn invoke_in(
+    dir: &std::path::Path,
+    url: &str,
+    args: &[&str],
+    stdin: Option<&std::path::Path>,
+) -> Output {
+    bin()
+        .current_dir(dir)
+        .args(["--database-url", url])
+        .args(args)
+        .stdin(match stdin {
+            Some(path) => Stdio::from(std::fs::File::open(path).expect("stdin file")),
+            None => Stdio::null(),
+        })
+        .output()
+        .expect("run user-events")
+}
+
+/// A CSV file with one good and one bad row.
+const WITH_A_BAD_ROW: &str = "id,user_id,ipaddr,user_agent,event_name,description,created_at\n\
+                              1,,10.0.0.1,ua,user login,x,2026-01-01 10:00:00\n\
+                              2,,10.0.0.1,ua,user login,x,yesterday\n";
+
+#[cfg(unix)]
+#[test]
+fn the_rejects_file_may_not_be_the_input_however_it_is_named() {
+    let dir = tempfile::tempdir().expect("dir");
+    let input = dir.path().join("f.csv");
+    std::fs::write(&input, WITH_A_BAD_ROW).expect("write");
+    std::fs::hard_link(&input, dir.path().join("hard.csv")).expect("hard link");
+    std::os::unix::fs::symlink(&input, dir.path().join("soft.csv")).expect("symlink");
+    let database = dir.path().join("never.db");
+    let url = format!("sqlite://{}?mode=rwc", database.display());
+    let absolute = input.to_str().expect("path");
+    let skip = ["--on-error", "skip", "--rejects"];
+    for (file, rejects, stdin) in [
+        ("f.csv", "f.csv", None),
+        ("f.csv", "./f.csv", None),
+        ("./f.csv", absolute, None),
+        ("f.csv", "hard.csv", None),
+        ("f.csv", "soft.csv", None),
+        ("-", "f.csv", Some(input.as_path())),
+    ] {
+        let mut args = vec!["import", file, "--format", "csv"];
+        args.extend(skip);
+        args.push(rejects);
+        let out = invoke_in(dir.path(), &url, &args, stdin);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("--rejects") && stderr(&out).contains("is the input"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+        assert_eq!(
+            std::fs::read_to_string(&input).expect("read"),
+            WITH_A_BAD_ROW,
+            "{args:?}"
+        );
+        assert!(
+            !database.exists(),
+            "{args:?}: refused before the database was opened"
+        );
+    }
+    // Another file is fine: the good row is loaded, the bad one set aside.
+    let out = invoke_in(
+        dir.path(),
+        &url,
+        &[
+            "import",
+            "f.csv",
+            "--on-error",
+            "skip",
+            "--rejects",
+            "out.csv",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("inserted 1") && stderr(&out).contains("rejected 1"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        std::fs::read_to_string(&input).expect("read"),
+        WITH_A_BAD_ROW
+    );
+}
+
+#[test]
+fn an_import_that_fails_leaves_an_existing_rejects_file_as_it_was() {
+    let dir = tempfile::tempdir().expect("dir");
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("events.db").display()
+    );
+    let rejects = dir.path().join("rejects.csv");
+    std::fs::write(&rejects, "kept\n").expect("write");
+    let listing = || {
+        let mut names: Vec<String> = std::fs::read_dir(dir.path())
+            .expect("list")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let before = listing();
+    // A file that is not the format it should be: nothing is loaded, nothing is set aside.
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, "id,ipaddr\n1,x\n").expect("write");
+    let out = invoke_in(
+        dir.path(),
+        &url,
+        &[
+            "import",
+            "bad.csv",
+            "--on-error",
+            "skip",
+            "--rejects",
+            "rejects.csv",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&rejects).expect("read"), "kept\n");
+    let mut after = listing();
+    after.retain(|name| !name.starts_with("events.db"));
+    let mut expected = before.clone();
+    expected.push("bad.csv".into());
+    expected.sort();
+    assert_eq!(after, expected, "no file is left behind");
+    // An import that runs replaces it with this run's rejects.
+    std::fs::write(dir.path().join("f.csv"), WITH_A_BAD_ROW).expect("write");
+    let out = invoke_in(
+        dir.path(),
+        &url,
+        &[
+            "import",
+            "f.csv",
+            "--on-error",
+            "skip",
+            "--rejects",
+            "rejects.csv",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read_to_string(&rejects).expect("read"),
+        "id,user_id,ipaddr,user_agent,event_name,description,created_at\n\
+         2,,10.0.0.1,ua,user login,x,yesterday\n"
+    );
+}
