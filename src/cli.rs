@@ -13,7 +13,7 @@ use crate::catalog::EventCategory;
 use crate::config::{DatabaseArgs, LogFormat, ServeArgs};
 use crate::demo::{DEFAULT_UNTIL, DemoOptions};
 use crate::ingest::{
-    ExportError, Format, ImportError, ImportOptions, OnError, export_chunks, import,
+    Cells, ExportError, Format, ImportError, ImportOptions, OnError, export_chunks, import,
 };
 use crate::store::{EventFilter, Store, StoreError};
 
@@ -94,6 +94,11 @@ enum Command {
         /// Only events of this user; repeat for several.
         #[arg(long)]
         user_id: Vec<uuid::Uuid>,
+        /// For a spreadsheet: put a ' before every cell that starts with =, +, -, @, a tab or a
+        /// carriage return, so that it shows as text instead of running as a formula (CSV only;
+        /// such a file no longer imports back to the same rows).
+        #[arg(long)]
+        spreadsheet_safe: bool,
     },
     /// Create, list and revoke API tokens.
     #[command(subcommand)]
@@ -243,7 +248,17 @@ impl Cli {
                 to,
                 category,
                 user_id,
+                spreadsheet_safe,
             } => {
+                let cells = match (format, spreadsheet_safe) {
+                    (_, false) => Cells::AsStored,
+                    (Format::Csv, true) => Cells::SpreadsheetSafe,
+                    (Format::Jsonl, true) => {
+                        return Err(CliError::Usage(
+                            "--spreadsheet-safe goes with --format csv".into(),
+                        ));
+                    }
+                };
                 let store = Store::connect(&self.database.store_options()).await?;
                 let filter = EventFilter {
                     from,
@@ -252,7 +267,7 @@ impl Cli {
                     user_ids: (!user_id.is_empty()).then_some(user_id),
                     ..EventFilter::default()
                 };
-                let result = run_export(&store, filter, format, output.as_deref()).await;
+                let result = run_export(&store, filter, format, cells, output.as_deref()).await;
                 store.close().await;
                 result
             }
@@ -618,6 +633,7 @@ async fn run_export(
     store: &Store,
     filter: EventFilter,
     format: Format,
+    cells: Cells,
     output: Option<&Path>,
 ) -> Result<(), CliError> {
     use async_graphql::futures_util::StreamExt;
@@ -635,7 +651,7 @@ async fn run_export(
             })?,
         )),
     };
-    let chunks = export_chunks(store.clone(), filter, format);
+    let chunks = export_chunks(store.clone(), filter, format, cells);
     let mut chunks = std::pin::pin!(chunks);
     while let Some(chunk) = chunks.next().await {
         out.write_all(&chunk?).map_err(ExportError::from)?;

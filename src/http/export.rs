@@ -1,5 +1,7 @@
 //! `GET /export.csv` and `GET /export.jsonl`: the same stream as `user-events export`, with the
 //! filter as query parameters (`from`, `to`, `category` and `user_id`, the last two repeatable).
+//! `GET /export.csv?spreadsheet_safe=true` writes the cells a spreadsheet would run as formulas
+//! so that they show as text, as `user-events export --spreadsheet-safe` does.
 
 use async_graphql::futures_util::StreamExt;
 use axum::Json;
@@ -11,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use super::{AppState, Peer};
 use crate::catalog::EventCategory;
 use crate::graphql::scalars::DateTime;
-use crate::ingest::{Format, export_chunks};
+use crate::ingest::{Cells, Format, export_chunks};
 use crate::store::EventFilter;
 
 /// `GET /export.csv`.
@@ -59,8 +61,8 @@ async fn stream(
         record("FORBIDDEN");
         return super::auth::forbidden("this token's role may not read events");
     }
-    let mut filter = match parse_filter(query.as_deref().unwrap_or_default()) {
-        Ok(filter) => filter,
+    let (mut filter, cells) = match parse_query(query.as_deref().unwrap_or_default(), format) {
+        Ok(parsed) => parsed,
         Err((parameter, message)) => {
             let body = serde_json::json!({ "errors": [{
                 "message": format!("invalid value for parameter \"{parameter}\": {message}"),
@@ -79,7 +81,7 @@ async fn stream(
         }
     }
     record("OK");
-    let chunks = export_chunks(state.store.clone(), filter, format).map(|chunk| {
+    let chunks = export_chunks(state.store.clone(), filter, format, cells).map(|chunk| {
         chunk.map_err(|error| {
             // The status line is sent already: log, and cut the body short.
             tracing::error!(%error, "export failed");
@@ -105,10 +107,30 @@ async fn stream(
 
 /// The filter of the query string; an error names the parameter at fault.
 pub fn parse_filter(query: &str) -> Result<EventFilter, (String, String)> {
+    parse_query(query, Format::Jsonl).map(|(filter, _)| filter)
+}
+
+/// The filter of an export's query string and, for CSV, how its cells are written; an error
+/// names the parameter at fault.
+fn parse_query(query: &str, format: Format) -> Result<(EventFilter, Cells), (String, String)> {
     let mut filter = EventFilter::default();
+    let mut cells = None;
     for (key, value) in form_urlencoded::parse(query.as_bytes()) {
         let bad = |message: String| (key.to_string(), message);
         match key.as_ref() {
+            "spreadsheet_safe" if format != Format::Csv => {
+                return Err(bad("only /export.csv takes this parameter".into()));
+            }
+            "spreadsheet_safe" if cells.is_some() => {
+                return Err(bad("is given more than once".into()));
+            }
+            "spreadsheet_safe" => {
+                cells = Some(match value.as_ref() {
+                    "true" => Cells::SpreadsheetSafe,
+                    "false" => Cells::AsStored,
+                    _ => return Err(bad(format!("{value:?} is not true or false"))),
+                });
+            }
             "from" | "to" => {
                 let t = DateTime::parse(&value).map_err(|error| bad(error.to_string()))?;
                 if key == "from" {
@@ -131,11 +153,13 @@ pub fn parse_filter(query: &str) -> Result<EventFilter, (String, String)> {
                 filter.user_ids.get_or_insert_with(Vec::new).push(id);
             }
             _ => {
-                return Err(bad(
-                    "unknown parameter; use from, to, category, user_id".into()
-                ));
+                let known = match format {
+                    Format::Csv => "from, to, category, user_id, spreadsheet_safe",
+                    Format::Jsonl => "from, to, category, user_id",
+                };
+                return Err(bad(format!("unknown parameter; use {known}")));
             }
         }
     }
-    Ok(filter)
+    Ok((filter, cells.unwrap_or_default()))
 }

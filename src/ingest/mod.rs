@@ -6,7 +6,7 @@
 mod export;
 mod import;
 
-pub use export::{ExportError, export_chunks, write_rows};
+pub use export::{Cells, ExportError, FORMULA_STARTS, export_chunks, spreadsheet_safe, write_rows};
 pub use import::{ImportError, ImportOptions, ImportSummary, OnError, import};
 
 /// The columns of the CSV header, in the order export writes them.

@@ -225,6 +225,77 @@ on_both_backends! {
     }
 }
 
+/// Rows whose cells a spreadsheet would read as formulas, and one it would not.
+async fn formula_rows(app: &TestApp) {
+    app.insert(&[
+        Row::new("=1+2", "2026-01-01 10:00:00")
+            .ip("-2+3")
+            .agent("+cmd|' /C calc'!A0")
+            .description("@SUM(A1:A9)"),
+        Row::new("user login", "2026-01-01 11:00:00")
+            .agent("\tTAB")
+            .description("\rCR first"),
+        Row::new("user logout", "2026-01-01 12:00:00").agent("a=b"),
+    ])
+    .await;
+}
+
+const FORMULAS_AS_STORED: &str = "id,user_id,ipaddr,user_agent,event_name,description,created_at\n\
+    1,0a0a0a0a-0000-4000-8000-000000000001,-2+3,+cmd|' /C calc'!A0,=1+2,@SUM(A1:A9),2026-01-01 10:00:00\n\
+    2,0a0a0a0a-0000-4000-8000-000000000001,10.0.0.1,\tTAB,user login,\"\rCR first\",2026-01-01 11:00:00\n\
+    3,0a0a0a0a-0000-4000-8000-000000000001,10.0.0.1,a=b,user logout,\"{\"\"username\"\":\"\"ana\"\",\"\"user_type\"\":\"\"NORMAL\"\"}\",2026-01-01 12:00:00\n";
+
+const FORMULAS_NEUTRALISED: &str = "id,user_id,ipaddr,user_agent,event_name,description,created_at\n\
+    1,0a0a0a0a-0000-4000-8000-000000000001,'-2+3,'+cmd|' /C calc'!A0,'=1+2,'@SUM(A1:A9),2026-01-01 10:00:00\n\
+    2,0a0a0a0a-0000-4000-8000-000000000001,10.0.0.1,'\tTAB,user login,\"'\rCR first\",2026-01-01 11:00:00\n\
+    3,0a0a0a0a-0000-4000-8000-000000000001,10.0.0.1,a=b,user logout,\"{\"\"username\"\":\"\"ana\"\",\"\"user_type\"\":\"\"NORMAL\"\"}\",2026-01-01 12:00:00\n";
+
+on_both_backends! {
+    async fn a_spreadsheet_safe_csv_export_neutralises_formulas_and_the_default_keeps_every_byte(app: TestApp) {
+        formula_rows(&app).await;
+        // The default: every cell exactly as stored, on the command line and over HTTP.
+        let out = invoke(&app.url, &["export"], None);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert_eq!(String::from_utf8_lossy(&out.stdout), FORMULAS_AS_STORED);
+        for path in ["/export.csv", "/export.csv?spreadsheet_safe=false"] {
+            let (status, _, body) = app.get(path, "*/*").await;
+            assert_eq!(status, StatusCode::OK, "{path}");
+            assert_eq!(String::from_utf8_lossy(&body), FORMULAS_AS_STORED, "{path}");
+        }
+        // Spreadsheet-safe: a leading = + - @ tab or carriage return gets a quote before it.
+        let out = invoke(&app.url, &["export", "--format", "csv", "--spreadsheet-safe"], None);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert_eq!(String::from_utf8_lossy(&out.stdout), FORMULAS_NEUTRALISED);
+        let (status, headers, body) = app.get("/export.csv?category=USERS&spreadsheet_safe=true&category=OTHER", "*/*").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(headers["content-type"].to_str().unwrap_or_default().starts_with("text/csv"));
+        assert_eq!(String::from_utf8_lossy(&body), FORMULAS_NEUTRALISED);
+
+        // Anything else is refused, naming the parameter or flag.
+        for path in [
+            "/export.csv?spreadsheet_safe=yes",
+            "/export.csv?spreadsheet_safe",
+            "/export.csv?spreadsheet_safe=TRUE%20",
+            "/export.jsonl?spreadsheet_safe=true",
+        ] {
+            let (status, _, body) = app.get(path, "*/*").await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{path}");
+            let error: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+            assert_eq!(error["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{path}");
+            assert_eq!(error["errors"][0]["extensions"]["argument"], "spreadsheet_safe", "{path}");
+            let message = error["errors"][0]["message"].as_str().unwrap_or_default();
+            assert!(message.contains("spreadsheet_safe"), "{path}: {message}");
+        }
+        let (_, _, body) = app.get("/export.csv?spreadsheet_safe=on", "*/*").await;
+        let error: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+        let message = error["errors"][0]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("true or false"), "{message}");
+        let out = invoke(&app.url, &["export", "--format", "jsonl", "--spreadsheet-safe"], None);
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        assert!(stderr(&out).contains("--spreadsheet-safe"), "{}", stderr(&out));
+    }
+}
+
 /// `user-events ARGS` run in `dir`, with `stdin` read from a file when given.
 fn invoke_in(
     dir: &std::path::Path,
