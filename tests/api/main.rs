@@ -17,6 +17,7 @@ mod direct;
 mod errors;
 mod events;
 mod filters;
+mod fuzz;
 mod graphiql;
 mod hostile;
 mod ingest;
