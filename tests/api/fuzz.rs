@@ -274,9 +274,10 @@ fn check(answered: &Answered, head: bool) -> Result<(), Failure> {
     Ok(())
 }
 
-/// `INTERNAL` errors in an answer: the server blamed itself for what a client sent.
+/// `INTERNAL` errors in a JSON answer: the server blamed itself for what a client sent.
 fn internal_errors(answered: &Answered) -> bool {
-    String::from_utf8_lossy(&answered.body).contains("\"INTERNAL\"")
+    answered.content_type.contains("json")
+        && String::from_utf8_lossy(&answered.body).contains("\"INTERNAL\"")
 }
 
 /// A fresh SQLite app with a few events, some at the edges of time.
