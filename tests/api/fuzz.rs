@@ -10,9 +10,8 @@
 //! - give every error of a JSON body an `extensions.code`.
 //!
 //! The corpus, `tests/fuzz-corpus/*.json`, holds recorded requests (known attacks and anything
-//! the random part found) and is replayed on every run. Its `bombs/` folder holds requests that
-//! the server cannot take yet within the bound (fragment bombs, an 8 MB batch of empty
-//! objects); they are replayed only with `FUZZ_BOMBS=1`.
+//! the random part found) and is replayed on every run, fragment bombs and an 8 MB batch of
+//! empty objects included.
 //! A corpus file is one request:
 //!
 //! ```json
@@ -27,7 +26,7 @@
 //! finding kept rather than stopping at the first, and an optimized build:
 //!
 //! ```text
-//! FUZZ_CASES=100000 FUZZ_BOMBS=1 FUZZ_KEEP_GOING=1 cargo test --release --test api fuzz:: -- --nocapture
+//! FUZZ_CASES=100000 FUZZ_KEEP_GOING=1 cargo test --release --test api fuzz:: -- --nocapture
 //! ```
 //!
 //! Without `FUZZ_KEEP_GOING`, the first failing request is shrunk to a minimal one and printed
@@ -340,11 +339,8 @@ fn the_corpus_is_answered_in_time_without_panics_and_with_codes() {
         .expect("runtime");
     let app = app(&runtime);
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz-corpus");
-    let mut files = corpus_files(&root);
+    let files = corpus_files(&root);
     assert!(!files.is_empty(), "no corpus in {}", root.display());
-    if env_flag("FUZZ_BOMBS") {
-        files.extend(corpus_files(&root.join("bombs")));
-    }
     let mut failures = Vec::new();
     for file in &files {
         let text = std::fs::read_to_string(file).expect("corpus file");
