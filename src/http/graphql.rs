@@ -310,7 +310,8 @@ pub async fn get_graphql(
         ]);
         return engine_response(response, Media::of(&headers));
     }
-    if !reads_only(&request.query) {
+    // A document over the size limit is not parsed here: the engine refuses it unparsed.
+    if request.query.len() <= state.limits.max_document_bytes && !reads_only(&request.query) {
         return (
             StatusCode::METHOD_NOT_ALLOWED,
             [(header::ALLOW, "POST")],

@@ -38,7 +38,7 @@ fn authority_of(scheme: &str, authority: &str) -> String {
 /// same host and port as the request's `Host`), or one of `configured`.
 pub fn allowed(origin: &str, host: Option<&str>, configured: &[String]) -> bool {
     let origin = origin.trim().trim_end_matches('/').to_ascii_lowercase();
-    if configured.iter().any(|c| *c == origin) {
+    if configured.contains(&origin) {
         return true;
     }
     let (Some((scheme, authority)), Some(host)) = (origin.split_once("://"), host) else {
