@@ -13,17 +13,6 @@ use crate::auth::token;
 use crate::helpers::*;
 use crate::live::Subscriber;
 
-/// The kernel's peak resident set of a process, in KiB (`VmHWM`).
-fn peak_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|kib| kib.parse().ok())
-        .expect("VmHWM")
-}
-
 /// A fresh SQLite file for a server process, already migrated and holding one event.
 async fn served_database() -> (String, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");

@@ -1,37 +1,12 @@
 //! `user-events import` and `export` as processes, and `GET /export.csv|jsonl`: round trips to
 //! identical bytes, tricky CSV, bad rows in both modes, duplicates, stdin.
 
-use std::io::Write;
 use std::process::{Output, Stdio};
 
 use axum::http::StatusCode;
 use serde_json::json;
 
 use crate::helpers::*;
-
-fn invoke(url: &str, args: &[&str], stdin: Option<&[u8]>) -> Output {
-    let mut child = bin()
-        .args(["--database-url", url])
-        .args(args)
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run user-events");
-    if let Some(bytes) = stdin {
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(bytes)
-            .expect("write stdin");
-    }
-    child.wait_with_output().expect("wait")
-}
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).to_string()

@@ -2,8 +2,6 @@
 //! (arguments, variables, mutations, import, export), and reports over the widest accepted range
 //! answer at once, at both ends of it, in zones east and west of UTC, on both backends.
 
-use std::io::Write;
-use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
@@ -24,30 +22,6 @@ const HOSTILE_REPORT: &str = "{ eventCounts(groupBy: [CATEGORY], bucket: HOUR, t
 
 fn code(error: &Value) -> &str {
     error["extensions"]["code"].as_str().unwrap_or_default()
-}
-
-fn invoke(url: &str, args: &[&str], stdin: Option<&[u8]>) -> Output {
-    let mut child = bin()
-        .args(["--database-url", url])
-        .args(args)
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run user-events");
-    if let Some(bytes) = stdin {
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(bytes)
-            .expect("write stdin");
-    }
-    child.wait_with_output().expect("wait")
 }
 
 /// Runs a request that must be refused quickly as bad input naming `argument`.
@@ -252,17 +226,6 @@ on_both_backends! {
     }
 }
 
-/// VmHWM (peak resident memory) of a process, in KiB.
-fn peak_memory_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .expect("VmHWM")
-}
-
 /// The server as a process: while hostile and widest-range reports run, `/healthz` answers
 /// within a second every time, and the server's peak memory stays small.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -281,7 +244,7 @@ async fn hostile_ranges_neither_stall_nor_bloat_the_server() {
     server
         .graphql(None, record, json!({ "at": "-262143-01-01" }))
         .await;
-    let baseline = peak_memory_kib(server.child.id());
+    let baseline = peak_kib(server.child.id());
     let wide = format!(
         "{{ eventCounts(groupBy: [CATEGORY], bucket: HOUR, timeZone: \"Europe/Berlin\", \
            filter: {{ from: \"{FIRST}\", to: \"{LAST}\" }}) {{ bucketStart count }} }}"
@@ -340,7 +303,7 @@ async fn hostile_ranges_neither_stall_nor_bloat_the_server() {
             assert!(answer.get("errors").is_none(), "{query}: {answer}");
         }
     }
-    let peak = peak_memory_kib(server.child.id());
+    let peak = peak_kib(server.child.id());
     eprintln!("healthz slowest {slowest:?}; VmHWM {baseline} KiB before, {peak} KiB after");
     assert!(
         peak < 256 * 1024 && peak < baseline + 64 * 1024,
