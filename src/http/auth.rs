@@ -1,10 +1,10 @@
 //! Who sends a request: the `Authorization` header checked against the tokens, answered with
 //! `UNAUTHENTICATED` (401) when it does not let the request in.
 
-use axum::Json;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 
+use super::error::HttpError;
 use super::{AppState, Peer};
 use crate::auth::{AuthError, Principal};
 
@@ -41,31 +41,16 @@ pub async fn principal(
 /// The response for a request that is not let in.
 pub fn refusal(error: &AuthError) -> Response {
     match error {
-        AuthError::Unauthenticated(message) => (
-            StatusCode::UNAUTHORIZED,
-            [(header::WWW_AUTHENTICATE, "Bearer")],
-            Json(serde_json::json!({ "errors": [{
-                "message": message, "extensions": { "code": "UNAUTHENTICATED" } }] })),
-        )
-            .into_response(),
+        AuthError::Unauthenticated(message) => HttpError::Unauthenticated(message),
         AuthError::Store(cause) => {
             tracing::error!(error = %cause, "cannot read the tokens");
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                Json(serde_json::json!({ "errors": [{
-                    "message": "internal error", "extensions": { "code": "INTERNAL" } }] })),
-            )
-                .into_response()
+            HttpError::Internal
         }
     }
+    .into_response()
 }
 
 /// `FORBIDDEN` (403): the token is valid but its role may not do this.
 pub fn forbidden(message: &str) -> Response {
-    (
-        StatusCode::FORBIDDEN,
-        Json(serde_json::json!({ "errors": [{
-            "message": message, "extensions": { "code": "FORBIDDEN" } }] })),
-    )
-        .into_response()
+    HttpError::Forbidden(message.to_string()).into_response()
 }

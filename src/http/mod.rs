@@ -243,10 +243,7 @@ async fn limit_body(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > max) {
-        let body = serde_json::json!({ "errors": [{
-            "message": format!("the request body may hold at most {max} bytes"),
-            "extensions": { "code": crate::graphql::error::LIMIT_EXCEEDED } }] });
-        return (StatusCode::PAYLOAD_TOO_LARGE, axum::Json(body)).into_response();
+        return HttpError::TooLarge(max).into_response();
     }
     let request =
         request.map(|body| axum::body::Body::new(http_body_util::Limited::new(body, max)));
