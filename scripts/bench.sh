@@ -6,14 +6,14 @@
 #   QUERIES="q3 q4 q6 q7" scripts/bench.sh   the reports (q6, q7: scripts/bench-queries)
 #   QUERIES="q1" CONNECTIONS="16" DURATION=20 scripts/bench.sh
 #
-# Loads the data once (../shared/bench/pg.sh), builds the release binary, starts it against the
+# Loads the data once (the kit's pg.sh), builds the release binary, starts it against the
 # bench database (its migration adds our keyset indexes), runs gql_load.py per query and
 # connection count, and prints req/s, p50/p99, server peak RSS, and the ratio to PostGraphile's
-# figures recorded in ../shared/bench/results/2026-11-25-anchors.md (first pass). For a live
-# side-by-side run of both servers, use ../shared/bench/compare.sh.
+# figures recorded in the kit's results/2026-11-25-anchors.md (first pass). For a live
+# side-by-side run of both servers, use the kit's compare.sh.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-bench=${BENCH:-$here/../shared/bench}
+bench=${BENCH:?set BENCH to the directory of the shared bench kit (gen_events.py, gql_load.py, pg.sh, queries)}
 QUERIES=${QUERIES:-q1 q2 q5}
 CONNECTIONS=${CONNECTIONS:-1 16}
 DURATION=${DURATION:-10}
@@ -54,7 +54,7 @@ done
 
 python3 - "$json" <<'PY'
 import json, sys
-# PostGraphile v5, first pass of ../shared/bench/results/2026-11-25-anchors.md section 5.
+# PostGraphile v5, first pass of the kit's results/2026-11-25-anchors.md section 5.
 pgl = {("q1", 1): (853.2, 1.05), ("q1", 16): (1369.3, 11.16), ("q2", 1): (896.8, 0.98),
        ("q2", 16): (1364.2, 11.15), ("q3", 1): (808.5, 0.98), ("q3", 16): (1474.8, 10.34),
        ("q4", 1): (16.7, 57.85), ("q4", 16): (25.8, 604.69), ("q5", 1): (1071.3, 0.81),

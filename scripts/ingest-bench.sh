@@ -19,7 +19,7 @@ trap 'rm -rf "$work"' EXIT
 
 if [ ! -f "$CSV" ]; then
   mkdir -p "$(dirname "$CSV")"
-  python3 ../shared/bench/gen_events.py "$N" --seed 42 --out "$CSV"
+  python3 "${BENCH:?set BENCH to the directory of the shared bench kit}/gen_events.py" "$N" --seed 42 --out "$CSV"
 fi
 cargo build --release -q
 bin=target/release/user-events

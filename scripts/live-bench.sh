@@ -8,7 +8,7 @@
 #   SUBSCRIBERS=1000 FIREHOSE=10 RATE=2000 SECONDS_=20 scripts/live-bench.sh
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-bench=${BENCH:-$here/../shared/bench}
+bench=${BENCH:?set BENCH to the directory of the shared bench kit (gen_events.py, gql_load.py, pg.sh, queries)}
 SUBSCRIBERS=${SUBSCRIBERS:-1000}
 FIREHOSE=${FIREHOSE:-10}
 RATE=${RATE:-2000}
