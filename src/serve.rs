@@ -181,9 +181,17 @@ async fn accept(
                 }
             },
         };
-        let app = app
-            .clone()
-            .layer(axum::Extension(axum::extract::ConnectInfo(address)));
+        // The client's address rides on each request of the connection (what `Peer` reads);
+        // the router itself is not layered again per connection, which would re-wrap every route.
+        let app = tower::ServiceExt::map_request(
+            app.clone(),
+            move |mut request: axum::http::Request<hyper::body::Incoming>| {
+                request
+                    .extensions_mut()
+                    .insert(axum::extract::ConnectInfo(address));
+                request
+            },
+        );
         let service = hyper_util::service::TowerToHyperService::new(app);
         let connection = builder
             .serve_connection_with_upgrades(TokioIo::new(stream), service)

@@ -146,7 +146,10 @@ pub fn router(state: AppState) -> Router {
             limit_body,
         ))
         .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
+            Arc::new(SameSite {
+                loopback: state.loopback,
+                cors_origins: state.limits.cors_origins.clone(),
+            }),
             same_site,
         ))
         .layer(cors(&state.limits.cors_origins))
@@ -166,12 +169,21 @@ fn cors(origins: &[String]) -> tower_http::cors::CorsLayer {
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
 }
 
+/// What [`same_site`] checks against (apart from the whole state, which it would otherwise
+/// copy on every request).
+struct SameSite {
+    /// [`AppState::loopback`].
+    loopback: bool,
+    /// `--cors-origin`.
+    cors_origins: Vec<String>,
+}
+
 /// Refuses what a page of another site, or a name rebound to this machine, could make a
 /// browser send: on a loopback listener, a `Host` that is not a loopback name; and a POST or a
 /// WebSocket handshake whose `Origin` is neither the server's own nor a `--cors-origin`.
 /// Clients that are not browsers send no `Origin` and pass.
 async fn same_site(
-    State(state): State<AppState>,
+    State(state): State<Arc<SameSite>>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
@@ -194,7 +206,7 @@ async fn same_site(
     if request.method() == Method::POST || upgrade {
         if let Some(from) = headers.get(header::ORIGIN) {
             let from = from.to_str().unwrap_or("null");
-            if !origin::allowed(from, host, &state.limits.cors_origins) {
+            if !origin::allowed(from, host, &state.cors_origins) {
                 return HttpError::Forbidden(format!(
                     "requests from pages of {from} are not accepted (see --cors-origin)"
                 ))
