@@ -88,6 +88,27 @@ impl Principal {
             _ => None,
         }
     }
+
+    /// The users a read may cover, given the users it asks for (`None`: every user): the one
+    /// rule of a token bound to a user, as row-level security would give it. For such a token
+    /// the log holds its own user's events only, so asking for anyone else finds nothing (an
+    /// empty list) rather than an error.
+    pub fn visible_users(&self, asked: Option<Vec<Uuid>>) -> Option<Vec<Uuid>> {
+        match (self.scope(), asked) {
+            (None, asked) => asked,
+            (Some(own), None) => Some(vec![own]),
+            (Some(own), Some(ids)) => Some(if ids.contains(&own) {
+                vec![own]
+            } else {
+                Vec::new()
+            }),
+        }
+    }
+
+    /// Whether the events of `user_id` exist for it (see [`Principal::visible_users`]).
+    pub fn sees_user(&self, user_id: Uuid) -> bool {
+        self.scope().is_none_or(|own| own == user_id)
+    }
 }
 
 /// Why a request is not let in.

@@ -1,6 +1,7 @@
 //! What a request may do, decided from the principal the HTTP edge attached: every root field
-//! of `Query` needs a role that reads, every root field of `Mutation` one that writes, and a
-//! token bound to a user sees that user's events only. A request without a principal may do
+//! of `Query` needs a role that reads, every root field of `Mutation` one that writes, and for a
+//! token bound to a user the log holds that user's events only: other users' events, users and
+//! timelines do not exist for it, and views over every user are `FORBIDDEN`. A request without a principal may do
 //! nothing (`FORBIDDEN`), so a path that forgets to attach one fails closed.
 
 use std::sync::Arc;
@@ -44,32 +45,22 @@ pub fn require_everything(ctx: &Context<'_>, what: &str) -> async_graphql::Resul
     Ok(())
 }
 
-/// Refuses a token bound to another user than `user_id`.
-pub fn require_user(ctx: &Context<'_>, user_id: uuid::Uuid) -> async_graphql::Result<()> {
-    match require_read(ctx)?.scope() {
-        Some(own) if own != user_id => {
-            Err(forbidden("a self token reads its own user's events only"))
-        }
-        _ => Ok(()),
-    }
+/// Whether the events of `user_id` exist for the principal: for a token bound to another user
+/// they do not (see [`Principal::visible_users`]).
+pub fn sees_user(ctx: &Context<'_>, user_id: uuid::Uuid) -> async_graphql::Result<bool> {
+    Ok(require_read(ctx)?.sees_user(user_id))
 }
 
-/// Narrows `filter` to the principal's own user, when it is bound to one; asking for other
-/// users is `FORBIDDEN`.
+/// Narrows `filter` to the users the principal sees: for a token bound to a user, its own
+/// user, or nobody when the filter asks for other users only.
 pub fn scope(ctx: &Context<'_>, filter: &mut EventFilter) -> async_graphql::Result<()> {
-    if let Some(own) = require_read(ctx)?.scope() {
-        match &filter.user_ids {
-            Some(ids) if !ids.contains(&own) => {
-                return Err(forbidden("a self token reads its own user's events only"));
-            }
-            _ => filter.user_ids = Some(vec![own]),
-        }
-    }
+    let principal = require_read(ctx)?;
+    filter.user_ids = principal.visible_users(filter.user_ids.take());
     Ok(())
 }
 
 /// The name of the mutation root type.
-const MUTATION_ROOT: &str = "MutationRoot";
+const MUTATION_ROOT: &str = "Mutation";
 
 /// Checks every root field of a query or mutation against the principal's role; with
 /// `introspection: false`, refuses `__schema` and `__type`.

@@ -107,7 +107,7 @@ impl Extension for ErrorCodesExtension {
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
         // Every log line of the request carries its id; every error the client sees does too,
         // so that an `INTERNAL` error can be found in the log.
-        let request_id = uuid::Uuid::new_v4().simple().to_string();
+        let request_id = new_request_id();
         let span = tracing::info_span!("request", request_id = %request_id);
         let mut response = tracing::Instrument::instrument(next.run(ctx), span).await;
         label(&mut response, &request_id);
@@ -121,7 +121,7 @@ impl Extension for ErrorCodesExtension {
         stream: BoxStream<'s, Response>,
         next: NextSubscribe<'_>,
     ) -> BoxStream<'s, Response> {
-        let request_id = uuid::Uuid::new_v4().simple().to_string();
+        let request_id = new_request_id();
         next.run(ctx, stream)
             .map(move |mut response| {
                 label(&mut response, &request_id);
@@ -131,9 +131,17 @@ impl Extension for ErrorCodesExtension {
     }
 }
 
-/// Gives every error of `response` a code and the request id.
-fn label(response: &mut Response, request_id: &str) {
+/// A fresh request id: what the request's log lines and its errors' `extensions.requestId`
+/// carry.
+pub fn new_request_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// Gives every error of `response` a code and the request id, and drops the placeholder
+/// location (line 0) of errors that have no place in the document.
+pub fn label(response: &mut Response, request_id: &str) {
     for error in &mut response.errors {
+        error.locations.retain(|at| at.line > 0 && at.column > 0);
         // The engine's own limits say so only in their messages.
         let message = error.message.as_str();
         let code = if message == "Query is nested too deep."
@@ -150,4 +158,16 @@ fn label(response: &mut Response, request_id: &str) {
         }
         extensions.set("requestId", Value::from(request_id));
     }
+}
+
+/// The answer to a request refused before it reached the engine (an unknown persisted query,
+/// an operation outside the allow-list): one error without a location, labelled like every
+/// other.
+pub fn refusal(error: async_graphql::Error) -> Response {
+    let mut response =
+        Response::from_errors(vec![error.into_server_error(async_graphql::Pos::default())]);
+    let request_id = new_request_id();
+    tracing::info!(request_id = %request_id, message = %response.errors[0].message, "request refused");
+    label(&mut response, &request_id);
+    response
 }

@@ -262,6 +262,7 @@ impl ExtensionFactory for DocumentLimit {
         Arc::new(DocumentLimitExtension {
             max_bytes: self.max_bytes,
             max_fields: self.max_fields,
+            variables: std::sync::Mutex::new(None),
         })
     }
 }
@@ -269,6 +270,9 @@ impl ExtensionFactory for DocumentLimit {
 struct DocumentLimitExtension {
     max_bytes: usize,
     max_fields: usize,
+    /// Why the request's variables do not coerce, told once validation has found nothing
+    /// (its messages name the argument a bad value is given to, which says more).
+    variables: std::sync::Mutex<Option<async_graphql::ServerError>>,
 }
 
 #[async_trait::async_trait]
@@ -280,7 +284,19 @@ impl Extension for DocumentLimitExtension {
         next: async_graphql::extensions::NextPrepareRequest<'_>,
     ) -> ServerResult<async_graphql::Request> {
         match check_document(&request.query, self.max_bytes, self.max_fields) {
-            Ok(Some(document)) => request.set_parsed_query(document),
+            Ok(Some(document)) => {
+                // Variables that do not coerce refuse the whole request, before it runs.
+                if let Err(error) = super::variables::check(
+                    &ctx.schema_env.registry,
+                    &document,
+                    request.operation_name.as_deref(),
+                    &request.variables,
+                ) && let Ok(mut slot) = self.variables.lock()
+                {
+                    *slot = Some(error);
+                }
+                request.set_parsed_query(document);
+            }
             Ok(None) => {}
             Err(refusal) => {
                 return Err(refusal
@@ -289,6 +305,18 @@ impl Extension for DocumentLimitExtension {
             }
         }
         next.run(ctx, request).await
+    }
+
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: async_graphql::extensions::NextValidation<'_>,
+    ) -> Result<async_graphql::ValidationResult, Vec<async_graphql::ServerError>> {
+        let result = next.run(ctx).await?;
+        match self.variables.lock().ok().and_then(|mut slot| slot.take()) {
+            Some(error) => Err(vec![error]),
+            None => Ok(result),
+        }
     }
 }
 

@@ -14,6 +14,7 @@ pub mod query;
 pub mod scalars;
 pub mod subscription;
 pub mod types;
+pub mod variables;
 
 use async_graphql::Schema;
 use async_graphql::dataloader::DataLoader;
@@ -87,5 +88,5 @@ pub fn sdl() -> String {
         subscription::SubscriptionRoot,
     )
     .finish()
-    .sdl()
+    .sdl_with_options(async_graphql::SDLExportOptions::new().include_specified_by())
 }

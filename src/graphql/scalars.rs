@@ -47,17 +47,22 @@ impl DateTime {
             .and_then(|d| d.and_hms_opt(0, 0, 0))
     }
 
-    /// The RFC 3339 text, in UTC with `Z`.
+    /// The RFC 3339 text, in UTC with `Z` and always six fraction digits
+    /// (`2026-10-31T23:34:29.000000Z`), so that answers sort as text in time order.
     pub fn to_rfc3339(self) -> String {
         self.0
             .and_utc()
-            .to_rfc3339_opts(SecondsFormat::AutoSi, true)
+            .to_rfc3339_opts(SecondsFormat::Micros, true)
     }
 }
 
-/// An instant in RFC 3339 (output in UTC with `Z`), from 0001-01-01T00:00:00Z to
-/// 9999-12-30T00:00:00Z.
-#[Scalar(name = "DateTime")]
+/// An instant in RFC 3339, from 0001-01-01T00:00:00Z to 9999-12-30T00:00:00Z. Output is in UTC
+/// with `Z` and six fraction digits (`2026-10-31T23:34:29.000000Z`); input may carry any offset,
+/// and a date-time without one, or a bare date, is read as UTC.
+#[Scalar(
+    name = "DateTime",
+    specified_by_url = "https://www.rfc-editor.org/rfc/rfc3339"
+)]
 impl ScalarType for DateTime {
     fn parse(value: Value) -> InputValueResult<Self> {
         match &value {
@@ -81,8 +86,12 @@ impl ScalarType for DateTime {
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct UuidValue(pub uuid::Uuid);
 
-/// A UUID such as `44e2def7-4c3e-4a55-9b8e-2f0a6c1d9e01`.
-#[Scalar(name = "UUID")]
+/// A UUID such as `44e2def7-4c3e-4a55-9b8e-2f0a6c1d9e01`: lower-case and hyphenated on
+/// output, any standard form on input.
+#[Scalar(
+    name = "UUID",
+    specified_by_url = "https://www.rfc-editor.org/rfc/rfc9562"
+)]
 impl ScalarType for UuidValue {
     fn parse(value: Value) -> InputValueResult<Self> {
         match &value {

@@ -13,6 +13,14 @@ pub enum HttpError {
     /// The request is not one the server can read (400).
     #[error("{0}")]
     BadRequest(String),
+    /// A query-string parameter cannot be read (400); `extensions.argument` names it.
+    #[error("invalid value for parameter \"{parameter}\": {message}")]
+    BadParameter {
+        /// The parameter.
+        parameter: String,
+        /// Why.
+        message: String,
+    },
     /// No token, or one that is not active (401).
     #[error("{0}")]
     Unauthenticated(&'static str),
@@ -20,6 +28,9 @@ pub enum HttpError {
     /// does not serve (403).
     #[error("{0}")]
     Forbidden(String),
+    /// A mutation or subscription sent with GET (405).
+    #[error("mutations and subscriptions need POST")]
+    PostOnly,
     /// Not a JSON body (415).
     #[error("a GraphQL request is a JSON body: send Content-Type: application/json")]
     UnsupportedMediaType,
@@ -52,7 +63,10 @@ impl HttpError {
     /// The `extensions.code` of the error.
     pub fn code(&self) -> &'static str {
         match self {
-            HttpError::BadRequest(_) | HttpError::UnsupportedMediaType => BAD_USER_INPUT,
+            HttpError::BadRequest(_)
+            | HttpError::BadParameter { .. }
+            | HttpError::UnsupportedMediaType
+            | HttpError::PostOnly => BAD_USER_INPUT,
             HttpError::Unauthenticated(_) => "UNAUTHENTICATED",
             HttpError::Forbidden(_) => crate::graphql::access::FORBIDDEN,
             HttpError::TooLarge(_)
@@ -65,10 +79,13 @@ impl HttpError {
 
     fn status(&self) -> StatusCode {
         match self {
-            HttpError::BadRequest(_) | HttpError::BatchTooLarge { .. } => StatusCode::BAD_REQUEST,
+            HttpError::BadRequest(_)
+            | HttpError::BadParameter { .. }
+            | HttpError::BatchTooLarge { .. } => StatusCode::BAD_REQUEST,
             HttpError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             HttpError::Forbidden(_) => StatusCode::FORBIDDEN,
             HttpError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            HttpError::PostOnly => StatusCode::METHOD_NOT_ALLOWED,
             HttpError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             HttpError::Limit { status, .. } => *status,
             HttpError::TimedOut(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -78,16 +95,33 @@ impl HttpError {
 }
 
 impl IntoResponse for HttpError {
+    /// The status, and a GraphQL-shaped body whose one error carries the code and a request id
+    /// (also logged, with the reason, so that the refusal can be found).
     fn into_response(self) -> Response {
-        let body = serde_json::json!({ "errors": [{
-            "message": self.to_string(),
-            "extensions": { "code": self.code() } }] });
-        let mut response = (self.status(), Json(body)).into_response();
-        if matches!(self, HttpError::Unauthenticated(_)) {
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                header::HeaderValue::from_static("Bearer"),
-            );
+        let request_id = crate::graphql::error::new_request_id();
+        let status = self.status();
+        let message = self.to_string();
+        tracing::info!(request_id = %request_id, status = status.as_u16(), code = self.code(), %message, "request refused");
+        let mut extensions = serde_json::json!({ "code": self.code(), "requestId": request_id });
+        if let HttpError::BadParameter { parameter, .. } = &self {
+            extensions["argument"] = serde_json::Value::from(parameter.as_str());
+        }
+        let body =
+            serde_json::json!({ "errors": [{ "message": message, "extensions": extensions }] });
+        let mut response = (status, Json(body)).into_response();
+        match self {
+            HttpError::Unauthenticated(_) => {
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    header::HeaderValue::from_static("Bearer"),
+                );
+            }
+            HttpError::PostOnly => {
+                response
+                    .headers_mut()
+                    .insert(header::ALLOW, header::HeaderValue::from_static("POST"));
+            }
+            _ => {}
         }
         response
     }

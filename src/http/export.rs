@@ -4,10 +4,9 @@
 //! so that they show as text, as `user-events export --spreadsheet-safe` does.
 
 use async_graphql::futures_util::StreamExt;
-use axum::Json;
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 
 use super::{AppState, Peer};
@@ -64,22 +63,15 @@ async fn stream(
     let (mut filter, cells) = match parse_query(query.as_deref().unwrap_or_default(), format) {
         Ok(parsed) => parsed,
         Err((parameter, message)) => {
-            let body = serde_json::json!({ "errors": [{
-                "message": format!("invalid value for parameter \"{parameter}\": {message}"),
-                "extensions": { "code": "BAD_USER_INPUT", "argument": parameter } }] });
-            return (StatusCode::BAD_REQUEST, Json(body)).into_response();
+            return super::HttpError::BadParameter {
+                parameter: parameter.to_string(),
+                message: message.to_string(),
+            }
+            .into_response();
         }
     };
-    // A token bound to a user exports that user's events only.
-    if let Some(own) = principal.scope() {
-        match &filter.user_ids {
-            Some(ids) if !ids.contains(&own) => {
-                record("FORBIDDEN");
-                return super::auth::forbidden("a self token exports its own user's events only");
-            }
-            _ => filter.user_ids = Some(vec![own]),
-        }
-    }
+    // A token bound to a user exports that user's events only: anyone else's are not there.
+    filter.user_ids = principal.visible_users(filter.user_ids.take());
     record("OK");
     let chunks = export_chunks(state.store.clone(), filter, format, cells).map(|chunk| {
         chunk.map_err(|error| {

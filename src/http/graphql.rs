@@ -4,7 +4,6 @@
 use async_graphql::BatchRequest;
 use async_graphql::parser::types::OperationType;
 use async_graphql_axum::GraphQLResponse;
-use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
@@ -148,14 +147,12 @@ async fn single(
 ) -> Response {
     // Resolved here, so that the direct path sees the query a hash stands for.
     if let Err(error) = state.persisted.resolve(&mut request) {
-        let response = async_graphql::Response::from_errors(vec![
-            error.into_server_error(async_graphql::Pos::default()),
-        ]);
+        let response = crate::graphql::error::refusal(error);
         let outcome = crate::graphql::audit::outcome(&response.errors);
         let operation = request.operation_name.as_deref();
         crate::observe::request(operation, &outcome, Default::default());
         record_refusal(state, &principal, peer, operation, &outcome);
-        return GraphQLResponse::from(response).into_response();
+        return engine_response(response, media);
     }
     let recorded = principal.token.is_some().then(|| {
         (
@@ -241,33 +238,39 @@ impl Media {
     }
 }
 
-/// The engine's answer in the media type asked for.
+/// The engine's answer in the media type asked for, written straight from the engine's values so
+/// that objects keep the document's field order.
 fn engine_response(response: async_graphql::Response, media: Media) -> Response {
+    /// A request error's body: no `data` key at all.
+    #[derive(serde::Serialize)]
+    struct WithoutData<'a> {
+        errors: &'a [async_graphql::ServerError],
+        #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+        extensions: &'a std::collections::BTreeMap<String, async_graphql::Value>,
+    }
     // No field ran: the document did not parse or validate, or its variables did not coerce.
     let request_error = response.data == async_graphql::Value::Null
         && !response.errors.is_empty()
         && response.errors.iter().all(|e| e.path.is_empty());
-    let mut body = match serde_json::to_value(&response) {
-        Ok(body) => body,
-        Err(error) => {
-            tracing::error!(%error, "cannot serialize a response");
-            serde_json::json!({ "errors": [{ "message": "internal error", "extensions": { "code": "INTERNAL" } }] })
-        }
+    let without_data = media == Media::GraphqlJson && request_error;
+    let body = if without_data {
+        serde_json::to_vec(&WithoutData {
+            errors: &response.errors,
+            extensions: &response.extensions,
+        })
+    } else {
+        serde_json::to_vec(&response)
     };
-    let status = if media == Media::GraphqlJson && request_error {
-        if let Some(object) = body.as_object_mut() {
-            object.remove("data");
-        }
+    let body = body.unwrap_or_else(|error| {
+        tracing::error!(%error, "cannot serialize a response");
+        br#"{"errors":[{"message":"internal error","extensions":{"code":"INTERNAL"}}]}"#.to_vec()
+    });
+    let status = if without_data {
         StatusCode::BAD_REQUEST
     } else {
         StatusCode::OK
     };
-    (
-        status,
-        [(header::CONTENT_TYPE, media.content_type())],
-        Json(body),
-    )
-        .into_response()
+    (status, [(header::CONTENT_TYPE, media.content_type())], body).into_response()
 }
 
 /// `GET /graphql`: the playground for browsers, a query for everyone else.
@@ -305,21 +308,11 @@ pub async fn get_graphql(
     }
     // A hash stands for its query from here on; the query decides whether GET may run it.
     if let Err(error) = state.persisted.resolve(&mut request) {
-        let response = async_graphql::Response::from_errors(vec![
-            error.into_server_error(async_graphql::Pos::default()),
-        ]);
-        return engine_response(response, Media::of(&headers));
+        return engine_response(crate::graphql::error::refusal(error), Media::of(&headers));
     }
     // A document over the size limit is not parsed here: the engine refuses it unparsed.
     if request.query.len() <= state.limits.max_document_bytes && !reads_only(&request.query) {
-        return (
-            StatusCode::METHOD_NOT_ALLOWED,
-            [(header::ALLOW, "POST")],
-            Json(serde_json::json!({
-                "errors": [{ "message": "mutations and subscriptions need POST", "extensions": { "code": "BAD_USER_INPUT" } }]
-            })),
-        )
-            .into_response();
+        return HttpError::PostOnly.into_response();
     }
     single(&state, request, principal, &peer, Media::of(&headers)).await
 }

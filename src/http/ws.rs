@@ -6,7 +6,7 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
 
 use crate::graphql::error::LIMIT_EXCEEDED;
 use crate::graphql::limits::SubscriptionSlots;
@@ -163,8 +163,13 @@ impl Drop for Slot {
 const INIT_TIMEOUT: u16 = 4408;
 /// How long a socket whose token was revoked may still send what its subscriptions said.
 const REVOKED_GRACE: std::time::Duration = std::time::Duration::from_millis(250);
-/// Close code 4403: the token no longer lets the socket in.
+/// Close code 4403 ("Forbidden", graphql-transport-ws): the token does not, or no longer, let
+/// the socket in.
 const FORBIDDEN_CLOSE: u16 = 4403;
+/// Close code 1013 ("Try Again Later"): every place for a socket is taken.
+const TRY_AGAIN_LATER: u16 = 1013;
+/// Close code 1011 ("Internal Error"): the server could not check the token.
+const INTERNAL_CLOSE: u16 = 1011;
 
 async fn serve_socket(
     state: AppState,
@@ -204,9 +209,15 @@ async fn serve_socket(
         }
     };
     tokio::pin!(revoked);
+    // The close code of a refused `connection_init` (the engine would close with 1002,
+    // "protocol error", which says nothing of the cause).
+    let refused = Arc::new(AtomicU16::new(0));
+    let refusal = refused.clone();
     let output =
         async_graphql::http::WebSocket::new(state.executor.schema().clone(), input, protocol)
-            .on_connection_init(move |payload| connection_init(state, peer, payload, admitted));
+            .on_connection_init(move |payload| {
+                connection_init(state, peer, payload, admitted, refusal)
+            });
     let mut output = std::pin::pin!(output);
     loop {
         tokio::select! {
@@ -264,10 +275,17 @@ async fn serve_socket(
                         }
                         Message::Text(text.into())
                     }
-                    Some(WsMessage::Close(code, reason)) => Message::Close(Some(CloseFrame {
-                        code,
-                        reason: reason.into(),
-                    })),
+                    Some(WsMessage::Close(code, reason)) => {
+                        let code = match refused.load(Ordering::Acquire) {
+                            0 => code,
+                            cause if !initialized => cause,
+                            _ => code,
+                        };
+                        Message::Close(Some(CloseFrame {
+                            code,
+                            reason: reason.into(),
+                        }))
+                    }
                     None => {
                         // The protocol is done with the socket (a refused connection_init):
                         // close it properly rather than drop it.
@@ -291,7 +309,9 @@ async fn connection_init(
     peer: Peer,
     payload: serde_json::Value,
     admitted: tokio::sync::watch::Sender<Option<String>>,
+    refused: Arc<AtomicU16>,
 ) -> async_graphql::Result<async_graphql::Data> {
+    let refuse = |code: u16| refused.store(code, Ordering::Release);
     let authorization = payload
         .get("authorization")
         .or_else(|| payload.get("Authorization"))
@@ -313,19 +333,22 @@ async fn connection_init(
                     outcome: "UNAUTHENTICATED".into(),
                 });
             }
-            return Err(async_graphql::Error::new(message)
-                .extend_with(|_, e| e.set("code", "UNAUTHENTICATED")));
+            refuse(FORBIDDEN_CLOSE);
+            return Err(init_error(message, "UNAUTHENTICATED"));
         }
         Err(AuthError::Store(cause)) => {
             tracing::error!(error = %cause, "cannot read the tokens");
-            return Err(async_graphql::Error::new("internal error")
-                .extend_with(|_, e| e.set("code", crate::graphql::error::INTERNAL)));
+            refuse(INTERNAL_CLOSE);
+            return Err(init_error(
+                "internal error",
+                crate::graphql::error::INTERNAL,
+            ));
         }
     };
     let max = state.limits.max_ws_connections;
     let Some(slot) = Slot::take(&state.sockets, max) else {
-        return Err(async_graphql::Error::new(full(max).to_string())
-            .extend_with(|_, e| e.set("code", LIMIT_EXCEEDED)));
+        refuse(TRY_AGAIN_LATER);
+        return Err(init_error(&full(max).to_string(), LIMIT_EXCEEDED));
     };
     let _ = admitted.send(Some(principal.token.clone().unwrap_or_default()));
     let mut data = async_graphql::Data::default();
@@ -340,6 +363,16 @@ async fn connection_init(
         data.insert(address);
     }
     Ok(data)
+}
+
+/// A refused `connection_init`: its code and a request id, as every error carries (also logged).
+fn init_error(message: &str, code: &'static str) -> async_graphql::Error {
+    let request_id = crate::graphql::error::new_request_id();
+    tracing::info!(request_id = %request_id, code, message, "connection_init refused");
+    async_graphql::Error::new(message).extend_with(|_, e| {
+        e.set("code", code);
+        e.set("requestId", request_id.as_str());
+    })
 }
 
 /// A request over Server-Sent Events: every result as a `next` event, then `complete`. The

@@ -15,14 +15,14 @@ on_both_backends! {
         ])
         .await;
         let query = "query($f: EventFilter) { loginActivity(filter: $f) { start logins byAuthMethod { method count } } }";
-        let clean = app.query(query, json!({ "f": { "to": "2026-05-02T00:00:00Z" } })).await;
-        let day_one = json!({ "start": "2026-05-01T00:00:00Z", "logins": 1,
+        let clean = app.query(query, json!({ "f": { "to": "2026-05-02T00:00:00.000000Z" } })).await;
+        let day_one = json!({ "start": "2026-05-01T00:00:00.000000Z", "logins": 1,
                               "byAuthMethod": [ { "method": "LDAP", "count": 1 } ] });
         assert_eq!(clean["loginActivity"], json!([day_one]));
         let all = app.query(query, json!({})).await;
         assert_eq!(
             all["loginActivity"],
-            json!([day_one, { "start": "2026-05-02T00:00:00Z", "logins": 2,
+            json!([day_one, { "start": "2026-05-02T00:00:00.000000Z", "logins": 2,
                               "byAuthMethod": [ { "method": "LOCAL", "count": 1 }, { "method": "UNKNOWN", "count": 1 } ] }])
         );
     }
@@ -49,12 +49,12 @@ on_both_backends! {
         assert_eq!(
             data["loginActivity"],
             json!([
-                { "start": "2026-04-01T00:00:00Z", "logins": 5, "distinctUsers": 3, "logouts": 1,
+                { "start": "2026-04-01T00:00:00.000000Z", "logins": 5, "distinctUsers": 3, "logouts": 1,
                   "byAuthMethod": [ { "method": "LDAP", "count": 2 }, { "method": "UNKNOWN", "count": 2 },
                                     { "method": "SAML", "count": 1 } ] },
-                { "start": "2026-04-02T00:00:00Z", "logins": 0, "distinctUsers": 0, "logouts": 1,
+                { "start": "2026-04-02T00:00:00.000000Z", "logins": 0, "distinctUsers": 0, "logouts": 1,
                   "byAuthMethod": [] },
-                { "start": "2026-04-03T00:00:00Z", "logins": 1, "distinctUsers": 1, "logouts": 0,
+                { "start": "2026-04-03T00:00:00.000000Z", "logins": 1, "distinctUsers": 1, "logouts": 0,
                   "byAuthMethod": [ { "method": "UNKNOWN", "count": 1 } ] },
             ])
         );
@@ -67,12 +67,12 @@ on_both_backends! {
             .await;
         assert_eq!(
             data["loginActivity"],
-            json!([{ "start": "2026-03-29T22:00:00Z", "logins": 1, "logouts": 1 }])
+            json!([{ "start": "2026-03-29T22:00:00.000000Z", "logins": 1, "logouts": 1 }])
         );
         let data = app
-            .query(r#"{ loginActivity(timeZone: "Europe/Berlin", filter: {from: "2026-04-03T00:00:00Z"}) { start logins } }"#, json!({}))
+            .query(r#"{ loginActivity(timeZone: "Europe/Berlin", filter: {from: "2026-04-03T00:00:00.000000Z"}) { start logins } }"#, json!({}))
             .await;
-        assert_eq!(data["loginActivity"], json!([{ "start": "2026-04-03T22:00:00Z", "logins": 1 }]));
+        assert_eq!(data["loginActivity"], json!([{ "start": "2026-04-03T22:00:00.000000Z", "logins": 1 }]));
     }
 
     async fn a_user_timeline_covers_its_window_bucket_by_bucket(app: TestApp) {
@@ -92,29 +92,29 @@ on_both_backends! {
             buckets { start total byCategory { category count } }
             events(first: 2, after: $after) { edges { node { id } } pageInfo { hasNextPage endCursor } }
           } }";
-        let data = app.query(query, json!({ "to": "2026-05-09T00:00:00Z" })).await;
+        let data = app.query(query, json!({ "to": "2026-05-09T00:00:00.000000Z" })).await;
         let timeline = &data["userTimeline"];
         assert_eq!(timeline["userId"], ANA);
-        assert_eq!(timeline["firstSeen"], "2026-05-01T08:00:00Z");
-        assert_eq!(timeline["lastSeen"], "2026-05-03T10:00:00Z");
+        assert_eq!(timeline["firstSeen"], "2026-05-01T08:00:00.000000Z");
+        assert_eq!(timeline["lastSeen"], "2026-05-03T10:00:00.000000Z");
         assert_eq!(timeline["total"], 4);
         assert_eq!(
             timeline["buckets"],
             json!([
-                { "start": "2026-05-01T00:00:00Z", "total": 3,
+                { "start": "2026-05-01T00:00:00.000000Z", "total": 3,
                   "byCategory": [ { "category": "SESSIONS", "count": 2 }, { "category": "USERS", "count": 1 } ] },
-                { "start": "2026-05-03T00:00:00Z", "total": 1,
+                { "start": "2026-05-03T00:00:00.000000Z", "total": 1,
                   "byCategory": [ { "category": "FILES", "count": 1 } ] },
             ])
         );
         assert_eq!(crate::helpers::ids(&timeline["events"]), vec![ids[3], ids[2]]);
         let after = timeline["events"]["pageInfo"]["endCursor"].clone();
-        let data = app.query(query, json!({ "to": "2026-05-09T00:00:00Z", "after": after })).await;
+        let data = app.query(query, json!({ "to": "2026-05-09T00:00:00.000000Z", "after": after })).await;
         assert_eq!(crate::helpers::ids(&data["userTimeline"]["events"]), vec![ids[1], ids[0]]);
         assert_eq!(data["userTimeline"]["events"]["pageInfo"]["hasNextPage"], false);
 
         // A window without events.
-        let data = app.query(query, json!({ "from": "2027-01-01T00:00:00Z" })).await;
+        let data = app.query(query, json!({ "from": "2027-01-01T00:00:00.000000Z" })).await;
         assert_eq!(
             data["userTimeline"],
             json!({ "userId": ANA, "firstSeen": null, "lastSeen": null, "total": 0, "buckets": [],

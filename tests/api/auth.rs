@@ -107,7 +107,25 @@ on_both_backends! {
         // A self token sees its own user only, whatever it asks for.
         let (_, body) = post(&app, Some(&own), COUNT).await;
         assert_eq!(body["data"]["events"]["totalCount"], 1, "{body}");
+        // For it, other users' events, users and timelines do not exist: no error, nothing found.
         let (_, body) = post(&app, Some(&own), &format!("{{ events(filter: {{ userIds: [\"{BO}\"] }}) {{ totalCount }} }}")).await;
+        assert_eq!(body["data"]["events"]["totalCount"], 0, "{body}");
+        assert!(body["errors"].is_null(), "{body}");
+        let (_, body) = post(&app, Some(&own), &format!("{{ events(filter: {{ userIds: [\"{BO}\", \"{ANA}\"] }}) {{ totalCount }} }}")).await;
+        assert_eq!(body["data"]["events"]["totalCount"], 1, "{body}");
+        let (_, body) = post(&app, Some(&own), &format!("{{ user(id: \"{BO}\") {{ id }} ana: user(id: \"{ANA}\") {{ id }} }}")).await;
+        assert!(body["data"]["user"].is_null() && body["errors"].is_null(), "{body}");
+        assert_eq!(body["data"]["ana"]["id"], ANA, "{body}");
+        let (_, body) = post(&app, Some(&own), &format!("{{ userTimeline(userId: \"{BO}\") {{ total }} }}")).await;
+        assert_eq!(body["data"]["userTimeline"]["total"], 0, "{body}");
+        assert!(body["errors"].is_null(), "{body}");
+        let (_, body) = post(&app, Some(&admin), &format!("{{ events(filter: {{ userIds: [\"{BO}\"] }}) {{ nodes {{ id }} }} }}")).await;
+        let bo_event = body["data"]["events"]["nodes"][0]["id"].as_str().expect("bo's event").to_string();
+        let (_, body) = post(&app, Some(&own), &format!("{{ event(id: \"{bo_event}\") {{ id }} }}")).await;
+        assert!(body["data"]["event"].is_null() && body["errors"].is_null(), "{body}");
+        let (_, body) = post(&app, Some(&own), "{ sharingExposure(asOf: \"2026-06-01\") { resourceId } }").await;
+        assert_eq!(code(&body), "FORBIDDEN", "{body}");
+        let (_, body) = post(&app, Some(&own), "{ accessLog { edges { cursor } } }").await;
         assert_eq!(code(&body), "FORBIDDEN", "{body}");
         let (_, body) = post(&app, Some(&own), "{ eventCounts(groupBy: [CATEGORY]) { count } }").await;
         assert_eq!(body["data"]["eventCounts"][0]["count"], 1, "{body}");
@@ -115,15 +133,18 @@ on_both_backends! {
         assert_eq!(code(&body), "FORBIDDEN", "{body}");
         let (_, body) = post(&app, Some(&own), RECORD).await;
         assert_eq!(code(&body), "FORBIDDEN", "{body}");
-        let request = Request::get("/export.csv")
-            .header(header::AUTHORIZATION, format!("Bearer {own}"))
-            .body(Body::empty())
-            .expect("request");
-        let (status, _, body) = app.send(request).await;
-        assert_eq!(status, StatusCode::OK);
-        let text = String::from_utf8(body).expect("utf-8");
-        assert_eq!(text.lines().count(), 2, "the header and ana's one event: {text}");
-        assert!(text.contains(ANA) && !text.contains(BO));
+        for (query, lines) in [(String::new(), 2), (format!("?user_id={BO}"), 1)] {
+            // Ana's own event with the header; only the header when another user is asked for.
+            let request = Request::get(format!("/export.csv{query}"))
+                .header(header::AUTHORIZATION, format!("Bearer {own}"))
+                .body(Body::empty())
+                .expect("request");
+            let (status, _, body) = app.send(request).await;
+            assert_eq!(status, StatusCode::OK);
+            let text = String::from_utf8(body).expect("utf-8");
+            assert_eq!(text.lines().count(), lines, "{query}: {text}");
+            assert!(!text.contains(BO), "{text}");
+        }
         let request = Request::get("/export.csv").body(Body::empty()).expect("request");
         assert_eq!(app.send(request).await.0, StatusCode::UNAUTHORIZED);
 

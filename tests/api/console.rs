@@ -448,7 +448,8 @@ async fn the_overview_buckets_in_the_browsers_time_zone() {
         })
         .collect();
     assert!(
-        want.iter().all(|(start, _)| start.ends_with("T03:00:00Z")),
+        want.iter()
+            .all(|(start, _)| start.ends_with("T03:00:00.000000Z")),
         "{want:?}"
     );
     let shown: Vec<(String, f64)> = table(&mut browser, "category-buckets", "bucket")

@@ -150,7 +150,7 @@ on_both_backends! {
         assert_eq!(nodes[0]["kind"], "SESSION_LAUNCHED");
         assert_eq!(nodes[0]["category"], "SESSIONS");
         assert_eq!(nodes[0]["internal"], false);
-        assert_eq!(nodes[0]["createdAt"], "2026-01-01T08:00:00Z");
+        assert_eq!(nodes[0]["createdAt"], "2026-01-01T08:00:00.000000Z");
         assert_eq!(nodes[0]["details"], json!({
             "username": "ana", "userType": "ADMIN", "authMethod": null, "sessionId": "17",
             "resourceUsage": { "cpu": 2.0, "memoryGib": 8.5, "gpu": 1 }, "sharing": null
@@ -176,7 +176,7 @@ on_both_backends! {
     async fn event_by_id_returns_the_row_or_null(app: TestApp) {
         let ids_in = app.insert(&[Row::new("user logout", "2026-04-04 04:04:04")]).await;
         let data = app.query("query($id: ID!) { event(id: $id) { id eventName createdAt } }", json!({ "id": ids_in[0].to_string() })).await;
-        assert_eq!(data["event"], json!({ "id": ids_in[0].to_string(), "eventName": "user logout", "createdAt": "2026-04-04T04:04:04Z" }));
+        assert_eq!(data["event"], json!({ "id": ids_in[0].to_string(), "eventName": "user logout", "createdAt": "2026-04-04T04:04:04.000000Z" }));
         let data = app.query("{ event(id: \"999999\") { id } }", json!({})).await;
         assert_eq!(data["event"], Value::Null);
     }

@@ -494,7 +494,7 @@ const NO_ARGS: &[&str] = &[];
 /// The object types of schema.graphql and their fields.
 fn fields_of(ty: &str) -> &'static [FieldSpec] {
     match ty {
-        "QueryRoot" => &[
+        "Query" => &[
             (
                 "events",
                 &["filter", "first", "after", "last", "before", "order"],
@@ -545,11 +545,11 @@ fn fields_of(ty: &str) -> &'static [FieldSpec] {
             ("__schema", NO_ARGS, "__Schema"),
             ("__type", &["name"], "__Type"),
         ],
-        "MutationRoot" => &[
+        "Mutation" => &[
             ("recordEvent", &["input"], "Event"),
             ("recordEvents", &["inputs"], "Event"),
         ],
-        "SubscriptionRoot" => &[("eventCreated", &["filter", "after"], "Event")],
+        "Subscription" => &[("eventCreated", &["filter", "after"], "Event")],
         "EventConnection" => &[
             ("edges", NO_ARGS, "EventEdge"),
             ("nodes", NO_ARGS, "Event"),
@@ -717,14 +717,14 @@ fn fields_of(ty: &str) -> &'static [FieldSpec] {
 
 /// Type conditions of fragments: real types, a root, and one that does not exist.
 const TYPES: &[&str] = &[
-    "QueryRoot",
+    "Query",
     "Event",
     "EventConnection",
     "User",
     "EventDetails",
-    "Query",
+    "QueryRoot",
     "Nope",
-    "MutationRoot",
+    "Mutation",
 ];
 
 /// Keys of input objects (EventFilter, NewEvent), and one that does not exist.

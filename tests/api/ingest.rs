@@ -61,7 +61,7 @@ on_both_backends! {
         // rows with and without ids.
         let csv = "\u{feff}created_at,event_name,id,user_id,ipaddr,user_agent,description\r\n\
                    2026-03-01 12:00:00+02:00,user login,7,0a0a0a0a-0000-4000-8000-000000000001,10.0.0.1,ua,\"{\"\"username\"\":\"\"ana\"\"}\"\r\n\
-                   2026-03-01T10:30:00.25Z,session stopped,,,127.0.0.1,,\"two\r\nlines\"\r\n";
+                   2026-03-01T10:30:00.250000Z,session stopped,,,127.0.0.1,,\"two\r\nlines\"\r\n";
         let out = invoke(&app.url, &["import", "-", "--format", "csv"], Some(csv.as_bytes()));
         assert!(out.status.success(), "{}", stderr(&out));
         let data = app
@@ -70,10 +70,10 @@ on_both_backends! {
         let edges = data["events"]["edges"].as_array().expect("edges");
         assert_eq!(edges.len(), 2);
         assert_eq!(edges[0]["node"]["id"], "7");
-        assert_eq!(edges[0]["node"]["createdAt"], "2026-03-01T10:00:00Z");
+        assert_eq!(edges[0]["node"]["createdAt"], "2026-03-01T10:00:00.000000Z");
         assert_eq!(edges[0]["node"]["details"]["username"], "ana");
         assert_eq!(edges[1]["node"]["userId"], serde_json::Value::Null);
-        assert_eq!(edges[1]["node"]["createdAt"], "2026-03-01T10:30:00.250Z");
+        assert_eq!(edges[1]["node"]["createdAt"], "2026-03-01T10:30:00.250000Z");
         assert_eq!(edges[1]["node"]["description"], "two\r\nlines");
         // New ids continue above the largest imported one, the PostgreSQL sequence included.
         let id: i64 = edges[1]["node"]["id"].as_str().expect("id").parse().expect("number");
@@ -182,7 +182,7 @@ on_both_backends! {
         let text = String::from_utf8(body).expect("utf-8");
         assert!(text.starts_with("id,user_id,ipaddr,user_agent,event_name,description,created_at\n"));
         assert!(text.contains("mystery") && !text.contains("user login"), "{text}");
-        let (status, _, body) = app.get("/export.jsonl?from=2026-01-01T10:00:00.5Z", "*/*").await;
+        let (status, _, body) = app.get("/export.jsonl?from=2026-01-01T10:00:00.500000Z", "*/*").await;
         assert_eq!(status, StatusCode::OK);
         let lines: Vec<serde_json::Value> = String::from_utf8(body)
             .expect("utf-8")

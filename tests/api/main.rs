@@ -33,5 +33,6 @@ mod reports;
 mod rollup;
 mod schema;
 mod sharing;
+mod spec;
 mod time_range;
 mod users;

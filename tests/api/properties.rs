@@ -94,7 +94,7 @@ fn instant(seconds: i64) -> NaiveDateTime {
 
 fn rfc3339(t: NaiveDateTime) -> String {
     t.and_utc()
-        .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
 /// The bucket start of `t`, computed here from the zone database directly.

@@ -158,8 +158,8 @@ on_both_backends! {
         assert_eq!(
             data["eventCounts"],
             json!([
-                { "bucketStart": "2026-06-01T00:00:00Z", "kind": "UNKNOWN", "category": "OTHER", "count": MAX + 10 },
-                { "bucketStart": "2026-06-02T00:00:00Z", "kind": "USER_LOGIN", "category": "USERS", "count": 1 },
+                { "bucketStart": "2026-06-01T00:00:00.000000Z", "kind": "UNKNOWN", "category": "OTHER", "count": MAX + 10 },
+                { "bucketStart": "2026-06-02T00:00:00.000000Z", "kind": "USER_LOGIN", "category": "USERS", "count": 1 },
             ])
         );
         let data = app.query("{ resourceUsage(groupBy: [CATEGORY]) { category events } }", json!({})).await;
@@ -257,7 +257,7 @@ on_both_backends! {
             assert_eq!(error["extensions"]["argument"], "limit", "{error}");
         }
         // Fewer open shares than the limit: all of them.
-        let data = app.query("{ sharingExposure(asOf: \"2026-01-01T10:00:02Z\", limit: 10) { resourceId } }", json!({})).await;
+        let data = app.query("{ sharingExposure(asOf: \"2026-01-01T10:00:02.000000Z\", limit: 10) { resourceId } }", json!({})).await;
         assert_eq!(data["sharingExposure"], json!([{ "resourceId": "2" }, { "resourceId": "1" }, { "resourceId": "0" }]));
     }
 }

@@ -60,7 +60,7 @@ on_both_backends! {
         assert_eq!(order, want);
         assert_eq!(
             nodes[0],
-            json!({ "at": "2026-01-06T09:00:00Z", "userId": ANA, "resourceId": null, "from": null, "to": null,
+            json!({ "at": "2026-01-06T09:00:00.000000Z", "userId": ANA, "resourceId": null, "from": null, "to": null,
                     "event": { "id": ids[6].to_string(), "eventName": SESSION } })
         );
         assert_eq!(nodes[1]["resourceId"], "3");
@@ -91,32 +91,32 @@ on_both_backends! {
         assert_eq!(
             data["sharingExposure"],
             json!([
-                exposure("JOB_SHARING_UPDATED", "7", "ANONYMOUS_LINK", "2026-01-02T12:00:00Z", json!(BO), ids[5]),
-                exposure("UPDATE_SESSION_SHARING_STATUS", "s-2", "AUTHENTICATED_LINK", "2026-01-02T10:00:00Z", json!(ANA), ids[2]),
+                exposure("JOB_SHARING_UPDATED", "7", "ANONYMOUS_LINK", "2026-01-02T12:00:00.000000Z", json!(BO), ids[5]),
+                exposure("UPDATE_SESSION_SHARING_STATUS", "s-2", "AUTHENTICATED_LINK", "2026-01-02T10:00:00.000000Z", json!(ANA), ids[2]),
             ])
         );
         // On the day of the incident, before session 1 was closed and session 3's change.
-        let data = app.query(EXPOSURE, json!({ "asOf": "2026-01-02T23:00:00Z" })).await;
+        let data = app.query(EXPOSURE, json!({ "asOf": "2026-01-02T23:00:00.000000Z" })).await;
         assert_eq!(
             data["sharingExposure"],
             json!([
-                exposure("JOB_SHARING_UPDATED", "7", "ANONYMOUS_LINK", "2026-01-02T12:00:00Z", json!(BO), ids[5]),
-                exposure("UPDATE_SESSION_SHARING_STATUS", "3", "ANONYMOUS_LINK", "2026-01-02T11:00:00Z", json!(CY), ids[3]),
-                exposure("UPDATE_SESSION_SHARING_STATUS", "s-2", "AUTHENTICATED_LINK", "2026-01-02T10:00:00Z", json!(ANA), ids[2]),
-                exposure("UPDATE_SESSION_SHARING_STATUS", "1", "ANONYMOUS_LINK", "2026-01-01T10:00:00Z", json!(ANA), ids[0]),
+                exposure("JOB_SHARING_UPDATED", "7", "ANONYMOUS_LINK", "2026-01-02T12:00:00.000000Z", json!(BO), ids[5]),
+                exposure("UPDATE_SESSION_SHARING_STATUS", "3", "ANONYMOUS_LINK", "2026-01-02T11:00:00.000000Z", json!(CY), ids[3]),
+                exposure("UPDATE_SESSION_SHARING_STATUS", "s-2", "AUTHENTICATED_LINK", "2026-01-02T10:00:00.000000Z", json!(ANA), ids[2]),
+                exposure("UPDATE_SESSION_SHARING_STATUS", "1", "ANONYMOUS_LINK", "2026-01-01T10:00:00.000000Z", json!(ANA), ids[0]),
             ])
         );
         // "At or before": the change made at that very moment counts.
         let data = app
-            .query(EXPOSURE, json!({ "asOf": "2026-01-03T10:00:00Z", "statuses": ["SPECIFIC_USERS_AND_TEAMS"] }))
+            .query(EXPOSURE, json!({ "asOf": "2026-01-03T10:00:00.000000Z", "statuses": ["SPECIFIC_USERS_AND_TEAMS"] }))
             .await;
         assert_eq!(
             data["sharingExposure"],
-            json!([exposure("UPDATE_SESSION_SHARING_STATUS", "1", "SPECIFIC_USERS_AND_TEAMS", "2026-01-03T10:00:00Z", json!(BO), ids[1])])
+            json!([exposure("UPDATE_SESSION_SHARING_STATUS", "1", "SPECIFIC_USERS_AND_TEAMS", "2026-01-03T10:00:00.000000Z", json!(BO), ids[1])])
         );
         let data = app.query(EXPOSURE, json!({ "statuses": [] })).await;
         assert_eq!(data["sharingExposure"], json!([]));
-        let data = app.query(EXPOSURE, json!({ "asOf": "2025-01-01T00:00:00Z" })).await;
+        let data = app.query(EXPOSURE, json!({ "asOf": "2025-01-01T00:00:00.000000Z" })).await;
         assert_eq!(data["sharingExposure"], json!([]));
     }
 }

@@ -66,9 +66,9 @@ fn nodes(data: &Value) -> Vec<Value> {
 on_both_backends! {
     async fn users_are_listed_most_recently_seen_first_with_what_the_log_says(app: TestApp) {
         dataset(&app).await;
-        let bo = user(BO, Value::Null, json!("NORMAL"), "2026-01-05T10:00:00Z", "2026-01-05T10:00:00Z", 1, false);
-        let cy = user(CY, json!("cy"), Value::Null, "2026-01-04T10:00:00Z", "2026-01-04T10:00:00Z", 1, true);
-        let ana = user(ANA, json!("ana.k"), json!("ADMIN"), "2026-01-01T10:00:00Z", "2026-01-03T10:00:00Z", 3, false);
+        let bo = user(BO, Value::Null, json!("NORMAL"), "2026-01-05T10:00:00.000000Z", "2026-01-05T10:00:00.000000Z", 1, false);
+        let cy = user(CY, json!("cy"), Value::Null, "2026-01-04T10:00:00.000000Z", "2026-01-04T10:00:00.000000Z", 1, true);
+        let ana = user(ANA, json!("ana.k"), json!("ADMIN"), "2026-01-01T10:00:00.000000Z", "2026-01-03T10:00:00.000000Z", 3, false);
         let data = app.query(USERS, json!({ "first": 2 })).await;
         assert_eq!(nodes(&data), vec![bo.clone(), cy.clone()]);
         assert_eq!(data["users"]["pageInfo"]["hasNextPage"], true);

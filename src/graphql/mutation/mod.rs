@@ -111,13 +111,14 @@ fn nudge(ctx: &Context<'_>) {
 #[derive(Default)]
 pub struct MutationRoot;
 
-#[Object]
+/// Writing events: one, or many in one transaction.
+#[Object(name = "Mutation")]
 impl MutationRoot {
     /// Records one event and returns it as stored.
     async fn record_event(
         &self,
         ctx: &Context<'_>,
-        input: NewEventInput,
+        #[graphql(desc = "The event to record; `createdAt` defaults to now.")] input: NewEventInput,
     ) -> async_graphql::Result<Event> {
         let row = input.validate("input")?;
         let mut stored = store(ctx).record_events(&[row]).await.or_internal()?;
@@ -132,6 +133,9 @@ impl MutationRoot {
     async fn record_events(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "The events to record, in order, all or none (at most --max-batch-events)."
+        )]
         inputs: Vec<NewEventInput>,
     ) -> async_graphql::Result<Vec<Event>> {
         if inputs.len() > MAX_BATCH {

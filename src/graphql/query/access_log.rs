@@ -9,6 +9,7 @@ use crate::graphql::access::{forbidden, require_read};
 use crate::graphql::error::{OrInternal, bad_input, store};
 use crate::graphql::query::{DEFAULT_PAGE_SIZE, size};
 use crate::graphql::scalars::DateTime;
+use crate::graphql::types::PageInfo;
 use crate::store::{AccessEntry, AccessFilter};
 
 /// The access log.
@@ -47,16 +48,21 @@ pub struct AccessLogEdge {
     pub node: AccessLogEntry,
 }
 
-/// A page of the access log, newest first.
+/// A page of the access log, newest first: a Relay connection like every other list.
 #[derive(SimpleObject)]
 pub struct AccessLogConnection {
     /// The entries with their cursors.
     pub edges: Vec<AccessLogEdge>,
     /// The entries.
     pub nodes: Vec<AccessLogEntry>,
+    /// Where the page stands: `hasNextPage` says whether older entries follow, `endCursor`
+    /// is the `after` of the next page.
+    pub page_info: PageInfo,
     /// Whether older entries follow.
+    #[graphql(deprecation = "use pageInfo.hasNextPage")]
     pub has_next_page: bool,
     /// The last entry's cursor.
+    #[graphql(deprecation = "use pageInfo.endCursor")]
     pub end_cursor: Option<String>,
 }
 
@@ -99,11 +105,17 @@ impl AccessLogQuery {
     async fn access_log(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "How many items to return from the start of the list (default 50, at most --max-page-size)."
+        )]
         first: Option<i32>,
+        #[graphql(desc = "A cursor from a previous page (`endCursor`): the page starts after it.")]
         after: Option<String>,
-        token_name: Option<String>,
-        from: Option<DateTime>,
-        to: Option<DateTime>,
+        #[graphql(desc = "Only requests made with the token of this name.")] token_name: Option<
+            String,
+        >,
+        #[graphql(desc = "Only requests made at or after this instant.")] from: Option<DateTime>,
+        #[graphql(desc = "Only requests made before this instant.")] to: Option<DateTime>,
     ) -> async_graphql::Result<AccessLogConnection> {
         if require_read(ctx)?.role != Role::Admin {
             return Err(forbidden("only an admin token reads the access log"));
@@ -127,6 +139,12 @@ impl AccessLogQuery {
         let has_next_page = rows.len() as u64 > first;
         rows.truncate(usize::try_from(first).unwrap_or(usize::MAX));
         let end_cursor = rows.last().map(|r| cursor(r.id));
+        let page_info = PageInfo {
+            has_next_page,
+            has_previous_page: before.is_some(),
+            start_cursor: rows.first().map(|r| cursor(r.id)),
+            end_cursor: end_cursor.clone(),
+        };
         let edges: Vec<AccessLogEdge> = rows
             .into_iter()
             .map(|row| AccessLogEdge {
@@ -138,6 +156,7 @@ impl AccessLogQuery {
         Ok(AccessLogConnection {
             edges,
             nodes,
+            page_info,
             has_next_page,
             end_cursor,
         })

@@ -22,9 +22,20 @@ impl ActivityQuery {
     async fn login_activity(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "Which events count: every condition given must hold (see EventFilter); none means every event the token may read."
+        )]
         filter: Option<EventFilterInput>,
-        #[graphql(default_with = "Some(TimeBucketInput::Day)")] bucket: Option<TimeBucketInput>,
-        #[graphql(default_with = "Some(\"UTC\".to_string())")] time_zone: Option<String>,
+        #[graphql(
+            default_with = "Some(TimeBucketInput::Day)",
+            desc = "The width of each bucket (default DAY)."
+        )]
+        bucket: Option<TimeBucketInput>,
+        #[graphql(
+            default_with = "Some(\"UTC\".to_string())",
+            desc = "An IANA time zone (`Europe/Berlin`); buckets start at local midnight or the local hour there. Default UTC."
+        )]
+        time_zone: Option<String>,
     ) -> async_graphql::Result<Vec<LoginBucket>> {
         let filter = EventFilterInput::into_store(ctx, filter, "filter")?;
         let zone = time_zone_argument(time_zone.as_deref())?;
@@ -45,16 +56,27 @@ impl ActivityQuery {
     async fn user_timeline(
         &self,
         ctx: &Context<'_>,
-        user_id: UuidValue,
+        #[graphql(desc = "The user whose events are shown.")] user_id: UuidValue,
+        #[graphql(desc = "The window's start (inclusive); default: the user's first event.")]
         from: Option<DateTime>,
+        #[graphql(desc = "The window's end (exclusive); default: after the user's last event.")]
         to: Option<DateTime>,
-        #[graphql(default_with = "Some(TimeBucketInput::Day)")] bucket: Option<TimeBucketInput>,
-        #[graphql(default_with = "Some(\"UTC\".to_string())")] time_zone: Option<String>,
+        #[graphql(
+            default_with = "Some(TimeBucketInput::Day)",
+            desc = "The width of each bucket (default DAY)."
+        )]
+        bucket: Option<TimeBucketInput>,
+        #[graphql(
+            default_with = "Some(\"UTC\".to_string())",
+            desc = "An IANA time zone (`Europe/Berlin`); buckets start at local midnight or the local hour there. Default UTC."
+        )]
+        time_zone: Option<String>,
     ) -> async_graphql::Result<UserTimeline> {
-        crate::graphql::access::require_user(ctx, user_id.0)?;
+        let principal = crate::graphql::access::require_read(ctx)?;
         let zone = time_zone_argument(time_zone.as_deref())?;
         let filter = EventFilter {
-            user_ids: Some(vec![user_id.0]),
+            // Another user's timeline is empty for a `self` token.
+            user_ids: principal.visible_users(Some(vec![user_id.0])),
             from: from.map(|t| t.0),
             to: to.map(|t| t.0),
             ..EventFilter::default()

@@ -23,6 +23,9 @@ impl CatalogQuery {
     async fn category_counts(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "Which events count: every condition given must hold (see EventFilter); none means every event the token may read."
+        )]
         filter: Option<EventFilterInput>,
     ) -> async_graphql::Result<Vec<CategoryCount>> {
         let filter = EventFilterInput::into_store(ctx, filter, "filter")?;

@@ -21,12 +21,27 @@ impl EventsQuery {
     async fn events(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "Which events count: every condition given must hold (see EventFilter); none means every event the token may read."
+        )]
         filter: Option<EventFilterInput>,
+        #[graphql(
+            desc = "How many items to return from the start of the list (default 50, at most --max-page-size)."
+        )]
         first: Option<i32>,
+        #[graphql(desc = "A cursor from a previous page (`endCursor`): the page starts after it.")]
         after: Option<String>,
+        #[graphql(desc = "How many items to return from the end of the list (with `before`).")]
         last: Option<i32>,
+        #[graphql(
+            desc = "A cursor from a previous page (`startCursor`): the page ends before it."
+        )]
         before: Option<String>,
-        #[graphql(default)] order: SortOrderInput,
+        #[graphql(
+            default,
+            desc = "DESC (default) lists the newest first, ASC the oldest first."
+        )]
+        order: SortOrderInput,
     ) -> async_graphql::Result<EventConnection> {
         let filter = EventFilterInput::into_store(ctx, filter, "filter")?;
         let page = page_request(
@@ -53,15 +68,23 @@ impl EventsQuery {
     }
 
     /// One event by id; null when there is none.
-    async fn event(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Event>> {
+    async fn event(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The event's id, as `Event.id` gives it.")] id: ID,
+    ) -> async_graphql::Result<Option<Event>> {
         let id: i64 = id
             .parse()
             .map_err(|_| bad_input("id", format!("{:?} is not an event id", id.as_str())))?;
         let row = store(ctx).event(id).await.or_internal()?;
         // A token bound to a user finds its own events only.
-        let own = crate::graphql::access::require_read(ctx)?.scope();
+        let principal = crate::graphql::access::require_read(ctx)?;
         Ok(row
-            .filter(|row| own.is_none() || row.user_id == own)
+            .filter(|row| {
+                principal
+                    .visible_users(None)
+                    .is_none_or(|ids| row.user_id.is_some_and(|u| ids.contains(&u)))
+            })
             .map(Event::from))
     }
 }

@@ -16,8 +16,9 @@ pub use paging::{
     size,
 };
 
-/// Every query.
+/// Every query: reading events, reports, users, sharing and the access log.
 #[derive(MergedObject, Default)]
+#[graphql(name = "Query")]
 pub struct QueryRoot(
     events::EventsQuery,
     catalog::CatalogQuery,

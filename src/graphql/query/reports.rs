@@ -23,10 +23,26 @@ impl ReportsQuery {
     async fn event_counts(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "Which events count: every condition given must hold (see EventFilter); none means every event the token may read."
+        )]
         filter: Option<EventFilterInput>,
+        #[graphql(
+            desc = "The keys rows are grouped by, in this order; an empty list gives one total (per bucket)."
+        )]
         group_by: Vec<EventGroupKeyInput>,
+        #[graphql(
+            desc = "The width of each time bucket; none gives one row per group over the whole range."
+        )]
         bucket: Option<TimeBucketInput>,
-        #[graphql(default_with = "Some(\"UTC\".to_string())")] time_zone: Option<String>,
+        #[graphql(
+            default_with = "Some(\"UTC\".to_string())",
+            desc = "An IANA time zone (`Europe/Berlin`); buckets start at local midnight or the local hour there. Default UTC."
+        )]
+        time_zone: Option<String>,
+        #[graphql(
+            desc = "At most this many rows, the largest counts first (ties by keys); without it, every row up to --max-report-rows."
+        )]
         limit: Option<i32>,
     ) -> async_graphql::Result<Vec<EventCountRow>> {
         let filter = EventFilterInput::into_store(ctx, filter, "filter")?;
@@ -47,10 +63,23 @@ impl ReportsQuery {
     async fn resource_usage(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "Which events count: every condition given must hold (see EventFilter); none means every event the token may read."
+        )]
         filter: Option<EventFilterInput>,
+        #[graphql(
+            desc = "The keys rows are grouped by, in this order; an empty list gives one total (per bucket)."
+        )]
         group_by: Vec<EventGroupKeyInput>,
+        #[graphql(
+            desc = "The width of each time bucket; none gives one row per group over the whole range."
+        )]
         bucket: Option<TimeBucketInput>,
-        #[graphql(default_with = "Some(\"UTC\".to_string())")] time_zone: Option<String>,
+        #[graphql(
+            default_with = "Some(\"UTC\".to_string())",
+            desc = "An IANA time zone (`Europe/Berlin`); buckets start at local midnight or the local hour there. Default UTC."
+        )]
+        time_zone: Option<String>,
     ) -> async_graphql::Result<Vec<ResourceUsageRow>> {
         let filter = EventFilterInput::into_store(ctx, filter, "filter")?;
         let grouping = grouping(&group_by, bucket, time_zone.as_deref(), None)?;

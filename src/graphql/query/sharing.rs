@@ -40,8 +40,15 @@ impl SharingQuery {
     async fn session_sharing_changes(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "Which events count: every condition given must hold (see EventFilter); none means every event the token may read."
+        )]
         filter: Option<EventFilterInput>,
+        #[graphql(
+            desc = "How many items to return from the start of the list (default 50, at most --max-page-size)."
+        )]
         first: Option<i32>,
+        #[graphql(desc = "A cursor from a previous page (`endCursor`): the page starts after it.")]
         after: Option<String>,
     ) -> async_graphql::Result<SharingChangeConnection> {
         Self::changes(ctx, SharedResource::Session, filter, first, after).await
@@ -52,8 +59,15 @@ impl SharingQuery {
     async fn job_sharing_changes(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "Which events count: every condition given must hold (see EventFilter); none means every event the token may read."
+        )]
         filter: Option<EventFilterInput>,
+        #[graphql(
+            desc = "How many items to return from the start of the list (default 50, at most --max-page-size)."
+        )]
         first: Option<i32>,
+        #[graphql(desc = "A cursor from a previous page (`endCursor`): the page starts after it.")]
         after: Option<String>,
     ) -> async_graphql::Result<SharingChangeConnection> {
         Self::changes(ctx, SharedResource::Job, filter, first, after).await
@@ -67,12 +81,18 @@ impl SharingQuery {
     async fn sharing_exposure(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "The moment the exposure is taken at (default: now): the latest change at or before it counts."
+        )]
         as_of: Option<DateTime>,
         #[graphql(
-            default_with = "Some(vec![SharingStatus::AnonymousLink, SharingStatus::AuthenticatedLink])"
+            default_with = "Some(vec![SharingStatus::AnonymousLink, SharingStatus::AuthenticatedLink])",
+            desc = "Which statuses to list (default: the two link statuses, ANONYMOUS_LINK and AUTHENTICATED_LINK)."
         )]
         statuses: Option<Vec<SharingStatus>>,
-        limit: Option<i32>,
+        #[graphql(desc = "At most this many resources (at most --max-report-rows).")] limit: Option<
+            i32,
+        >,
     ) -> async_graphql::Result<Vec<SharingExposure>> {
         crate::graphql::access::require_everything(ctx, "the sharing exposure")?;
         let limit = match limit {

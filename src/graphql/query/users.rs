@@ -21,8 +21,15 @@ impl UsersQuery {
     async fn users(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "How many items to return from the start of the list (default 50, at most --max-page-size)."
+        )]
         first: Option<i32>,
+        #[graphql(desc = "A cursor from a previous page (`endCursor`): the page starts after it.")]
         after: Option<String>,
+        #[graphql(
+            desc = "Only users whose id or username contains this text (case-insensitive, at most 1000 characters)."
+        )]
         search: Option<String>,
     ) -> async_graphql::Result<UserConnection> {
         crate::graphql::access::require_everything(ctx, "the user list")?;
@@ -41,9 +48,16 @@ impl UsersQuery {
         Ok(UserConnection::new(page, after.is_some()))
     }
 
-    /// One user; null when the id never appears in the log.
-    async fn user(&self, ctx: &Context<'_>, id: UuidValue) -> async_graphql::Result<Option<User>> {
-        crate::graphql::access::require_user(ctx, id.0)?;
+    /// One user; null when the id never appears in the log (or, for a `self` token, is
+    /// another user).
+    async fn user(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The user's id.")] id: UuidValue,
+    ) -> async_graphql::Result<Option<User>> {
+        if !crate::graphql::access::sees_user(ctx, id.0)? {
+            return Ok(None);
+        }
         ctx.data_unchecked::<DataLoader<UserLoader>>()
             .load_one(id.0)
             .await

@@ -14,7 +14,8 @@ pub const LAGGED: &str = "LIMIT_EXCEEDED";
 #[derive(Default)]
 pub struct SubscriptionRoot;
 
-#[Subscription]
+/// Live events: each stored event as it is stored.
+#[Subscription(name = "Subscription")]
 impl SubscriptionRoot {
     /// Events matching `filter` as they are stored, whoever writes them, in id order, each
     /// once. With `after`, every stored event with a larger id comes first. A subscriber that
@@ -23,7 +24,13 @@ impl SubscriptionRoot {
     async fn event_created(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "Which new events are sent (see EventFilter); `from` and `to` are ignored for live events."
+        )]
         filter: Option<EventFilterInput>,
+        #[graphql(
+            desc = "An event id: every stored event with a larger id is sent first, then new ones (resume from `extensions.lastId`)."
+        )]
         after: Option<ID>,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<Event>> + use<>> {
         let filter = EventFilterInput::into_store(ctx, filter, "filter")?;

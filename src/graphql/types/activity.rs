@@ -137,7 +137,11 @@ impl UserTimeline {
     async fn events(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "How many items to return from the start of the list (default 50, at most --max-page-size)."
+        )]
         first: Option<i32>,
+        #[graphql(desc = "A cursor from a previous page (`endCursor`): the page starts after it.")]
         after: Option<String>,
     ) -> async_graphql::Result<EventConnection> {
         let page = newest_first(ctx, first, after)?;

@@ -52,9 +52,9 @@ impl EventEdge {
 /// Where a page stands in the whole list.
 #[derive(SimpleObject)]
 pub struct PageInfo {
-    /// Whether events follow this page.
+    /// Whether items follow this page.
     pub has_next_page: bool,
-    /// Whether events precede this page.
+    /// Whether items precede this page.
     pub has_previous_page: bool,
     /// The first edge's cursor.
     pub start_cursor: Option<String>,

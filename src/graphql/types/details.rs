@@ -10,7 +10,7 @@ pub struct EventDetails(pub Details);
 /// Resource usage reported by launches and runs.
 #[derive(SimpleObject)]
 pub struct ResourceUsage {
-    /// vCPUs.
+    /// Virtual CPUs (`cpu` in the description).
     cpu: Option<f64>,
     /// Memory in GiB.
     memory_gib: Option<f64>,
