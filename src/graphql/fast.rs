@@ -562,7 +562,7 @@ fn write_change(
         key(w, name)?;
         match field {
             ChangeField::Typename => json(w, "SharingChange")?,
-            ChangeField::At => json(w, DateTime(row.created_at).to_rfc3339())?,
+            ChangeField::At => time(w, row.created_at),
             ChangeField::UserId => json(w, row.user_id.map(|u| u.hyphenated().to_string()))?,
             ChangeField::ResourceId => json(
                 w,
@@ -693,7 +693,7 @@ fn write_node(
                 enum_name(EventKind::from_name(&row.event_name).category()),
             )?,
             NodeField::Description => json(w, &row.description)?,
-            NodeField::CreatedAt => json(w, DateTime(row.created_at).to_rfc3339())?,
+            NodeField::CreatedAt => time(w, row.created_at),
         }
     }
     raw(w, b"}");
@@ -726,6 +726,15 @@ fn key(w: &mut Vec<u8>, name: &str) -> Result<(), serde_json::Error> {
 
 fn json<T: Serialize>(w: &mut Vec<u8>, value: T) -> Result<(), serde_json::Error> {
     serde_json::to_writer(w, &value)
+}
+
+/// A `DateTime` as a JSON string: its text needs no escaping.
+fn time(w: &mut Vec<u8>, t: chrono::NaiveDateTime) {
+    let mut text = String::with_capacity(29);
+    text.push('"');
+    DateTime(t).write_rfc3339(&mut text);
+    text.push('"');
+    w.extend_from_slice(text.as_bytes());
 }
 
 #[cfg(test)]

@@ -50,9 +50,43 @@ impl DateTime {
     /// The RFC 3339 text, in UTC with `Z` and always six fraction digits
     /// (`2026-10-31T23:34:29.000000Z`), so that answers sort as text in time order.
     pub fn to_rfc3339(self) -> String {
-        self.0
-            .and_utc()
-            .to_rfc3339_opts(SecondsFormat::Micros, true)
+        let mut text = String::with_capacity(27);
+        self.write_rfc3339(&mut text);
+        text
+    }
+
+    /// Appends [`DateTime::to_rfc3339`]'s text to `out`. Written digit by digit: every event of
+    /// every page goes through here, and the general formatter costs several times as much.
+    /// Years outside 0000..=9999 (which no accepted instant reaches) take the general one.
+    pub fn write_rfc3339(self, out: &mut String) {
+        use chrono::{Datelike, Timelike};
+        let t = self.0;
+        let year = t.year();
+        if !(0..=9999).contains(&year) {
+            out.push_str(&t.and_utc().to_rfc3339_opts(SecondsFormat::Micros, true));
+            return;
+        }
+        // Leap seconds (nanosecond >= 1e9) are written as the last microsecond of :59.
+        let micros = (t.nanosecond() / 1_000).min(999_999);
+        let parts = [
+            (year.unsigned_abs(), 4, '-'),
+            (t.month(), 2, '-'),
+            (t.day(), 2, 'T'),
+            (t.hour(), 2, ':'),
+            (t.minute(), 2, ':'),
+            (t.second(), 2, '.'),
+            (micros, 6, 'Z'),
+        ];
+        for (value, width, then) in parts {
+            let mut buffer = [b'0'; 6];
+            let mut rest = value;
+            for slot in buffer[..width].iter_mut().rev() {
+                *slot = b'0' + (rest % 10) as u8;
+                rest /= 10;
+            }
+            out.extend(buffer[..width].iter().map(|&byte| char::from(byte)));
+            out.push(then);
+        }
     }
 }
 
@@ -108,5 +142,36 @@ impl ScalarType for UuidValue {
 
     fn to_value(&self) -> Value {
         Value::String(self.0.hyphenated().to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instants_are_written_with_six_fraction_digits_as_chrono_writes_them() {
+        for text in [
+            "0000-01-01 00:00:00",
+            "0001-01-01 00:00:00",
+            "2026-10-31 23:34:29",
+            "2026-10-31 23:34:29.5",
+            "2026-02-01 10:00:00.000001",
+            "2026-12-31 23:59:59.999999",
+            "9999-12-30 00:00:00",
+            "9999-12-31 23:59:59.999999",
+        ] {
+            let t = crate::store::parse_db_time(text).expect("time");
+            assert_eq!(
+                DateTime(t).to_rfc3339(),
+                t.and_utc().to_rfc3339_opts(SecondsFormat::Micros, true),
+                "{text}"
+            );
+        }
+        assert_eq!(
+            DateTime(crate::store::parse_db_time("2026-10-31 23:34:29").expect("time"))
+                .to_rfc3339(),
+            "2026-10-31T23:34:29.000000Z"
+        );
     }
 }
