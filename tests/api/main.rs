@@ -14,6 +14,7 @@ mod cli;
 mod conformance;
 mod console;
 mod direct;
+mod docs;
 mod errors;
 mod events;
 mod filters;

@@ -28,7 +28,7 @@ impl UsersQuery {
         #[graphql(desc = "A cursor from a previous page (`endCursor`): the page starts after it.")]
         after: Option<String>,
         #[graphql(
-            desc = "Only users whose id or username contains this text (case-insensitive, at most 1000 characters)."
+            desc = "Only users whose username contains this text (ASCII case-insensitive, at most 1000 characters)."
         )]
         search: Option<String>,
     ) -> async_graphql::Result<UserConnection> {
