@@ -1,5 +1,7 @@
 //! Outside conformance, run against the server as a process: the `graphql-http` package's server
-//! audit must pass every MUST item, and a `graphql-ws` client must complete a subscription.
+//! audit must pass every MUST item, a `graphql-ws` client must complete a subscription, Apollo
+//! Client must query, page, persist, batch and subscribe, and `graphql-schema-linter` must find
+//! nothing in `schema.graphql` under the rules kept (`conformance/package.json`).
 //! The Node packages are pinned in `conformance/package-lock.json`; `scripts/test.sh` installs
 //! them with `npm ci`.
 
@@ -13,6 +15,7 @@ use crate::helpers::*;
 struct Server {
     child: Child,
     port: u16,
+    database_url: String,
     _dir: tempfile::TempDir,
 }
 
@@ -45,6 +48,7 @@ async fn start_server() -> Server {
     let server = Server {
         child,
         port,
+        database_url: url,
         _dir: dir,
     };
     let client = reqwest::Client::new();
@@ -114,4 +118,78 @@ async fn a_graphql_ws_client_completes_a_subscription() {
     );
     assert!(passed, "{text}");
     assert!(text.contains("received user login"), "{text}");
+}
+
+#[tokio::test]
+async fn apollo_client_queries_pages_persists_batches_and_subscribes() {
+    let server = start_server().await;
+    let url = format!("http://127.0.0.1:{}", server.port);
+    // A token, so that every step goes through the token check as a deployed client's would.
+    let output = bin()
+        .args(["--database-url", &server.database_url, "token", "create"])
+        .args(["--role", "admin", "--name", "apollo"])
+        .output()
+        .expect("token create");
+    let token = String::from_utf8(output.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_string();
+    assert!(token.starts_with("ue_"), "{token}");
+    let client = reqwest::Client::new();
+    // Tokens are checked again within a second of their creation.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    for at in [
+        "2026-01-01T10:00:00Z",
+        "2026-01-02T10:00:00Z",
+        "2026-01-03T10:00:00Z",
+    ] {
+        let mutation = format!(
+            r#"mutation {{ recordEvent(input: {{ eventName: "user login", ipAddress: "10.0.0.1", userAgent: "ua", description: "{{}}", createdAt: "{at}" }}) {{ id }} }}"#
+        );
+        let answer: serde_json::Value = client
+            .post(format!("{url}/graphql"))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({ "query": mutation }))
+            .send()
+            .await
+            .expect("record")
+            .json()
+            .await
+            .expect("JSON");
+        assert!(answer["data"]["recordEvent"]["id"].is_string(), "{answer}");
+    }
+    let (passed, text) = node(
+        "apollo.mjs",
+        &[
+            format!("{url}/graphql"),
+            format!("ws://127.0.0.1:{}/graphql/ws", server.port),
+            token,
+        ],
+    );
+    assert!(passed, "{text}");
+    for step in [
+        "paged ",
+        "persisted query answered by hash",
+        "batched two queries",
+        "received user login",
+    ] {
+        assert!(text.contains(step), "{step}: {text}");
+    }
+}
+
+#[test]
+fn graphql_schema_linter_finds_nothing() {
+    let dir = conformance_dir();
+    let schema = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("schema.graphql");
+    let out = Command::new(dir.join("node_modules/.bin/graphql-schema-linter"))
+        .arg(&schema)
+        .current_dir(&dir)
+        .output()
+        .expect("run graphql-schema-linter");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
 }
