@@ -160,6 +160,16 @@ pub fn label(response: &mut Response, request_id: &str) {
     }
 }
 
+/// The body of an answer that could not be written (serialization failed): `INTERNAL`, with a
+/// request id under which the cause is logged.
+pub fn unwritable(cause: &dyn std::fmt::Display) -> String {
+    let request_id = new_request_id();
+    tracing::error!(request_id = %request_id, %cause, "cannot write an answer");
+    serde_json::json!({ "errors": [{ "message": "internal error",
+        "extensions": { "code": INTERNAL, "requestId": request_id } }] })
+    .to_string()
+}
+
 /// The answer to a request refused before it reached the engine (an unknown persisted query,
 /// an operation outside the allow-list): one error without a location, labelled like every
 /// other.

@@ -451,8 +451,16 @@ impl Plan {
                     .map(Some),
             }
         };
+        let filter = argument("filter")?;
+        // An input object with a key it does not have is the engine's error to report (the
+        // parsing below would pass over the key).
+        if let Some(value) = &filter
+            && !super::variables::fits(filter_types(), "EventFilter", value)
+        {
+            return None;
+        }
         Some(EventsArguments {
-            filter: InputType::parse(argument("filter")?).ok()?,
+            filter: InputType::parse(filter).ok()?,
             first: InputType::parse(argument("first")?).ok()?,
             after: InputType::parse(argument("after")?).ok()?,
             last: InputType::parse(argument("last")?).ok()?,
@@ -726,6 +734,17 @@ fn key(w: &mut Vec<u8>, name: &str) -> Result<(), serde_json::Error> {
 
 fn json<T: Serialize>(w: &mut Vec<u8>, value: T) -> Result<(), serde_json::Error> {
     serde_json::to_writer(w, &value)
+}
+
+/// `EventFilter` and the types it holds, as the engine registers them.
+fn filter_types() -> &'static async_graphql::registry::Registry {
+    static TYPES: std::sync::OnceLock<async_graphql::registry::Registry> =
+        std::sync::OnceLock::new();
+    TYPES.get_or_init(|| {
+        let mut registry = async_graphql::registry::Registry::default();
+        <EventFilterInput as InputType>::create_type_info(&mut registry);
+        registry
+    })
 }
 
 /// A `DateTime` as a JSON string: its text needs no escaping.

@@ -70,6 +70,12 @@ fn check_one(
     }
 }
 
+/// Whether `value` coerces to the input type `ty` of `registry`, unknown fields of input objects
+/// and all (what the engine's own parsing of an input object lets pass).
+pub fn fits(registry: &Registry, ty: &str, value: &Value) -> bool {
+    !known(registry, ty) || valid(registry, ty, value, &mut Vec::new()).is_ok()
+}
+
 /// Whether every named type in `ty` is one of the schema's.
 fn known(registry: &Registry, ty: &str) -> bool {
     registry

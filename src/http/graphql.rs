@@ -261,10 +261,7 @@ fn engine_response(response: async_graphql::Response, media: Media) -> Response 
     } else {
         serde_json::to_vec(&response)
     };
-    let body = body.unwrap_or_else(|error| {
-        tracing::error!(%error, "cannot serialize a response");
-        br#"{"errors":[{"message":"internal error","extensions":{"code":"INTERNAL"}}]}"#.to_vec()
-    });
+    let body = body.unwrap_or_else(|error| crate::graphql::error::unwritable(&error).into_bytes());
     let status = if without_data {
         StatusCode::BAD_REQUEST
     } else {

@@ -53,11 +53,10 @@ pub async fn websocket(
         .split(',')
         .find_map(|p| p.trim().parse::<WebSocketProtocols>().ok())
     else {
-        return (
-            StatusCode::BAD_REQUEST,
-            "offer the graphql-transport-ws or graphql-ws subprotocol\n",
+        return HttpError::BadRequest(
+            "offer the graphql-transport-ws or graphql-ws subprotocol".into(),
         )
-            .into_response();
+        .into_response();
     };
     let max = state.limits.max_ws_connections;
     if state.sockets.load(Ordering::Acquire) >= max {
@@ -211,7 +210,7 @@ async fn serve_socket(
     tokio::pin!(revoked);
     // The close code of a refused `connection_init` (the engine would close with 1002,
     // "protocol error", which says nothing of the cause).
-    let refused = Arc::new(AtomicU16::new(0));
+    let refused = Arc::new(Refusal::default());
     let refusal = refused.clone();
     let output =
         async_graphql::http::WebSocket::new(state.executor.schema().clone(), input, protocol)
@@ -273,10 +272,19 @@ async fn serve_socket(
                             // Counted among the admitted sockets from now on.
                             pending = None;
                         }
+                        // The legacy protocol's `connection_error`: the engine keeps only the
+                        // message, so the refusal's code and request id are put back.
+                        let text = match refused.payload() {
+                            Some(payload) if !initialized && text.contains("\"connection_error\"") => {
+                                serde_json::json!({ "type": "connection_error", "payload": payload })
+                                    .to_string()
+                            }
+                            _ => text,
+                        };
                         Message::Text(text.into())
                     }
                     Some(WsMessage::Close(code, reason)) => {
-                        let code = match refused.load(Ordering::Acquire) {
+                        let code = match refused.code.load(Ordering::Acquire) {
                             0 => code,
                             cause if !initialized => cause,
                             _ => code,
@@ -288,8 +296,15 @@ async fn serve_socket(
                     }
                     None => {
                         // The protocol is done with the socket (a refused connection_init):
-                        // close it properly rather than drop it.
-                        let _ = sink.send(Message::Close(None)).await;
+                        // close it properly rather than drop it, with the refusal's code.
+                        let frame = match refused.code.load(Ordering::Acquire) {
+                            0 => None,
+                            code => Some(CloseFrame {
+                                code,
+                                reason: "connection_init refused".into(),
+                            }),
+                        };
+                        let _ = sink.send(Message::Close(frame)).await;
                         break;
                     }
                 };
@@ -309,9 +324,8 @@ async fn connection_init(
     peer: Peer,
     payload: serde_json::Value,
     admitted: tokio::sync::watch::Sender<Option<String>>,
-    refused: Arc<AtomicU16>,
+    refused: Arc<Refusal>,
 ) -> async_graphql::Result<async_graphql::Data> {
-    let refuse = |code: u16| refused.store(code, Ordering::Release);
     let authorization = payload
         .get("authorization")
         .or_else(|| payload.get("Authorization"))
@@ -333,13 +347,12 @@ async fn connection_init(
                     outcome: "UNAUTHENTICATED".into(),
                 });
             }
-            refuse(FORBIDDEN_CLOSE);
-            return Err(init_error(message, "UNAUTHENTICATED"));
+            return Err(refused.refuse(FORBIDDEN_CLOSE, message, "UNAUTHENTICATED"));
         }
         Err(AuthError::Store(cause)) => {
             tracing::error!(error = %cause, "cannot read the tokens");
-            refuse(INTERNAL_CLOSE);
-            return Err(init_error(
+            return Err(refused.refuse(
+                INTERNAL_CLOSE,
                 "internal error",
                 crate::graphql::error::INTERNAL,
             ));
@@ -347,8 +360,7 @@ async fn connection_init(
     };
     let max = state.limits.max_ws_connections;
     let Some(slot) = Slot::take(&state.sockets, max) else {
-        refuse(TRY_AGAIN_LATER);
-        return Err(init_error(&full(max).to_string(), LIMIT_EXCEEDED));
+        return Err(refused.refuse(TRY_AGAIN_LATER, &full(max).to_string(), LIMIT_EXCEEDED));
     };
     let _ = admitted.send(Some(principal.token.clone().unwrap_or_default()));
     let mut data = async_graphql::Data::default();
@@ -365,14 +377,35 @@ async fn connection_init(
     Ok(data)
 }
 
-/// A refused `connection_init`: its code and a request id, as every error carries (also logged).
-fn init_error(message: &str, code: &'static str) -> async_graphql::Error {
-    let request_id = crate::graphql::error::new_request_id();
-    tracing::info!(request_id = %request_id, code, message, "connection_init refused");
-    async_graphql::Error::new(message).extend_with(|_, e| {
-        e.set("code", code);
-        e.set("requestId", request_id.as_str());
-    })
+/// Why `connection_init` was refused, once it is: the close code, and the error as the client
+/// is told it (code and request id included).
+#[derive(Default)]
+struct Refusal {
+    code: AtomicU16,
+    payload: std::sync::Mutex<Option<serde_json::Value>>,
+}
+
+impl Refusal {
+    /// Records a refusal (also logged) and returns the error the engine answers with.
+    fn refuse(&self, close: u16, message: &str, code: &'static str) -> async_graphql::Error {
+        let request_id = crate::graphql::error::new_request_id();
+        tracing::info!(request_id = %request_id, code, message, "connection_init refused");
+        if let Ok(mut payload) = self.payload.lock() {
+            *payload = Some(serde_json::json!({
+                "message": message,
+                "extensions": { "code": code, "requestId": request_id },
+            }));
+        }
+        self.code.store(close, Ordering::Release);
+        async_graphql::Error::new(message).extend_with(|_, e| {
+            e.set("code", code);
+            e.set("requestId", request_id.as_str());
+        })
+    }
+
+    fn payload(&self) -> Option<serde_json::Value> {
+        self.payload.lock().ok().and_then(|payload| payload.clone())
+    }
 }
 
 /// A request over Server-Sent Events: every result as a `next` event, then `complete`. The
@@ -390,10 +423,8 @@ pub async fn event_stream(state: AppState, request: async_graphql::Request) -> R
         .execute_stream(request)
         .map(move |response| {
             let _held = &slot;
-            let data = serde_json::to_string(&response).unwrap_or_else(|_| {
-                r#"{"errors":[{"message":"internal error","extensions":{"code":"INTERNAL"}}]}"#
-                    .to_string()
-            });
+            let data = serde_json::to_string(&response)
+                .unwrap_or_else(|error| crate::graphql::error::unwritable(&error));
             Ok::<_, Infallible>(SseEvent::default().event("next").data(data))
         })
         .chain(async_graphql::futures_util::stream::once(async {

@@ -428,6 +428,23 @@ impl Store {
         self.fetch_rows(sql).await
     }
 
+    /// The largest id of the events matching `filter` at or below `up_to`; 0 when none.
+    pub async fn max_id_matching(
+        &self,
+        filter: &EventFilter,
+        up_to: i64,
+    ) -> Result<i64, StoreError> {
+        let mut sql = Sql::new(self.dialect);
+        sql.push("SELECT MAX(id) FROM user_events WHERE id <= ")
+            .bind(up_to);
+        filter.push_conditions(&mut sql, self.dialect);
+        let row = self.db.query_one_raw(sql.into_statement()).await?;
+        Ok(match row {
+            Some(row) => row.try_get_by_index::<Option<i64>>(0)?.unwrap_or(0),
+            None => 0,
+        })
+    }
+
     /// The largest id stored (0 when there is none).
     pub async fn max_id(&self) -> Result<i64, StoreError> {
         let mut sql = Sql::new(self.dialect);

@@ -101,8 +101,12 @@ on_both_backends! {
         assert_eq!(code(&body), "FORBIDDEN", "{body}");
         let (_, body) = post(&app, Some(&ingest), RECORD).await;
         assert!(body["data"]["recordEvent"]["id"].is_string(), "{body}");
+        // What it records comes back, but not the summary of a user's whole history.
+        let (_, body) = post(&app, Some(&ingest), &format!(r#"mutation {{ recordEvent(input: {{ userId: "{BO}", eventName: "user login", ipAddress: "10.0.0.9", userAgent: "ua", description: "{{}}" }}) {{ userId user {{ eventCount }} }} }}"#)).await;
+        assert_eq!(body["data"]["recordEvent"]["userId"], BO, "{body}");
+        assert!(body["data"]["recordEvent"]["user"].is_null(), "{body}");
         let (_, body) = post(&app, Some(&admin), COUNT).await;
-        assert_eq!(body["data"]["events"]["totalCount"], 3, "the ingest token's event is stored");
+        assert_eq!(body["data"]["events"]["totalCount"], 4, "the ingest token's events are stored");
 
         // A self token sees its own user only, whatever it asks for.
         let (_, body) = post(&app, Some(&own), COUNT).await;
@@ -123,6 +127,9 @@ on_both_backends! {
         let bo_event = body["data"]["events"]["nodes"][0]["id"].as_str().expect("bo's event").to_string();
         let (_, body) = post(&app, Some(&own), &format!("{{ event(id: \"{bo_event}\") {{ id }} }}")).await;
         assert!(body["data"]["event"].is_null() && body["errors"].is_null(), "{body}");
+        // Where its live feed begins: its own newest event, not the log's.
+        let (_, body) = post(&app, Some(&own), &format!("{{ lastEventId events(filter: {{ userIds: [\"{ANA}\"] }}, first: 1) {{ nodes {{ id }} }} }}")).await;
+        assert_eq!(body["data"]["lastEventId"], body["data"]["events"]["nodes"][0]["id"], "{body}");
         let (_, body) = post(&app, Some(&own), "{ sharingExposure(asOf: \"2026-06-01\") { resourceId } }").await;
         assert_eq!(code(&body), "FORBIDDEN", "{body}");
         let (_, body) = post(&app, Some(&own), "{ accessLog { edges { cursor } } }").await;

@@ -1414,16 +1414,16 @@ fn render_as(document: &Document, tame: bool) -> String {
     };
     for op in &document.operations {
         let (keyword, root) = match op.kind {
-            0 | 4 => ("query", "QueryRoot"),
-            1 => ("mutation", "MutationRoot"),
-            2 => ("subscription", "SubscriptionRoot"),
-            _ => ("", "QueryRoot"),
+            0 | 4 => ("query", "Query"),
+            1 => ("mutation", "Mutation"),
+            2 => ("subscription", "Subscription"),
+            _ => ("", "Query"),
         };
         if tame {
             // One operation, no variables: queries mostly, a mutation now and then.
             let (keyword, root) = match op.kind {
-                1 => ("mutation", "MutationRoot"),
-                _ => ("query", "QueryRoot"),
+                1 => ("mutation", "Mutation"),
+                _ => ("query", "Query"),
             };
             out.push_str(keyword);
             render_set(&op.selection, root, &mut ctx, &mut out);

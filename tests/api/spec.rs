@@ -210,6 +210,22 @@ async fn variables_that_do_not_coerce_are_request_errors() {
             "{text}"
         );
     }
+    // The direct path for plain pages refuses the same shapes once it knows the document.
+    let direct =
+        "query($f: EventFilter) { events(filter: $f, first: 5) { edges { node { id } } } }";
+    for _ in 0..2 {
+        let body =
+            json!({ "query": direct, "variables": { "f": { "userIds": [ANA] } } }).to_string();
+        let (status, text) = post_text(&app, &body, GRAPHQL_JSON, None).await;
+        assert_eq!(status, StatusCode::OK, "{text}");
+    }
+    let body = json!({ "query": direct, "variables": { "f": { "userIdz": [ANA] } } }).to_string();
+    let (status, text) = post_text(&app, &body, GRAPHQL_JSON, None).await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "a misspelt filter key must not widen the page: {text}"
+    );
     // A variable with a default may be left out; a nullable one too.
     let data = app
         .query(
@@ -351,6 +367,7 @@ async fn a_refused_token_closes_the_socket_with_4403() {
             json!({ "authorization": "Bearer ue_wrong" }),
         ),
         ("graphql-transport-ws", json!({})),
+        ("graphql-ws", json!({ "authorization": "Bearer ue_wrong" })),
     ] {
         let mut request = format!("ws://{address}/graphql/ws")
             .into_client_request()
@@ -367,10 +384,15 @@ async fn a_refused_token_closes_the_socket_with_4403() {
             ))
             .await
             .expect("send");
+        let mut refusal = Value::Null;
         let closed = tokio::time::timeout(std::time::Duration::from_secs(5), async {
             while let Some(message) = socket.next().await {
-                if let Ok(Message::Close(frame)) = message {
-                    return frame;
+                match message {
+                    Ok(Message::Close(frame)) => return frame,
+                    Ok(Message::Text(text)) => {
+                        refusal = serde_json::from_str(text.as_str()).unwrap_or_default();
+                    }
+                    _ => {}
                 }
             }
             None
@@ -379,5 +401,20 @@ async fn a_refused_token_closes_the_socket_with_4403() {
         .expect("the socket is closed in time")
         .expect("a close frame");
         assert_eq!(u16::from(closed.code), 4403, "{authorization}: {closed:?}");
+        if protocol == "graphql-ws" {
+            // The legacy protocol says why first, with the code and request id of every error.
+            assert_eq!(refusal["type"], "connection_error", "{refusal}");
+            assert_eq!(
+                refusal["payload"]["extensions"]["code"], "UNAUTHENTICATED",
+                "{refusal}"
+            );
+            assert_eq!(
+                refusal["payload"]["extensions"]["requestId"]
+                    .as_str()
+                    .map(str::len),
+                Some(32),
+                "{refusal}"
+            );
+        }
     }
 }

@@ -64,6 +64,19 @@ impl EventsQuery {
             Some(live) => live.watermark(),
             None => store(ctx).max_id().await.or_internal()?,
         };
+        // For a token bound to a user, its own newest event up to there: the log's other
+        // events do not exist for it (and how fast they come is not its business).
+        let principal = crate::graphql::access::require_read(ctx)?;
+        let id = match principal.visible_users(None) {
+            None => id,
+            Some(users) => {
+                let own = crate::store::EventFilter {
+                    user_ids: Some(users),
+                    ..crate::store::EventFilter::default()
+                };
+                store(ctx).max_id_matching(&own, id).await.or_internal()?
+            }
+        };
         Ok(ID(id.to_string()))
     }
 

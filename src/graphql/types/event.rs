@@ -80,6 +80,14 @@ impl Event {
         let Some(id) = self.row.user_id else {
             return Ok(None);
         };
+        // A user's summary spans their whole history: null for a role that may not read it
+        // (an ingest token reading back what it recorded) and for another user of a self token.
+        let readable = ctx
+            .data_opt::<crate::auth::Principal>()
+            .is_some_and(|principal| principal.may_read() && principal.sees_user(id));
+        if !readable {
+            return Ok(None);
+        }
         if let Some(users) = &self.users {
             return Ok(users.get(&id).cloned());
         }
