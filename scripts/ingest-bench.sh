@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Import and export speed and peak memory, ours beside the database tools' own, on the bench CSV.
 #
-#   PG_URL=postgres://postgres@127.0.0.1:55432/postgres scripts/ingest-bench.sh
+#   scripts/ingest-bench.sh            (PG_URL: an admin URL; default the benchmarks' own cluster)
 #
-# CSV (default: the bench generator's 1,000,000 rows, seed 42, made when missing) is imported
+# CSV (default: 1,000,000 demo events, `user-events demo` then `export`, made when missing) is imported
 # into a fresh SQLite file and a fresh PostgreSQL database, imported again (every row a
 # duplicate), and exported; the export is compared byte for byte with the input. The anchors
 # are psql's \copy into the bench's table (primary key only) and into ours (indexes and
@@ -12,17 +12,19 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 N=${N:-1000000}
-CSV=${CSV:-/tmp/ue-bench/events_${N}_seed42.csv}
-PG_URL=${PG_URL:?set PG_URL to a PostgreSQL admin URL, e.g. postgres://postgres@127.0.0.1:55432/postgres}
+CSV=${CSV:-/tmp/user-events-bench/demo_${N}.csv}
+PG_URL=${PG_URL:-$(scripts/bench-pg.sh)}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-if [ ! -f "$CSV" ]; then
-  mkdir -p "$(dirname "$CSV")"
-  python3 "${BENCH:?set BENCH to the directory of the shared bench kit}/gen_events.py" "$N" --seed 42 --out "$CSV"
-fi
 cargo build --release -q
 bin=target/release/user-events
+if [ ! -f "$CSV" ]; then
+  mkdir -p "$(dirname "$CSV")"
+  "$bin" --database-url "sqlite://$work/demo.db?mode=rwc" demo --events "$N" >/dev/null
+  "$bin" --database-url "sqlite://$work/demo.db?mode=rwc" export --output "$CSV"
+  rm -f "$work"/demo.db*
+fi
 rows=$(($(wc -l <"$CSV") - 1))
 
 # Runs a command; prints "rows/s (seconds), peak MiB".

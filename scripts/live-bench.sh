@@ -1,26 +1,27 @@
 #!/usr/bin/env bash
 # Live feed under load: SUBSCRIBERS subscribers on one server (most following one user each,
 # FIREHOSE of them every event) while pgbench inserts RATE events a second by plain SQL from
-# another process, on the bench PostgreSQL. Prints commit-to-delivery latency, the ids check,
+# another process, on the benchmarks' PostgreSQL (scripts/bench-pg.sh). Prints commit-to-delivery latency, the ids check,
 # and server memory idle and under load.
 #
 #   scripts/live-bench.sh                       1000 subscribers, 10 firehose, 2000 events/s, 20 s
 #   SUBSCRIBERS=1000 FIREHOSE=10 RATE=2000 SECONDS_=20 scripts/live-bench.sh
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-bench=${BENCH:?set BENCH to the directory of the shared bench kit (gen_events.py, gql_load.py, pg.sh, queries)}
 SUBSCRIBERS=${SUBSCRIBERS:-1000}
 FIREHOSE=${FIREHOSE:-10}
 RATE=${RATE:-2000}
 RUN=${SECONDS_:-20}
 PORT=${PORT:-8078}
-out=${OUT_DIR:-/tmp/ue-bench/live}
+out=${OUT_DIR:-/tmp/user-events-bench/live}
+PG_PORT=${PG_PORT:-55433}
 mkdir -p "$out"
 pg_bin=/usr/lib/postgresql/15/bin
 
-"$bench/pg.sh" start >/dev/null
-BENCH_DB=live_bench "$bench/pg.sh" psql -d postgres -c "DROP DATABASE IF EXISTS live_bench" -c "CREATE DATABASE live_bench" >/dev/null
-url="postgres://postgres@127.0.0.1:${PGPORT:-55432}/live_bench"
+PG_PORT=$PG_PORT "$here/scripts/bench-pg.sh" >/dev/null
+"$pg_bin/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -q \
+  -c "DROP DATABASE IF EXISTS live_bench" -c "CREATE DATABASE live_bench"
+url="postgres://postgres@127.0.0.1:$PG_PORT/live_bench"
 
 (cd "$here" && cargo build --release --quiet && cargo build --release --quiet --example live_bench)
 ulimit -n 65536 || true
@@ -45,7 +46,7 @@ cat >"$out/insert.sql" <<'SQL'
 \set n random(1, 2000)
 INSERT INTO user_events (user_id, ipaddr, user_agent, event_name, description, created_at) VALUES (('00000000-0000-4000-8000-' || lpad(:n::text, 12, '0'))::uuid, '10.0.0.1', 'live-bench', 'user login', '{"username":"bench"}', clock_timestamp() AT TIME ZONE 'UTC');
 SQL
-"$pg_bin/pgbench" -n -h 127.0.0.1 -p "${PGPORT:-55432}" -U postgres -c 4 -j 2 -R "$RATE" -T $((RUN - 8)) -f "$out/insert.sql" live_bench >"$out/pgbench.txt" 2>&1 || true
+"$pg_bin/pgbench" -n -h 127.0.0.1 -p "$PG_PORT" -U postgres -c 4 -j 2 -R "$RATE" -T $((RUN - 8)) -f "$out/insert.sql" live_bench >"$out/pgbench.txt" 2>&1 || true
 grep -E "tps|latency average" "$out/pgbench.txt" | sed 's/^/pgbench: /'
 wait $client || true
 cat "$out/client.txt"
