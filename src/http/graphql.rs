@@ -108,6 +108,25 @@ async fn batch_of(
     response
 }
 
+/// The answer to a request whose persisted query was refused (an unknown hash, an operation
+/// outside the allow-list), by POST or GET alike: counted, recorded, and answered as a request
+/// error.
+fn refused(
+    state: &AppState,
+    principal: &Principal,
+    peer: &Peer,
+    request: &Request,
+    error: async_graphql::Error,
+    media: Media,
+) -> Response {
+    let response = crate::graphql::error::refusal(error);
+    let outcome = crate::graphql::audit::outcome(&response.errors);
+    let operation = request.operation_name.as_deref();
+    crate::observe::request(operation, &outcome, Default::default());
+    record_refusal(state, principal, peer, operation, &outcome);
+    engine_response(response, media)
+}
+
 /// Records in the access log a request the edge refused or cut off itself (the engine records
 /// what it runs).
 fn record_refusal(
@@ -147,12 +166,7 @@ async fn single(
 ) -> Response {
     // Resolved here, so that the direct path sees the query a hash stands for.
     if let Err(error) = state.persisted.resolve(&mut request) {
-        let response = crate::graphql::error::refusal(error);
-        let outcome = crate::graphql::audit::outcome(&response.errors);
-        let operation = request.operation_name.as_deref();
-        crate::observe::request(operation, &outcome, Default::default());
-        record_refusal(state, &principal, peer, operation, &outcome);
-        return engine_response(response, media);
+        return refused(state, &principal, peer, &request, error, media);
     }
     let recorded = principal.token.is_some().then(|| {
         (
@@ -305,7 +319,14 @@ pub async fn get_graphql(
     }
     // A hash stands for its query from here on; the query decides whether GET may run it.
     if let Err(error) = state.persisted.resolve(&mut request) {
-        return engine_response(crate::graphql::error::refusal(error), Media::of(&headers));
+        return refused(
+            &state,
+            &principal,
+            &peer,
+            &request,
+            error,
+            Media::of(&headers),
+        );
     }
     // A document over the size limit is not parsed here: the engine refuses it unparsed.
     if request.query.len() <= state.limits.max_document_bytes && !reads_only(&request.query) {

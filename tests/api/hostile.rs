@@ -643,7 +643,15 @@ on_both_backends! {
         };
         // A persisted query the server does not know, and a batch over the limit.
         let unknown = json!({ "extensions": { "persistedQuery": { "version": 1, "sha256Hash": "00".repeat(32) } } });
-        app.send(send(unknown, reader.clone())).await;
+        app.send(send(unknown.clone(), reader.clone())).await;
+        // The same by GET, with a token of its own.
+        let getter = token(&app.url, &["create", "--role", "analyst", "--name", "getter"]);
+        let extensions: String = form_urlencoded::byte_serialize(unknown["extensions"].to_string().as_bytes()).collect();
+        let request = Request::get(format!("/graphql?extensions={extensions}"))
+            .header(header::AUTHORIZATION, format!("Bearer {getter}"))
+            .body(Body::empty())
+            .expect("request");
+        app.send(request).await;
         let batch: Vec<Value> = (0..20).map(|_| json!({ "query": "{ lastEventId }" })).collect();
         let (status, _, _) = app.send(send(json!(batch), reader.clone())).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -660,12 +668,12 @@ on_both_backends! {
                 .as_array()
                 .map(|edges| edges.iter().map(|e| (e["node"]["tokenName"].as_str().unwrap_or("-").to_string(), e["node"]["outcome"].as_str().unwrap_or_default().to_string())).collect())
                 .unwrap_or_default();
-            if outcomes.len() >= 3 {
+            if outcomes.len() >= 4 {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        for wanted in [("reader", "PERSISTED_QUERY_NOT_FOUND"), ("reader", "LIMIT_EXCEEDED"), ("-", "UNAUTHENTICATED")] {
+        for wanted in [("reader", "PERSISTED_QUERY_NOT_FOUND"), ("getter", "PERSISTED_QUERY_NOT_FOUND"), ("reader", "LIMIT_EXCEEDED"), ("-", "UNAUTHENTICATED")] {
             assert!(
                 outcomes.iter().any(|(name, outcome)| name == wanted.0 && outcome == wanted.1),
                 "no entry {wanted:?} in {outcomes:?}"
