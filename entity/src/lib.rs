@@ -1,12 +1,22 @@
-//! sea-orm entities of the `user_events` store.
+//! sea-orm entities of the `user_events` store: the platform's table and the server's own.
 //!
 //! `user_events` belongs to the platform that writes it: the server maps it exactly as the
 //! platform defines it and never adds columns to it.
 
+pub mod access_log;
+pub mod api_tokens;
 pub mod user_events;
 
 /// Everything a caller usually needs: the entity, its model and its columns.
 pub mod prelude {
+    pub use crate::access_log::{
+        ActiveModel as AccessLogActiveModel, Column as AccessLogColumn, Entity as AccessLog,
+        Model as AccessLogEntry,
+    };
+    pub use crate::api_tokens::{
+        ActiveModel as ApiTokenActiveModel, Column as ApiTokenColumn, Entity as ApiTokens,
+        Model as ApiToken,
+    };
     pub use crate::user_events::{
         ActiveModel as UserEventActiveModel, Column as UserEventColumn, Entity as UserEvents,
         Model as UserEvent,

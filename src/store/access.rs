@@ -1,8 +1,8 @@
 //! The access log as stored: one row per request made with a token, newest first when read.
 
-use sea_orm::ConnectionTrait;
+use entity::access_log::{ActiveModel, Column, Entity, Model};
+use sea_orm::{ActiveValue, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
-use super::sql::Sql;
 use super::{Store, StoreError};
 
 /// One request, as recorded.
@@ -40,30 +40,23 @@ pub struct AccessFilter {
 }
 
 impl Store {
-    /// Stores entries in one statement.
+    /// Stores entries, 500 to a statement.
     pub async fn insert_access_entries(&self, entries: &[AccessEntry]) -> Result<(), StoreError> {
         for chunk in entries.chunks(500) {
-            let mut sql = Sql::new(self.dialect);
-            sql.push(
-                "INSERT INTO access_log (at, token_name, role, kind, operation_name, variables, \
-                 address, outcome) VALUES ",
-            );
-            for (i, e) in chunk.iter().enumerate() {
-                if i > 0 {
-                    sql.push(", ");
-                }
-                sql.bind_list([
-                    sea_orm::Value::from(e.at.clone()),
-                    e.token_name.clone().into(),
-                    e.role.clone().into(),
-                    e.kind.clone().into(),
-                    e.operation_name.clone().into(),
-                    e.variables.clone().into(),
-                    e.address.clone().into(),
-                    e.outcome.clone().into(),
-                ]);
-            }
-            self.db.execute_raw(sql.into_statement()).await?;
+            let rows = chunk.iter().map(|e| ActiveModel {
+                id: ActiveValue::NotSet,
+                at: ActiveValue::Set(e.at.clone()),
+                token_name: ActiveValue::Set(e.token_name.clone()),
+                role: ActiveValue::Set(e.role.clone()),
+                kind: ActiveValue::Set(e.kind.clone()),
+                operation_name: ActiveValue::Set(e.operation_name.clone()),
+                variables: ActiveValue::Set(e.variables.clone()),
+                address: ActiveValue::Set(e.address.clone()),
+                outcome: ActiveValue::Set(e.outcome.clone()),
+            });
+            Entity::insert_many(rows)
+                .exec_without_returning(&self.db)
+                .await?;
         }
         Ok(())
     }
@@ -76,52 +69,49 @@ impl Store {
         before_id: Option<i64>,
         limit: u64,
     ) -> Result<Vec<AccessEntry>, StoreError> {
-        let mut sql = Sql::new(self.dialect);
-        sql.push(
-            "SELECT id, at, token_name, role, kind, operation_name, variables, address, outcome \
-             FROM access_log WHERE 1 = 1",
-        );
+        let mut query = Entity::find();
         if let Some(name) = &filter.token_name {
-            sql.push(" AND token_name = ").bind(name.clone());
+            query = query.filter(Column::TokenName.eq(name.clone()));
         }
         if let Some(from) = &filter.from {
-            sql.push(" AND at >= ").bind(from.clone());
+            query = query.filter(Column::At.gte(from.clone()));
         }
         if let Some(to) = &filter.to {
-            sql.push(" AND at < ").bind(to.clone());
+            query = query.filter(Column::At.lt(to.clone()));
         }
         if let Some(id) = before_id {
-            sql.push(" AND id < ").bind(id);
+            query = query.filter(Column::Id.lt(id));
         }
-        sql.push(" ORDER BY id DESC LIMIT ")
-            .bind(i64::try_from(limit).unwrap_or(i64::MAX));
-        let rows = self.db.query_all_raw(sql.into_statement()).await?;
-        rows.iter()
-            .map(|r| {
-                Ok(AccessEntry {
-                    id: r.try_get_by_index(0)?,
-                    at: r.try_get_by_index(1)?,
-                    token_name: r.try_get_by_index(2)?,
-                    role: r.try_get_by_index(3)?,
-                    kind: r.try_get_by_index(4)?,
-                    operation_name: r.try_get_by_index(5)?,
-                    variables: r.try_get_by_index(6)?,
-                    address: r.try_get_by_index(7)?,
-                    outcome: r.try_get_by_index(8)?,
-                })
-            })
-            .collect()
+        let rows = query
+            .order_by_desc(Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await?;
+        Ok(rows.into_iter().map(AccessEntry::from).collect())
     }
 
     /// Deletes entries older than `before` (RFC 3339 text); returns how many.
     pub async fn prune_access_log(&self, before: &str) -> Result<u64, StoreError> {
-        let mut sql = Sql::new(self.dialect);
-        sql.push("DELETE FROM access_log WHERE at < ")
-            .bind(before.to_string());
-        Ok(self
-            .db
-            .execute_raw(sql.into_statement())
+        Ok(Entity::delete_many()
+            .filter(Column::At.lt(before.to_string()))
+            .exec(&self.db)
             .await?
-            .rows_affected())
+            .rows_affected)
+    }
+}
+
+impl From<Model> for AccessEntry {
+    fn from(row: Model) -> AccessEntry {
+        AccessEntry {
+            id: row.id,
+            at: row.at,
+            token_name: row.token_name,
+            role: row.role,
+            kind: row.kind,
+            operation_name: row.operation_name,
+            variables: row.variables,
+            address: row.address,
+            outcome: row.outcome,
+        }
     }
 }

@@ -1,9 +1,12 @@
 //! API tokens as stored: a name, a role, an optional user, and a hash of the secret (the secret
 //! itself is never stored). What the roles mean is decided at the edges, not here.
 
-use sea_orm::ConnectionTrait;
+use entity::api_tokens::{ActiveModel, Column, Entity, Model};
+use sea_orm::{
+    ActiveValue, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    TryInsertResult,
+};
 
-use super::sql::Sql;
 use super::{Store, StoreError};
 
 /// A token's row.
@@ -34,94 +37,95 @@ pub struct NewToken {
     pub hash: String,
 }
 
-const TOKEN_COLUMNS: &str = "name, role, user_id, created_at, revoked_at";
-
 impl Store {
     /// Stores a token; `false` when the name is taken.
     pub async fn insert_token(&self, token: &NewToken) -> Result<bool, StoreError> {
-        let mut sql = Sql::new(self.dialect);
-        sql.push("INSERT INTO api_tokens (name, role, user_id, token_hash, created_at) VALUES ")
-            .bind_list([
-                sea_orm::Value::from(token.name.clone()),
-                token.role.clone().into(),
-                token.user_id.clone().into(),
-                token.hash.clone().into(),
-                now_text().into(),
-            ])
-            .push(" ON CONFLICT (name) DO NOTHING");
-        let result = self.db.execute_raw(sql.into_statement()).await?;
-        Ok(result.rows_affected() == 1)
+        let row = ActiveModel {
+            name: ActiveValue::Set(token.name.clone()),
+            role: ActiveValue::Set(token.role.clone()),
+            user_id: ActiveValue::Set(token.user_id.clone()),
+            token_hash: ActiveValue::Set(token.hash.clone()),
+            created_at: ActiveValue::Set(now_text()),
+            revoked_at: ActiveValue::NotSet,
+        };
+        let inserted = Entity::insert(row)
+            .on_conflict_do_nothing_on([Column::Name])
+            .exec_without_returning(&self.db)
+            .await?;
+        Ok(matches!(inserted, TryInsertResult::Inserted(1)))
     }
 
     /// Every token, revoked ones included, by name.
     pub async fn tokens(&self) -> Result<Vec<TokenRow>, StoreError> {
-        let mut sql = Sql::new(self.dialect);
-        sql.push("SELECT ")
-            .push(TOKEN_COLUMNS)
-            .push(" FROM api_tokens ORDER BY name");
-        let rows = self.db.query_all_raw(sql.into_statement()).await?;
-        rows.iter().map(decode_token).collect()
+        let rows = Entity::find()
+            .order_by_asc(Column::Name)
+            .all(&self.db)
+            .await?;
+        Ok(rows.into_iter().map(TokenRow::from).collect())
     }
 
     /// Revokes a token; `false` when no active token has that name.
     pub async fn revoke_token(&self, name: &str) -> Result<bool, StoreError> {
-        let mut sql = Sql::new(self.dialect);
-        sql.push("UPDATE api_tokens SET revoked_at = ")
-            .bind(now_text())
-            .push(" WHERE name = ")
-            .bind(name)
-            .push(" AND revoked_at IS NULL");
-        let result = self.db.execute_raw(sql.into_statement()).await?;
-        Ok(result.rows_affected() == 1)
+        let result = Entity::update_many()
+            .col_expr(
+                Column::RevokedAt,
+                sea_orm::sea_query::Expr::value(now_text()),
+            )
+            .filter(Column::Name.eq(name))
+            .filter(Column::RevokedAt.is_null())
+            .exec(&self.db)
+            .await?;
+        Ok(result.rows_affected == 1)
     }
 
     /// The active token with this hash, if any.
     pub async fn active_token(&self, hash: &str) -> Result<Option<TokenRow>, StoreError> {
-        let mut sql = Sql::new(self.dialect);
-        sql.push("SELECT ")
-            .push(TOKEN_COLUMNS)
-            .push(" FROM api_tokens WHERE token_hash = ")
-            .bind(hash)
-            .push(" AND revoked_at IS NULL");
-        match self.db.query_one_raw(sql.into_statement()).await? {
-            Some(row) => Ok(Some(decode_token(&row)?)),
-            None => Ok(None),
-        }
+        let row = Entity::find()
+            .filter(Column::TokenHash.eq(hash))
+            .filter(Column::RevokedAt.is_null())
+            .one(&self.db)
+            .await?;
+        Ok(row.map(TokenRow::from))
     }
 
     /// The names of the revoked tokens.
     pub async fn revoked_token_names(&self) -> Result<Vec<String>, StoreError> {
-        let mut sql = Sql::new(self.dialect);
-        sql.push("SELECT name FROM api_tokens WHERE revoked_at IS NOT NULL ORDER BY name");
-        let rows = self.db.query_all_raw(sql.into_statement()).await?;
-        rows.iter()
-            .map(|r| Ok(r.try_get_by_index::<String>(0)?))
-            .collect()
+        Ok(Entity::find()
+            .select_only()
+            .column(Column::Name)
+            .filter(Column::RevokedAt.is_not_null())
+            .order_by_asc(Column::Name)
+            .into_tuple::<String>()
+            .all(&self.db)
+            .await?)
     }
 
     /// Whether any token is active (then every request must carry one).
     pub async fn any_active_token(&self) -> Result<bool, StoreError> {
-        let mut sql = Sql::new(self.dialect);
-        sql.push("SELECT 1 FROM api_tokens WHERE revoked_at IS NULL LIMIT 1");
-        Ok(self.db.query_one_raw(sql.into_statement()).await?.is_some())
+        Ok(Entity::find()
+            .filter(Column::RevokedAt.is_null())
+            .limit(1)
+            .count(&self.db)
+            .await?
+            > 0)
     }
 
     /// Whether any token was ever created (revoked ones included).
     pub async fn any_token(&self) -> Result<bool, StoreError> {
-        let mut sql = Sql::new(self.dialect);
-        sql.push("SELECT 1 FROM api_tokens LIMIT 1");
-        Ok(self.db.query_one_raw(sql.into_statement()).await?.is_some())
+        Ok(Entity::find().limit(1).count(&self.db).await? > 0)
     }
 }
 
-fn decode_token(row: &sea_orm::QueryResult) -> Result<TokenRow, StoreError> {
-    Ok(TokenRow {
-        name: row.try_get_by_index(0)?,
-        role: row.try_get_by_index(1)?,
-        user_id: row.try_get_by_index(2)?,
-        created_at: row.try_get_by_index(3)?,
-        revoked_at: row.try_get_by_index(4)?,
-    })
+impl From<Model> for TokenRow {
+    fn from(row: Model) -> TokenRow {
+        TokenRow {
+            name: row.name,
+            role: row.role,
+            user_id: row.user_id,
+            created_at: row.created_at,
+            revoked_at: row.revoked_at,
+        }
+    }
 }
 
 fn now_text() -> String {

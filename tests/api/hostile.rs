@@ -857,3 +857,50 @@ fn a_wildcard_cors_origin_is_refused_at_start_with_a_message() {
     assert!(stderr.contains("--cors-origin"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[tokio::test]
+async fn access_log_entries_past_their_retention_are_pruned_at_start() {
+    let (url, _db) = served_database().await;
+    let admin = token(&url, &["create", "--role", "admin", "--name", "root"]);
+    // Two entries as an earlier run wrote them: one a year old, one from now.
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let sql = format!(
+        "INSERT INTO access_log (at, token_name, role, kind, variables, outcome) VALUES \
+         ('2025-11-30T00:00:00.000000Z', 'root', 'admin', 'query', '{{}}', 'OLD'), \
+         ('{now}', 'root', 'admin', 'query', '{{}}', 'NEW')"
+    );
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_end_matches("?mode=rwc")
+        .to_string();
+    let connection = sea_orm::Database::connect(format!("sqlite://{path}?mode=rw"))
+        .await
+        .expect("open");
+    sea_orm::ConnectionTrait::execute_unprepared(&connection, &sql)
+        .await
+        .expect("insert");
+    connection.close().await.expect("close");
+    let server = ServerProcess::start(&url, &["--access-log-days", "30"]);
+    let mut outcomes = Vec::new();
+    for _ in 0..50 {
+        let body = server
+            .graphql(
+                Some(&admin),
+                "{ accessLog(first: 50) { edges { node { outcome } } } }",
+                json!({}),
+            )
+            .await;
+        outcomes = body["data"]["accessLog"]["edges"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e["node"]["outcome"].as_str().map(str::to_string))
+            .collect();
+        if !outcomes.iter().any(|o| o == "OLD") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(outcomes.iter().any(|o| o == "NEW"), "{outcomes:?}");
+    assert!(!outcomes.iter().any(|o| o == "OLD"), "{outcomes:?}");
+}
