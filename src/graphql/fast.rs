@@ -36,7 +36,7 @@ use crate::catalog::EventKind;
 use crate::details::Details;
 use crate::store::{EventRow, Page, SharedResource, Store};
 
-/// Documents remembered at most; beyond this, new documents simply take the engine's path.
+/// Documents remembered at most; beyond this, one is let go for each new one.
 const MAX_PLANS: usize = 1024;
 /// Longer documents are never planned (the cache keys on the whole text).
 const MAX_DOCUMENT_LENGTH: usize = 16 * 1024;
@@ -131,9 +131,14 @@ impl Executor {
             return;
         }
         let mut plans = self.plans.lock().unwrap_or_else(|e| e.into_inner());
-        if plans.len() < MAX_PLANS {
-            plans.insert(query.into(), plan);
+        // Full: one planned document makes room, so that the cache keeps learning new ones
+        // (a document let go is planned again the next time it comes).
+        if plans.len() >= MAX_PLANS
+            && let Some(out) = plans.keys().next().cloned()
+        {
+            plans.remove(&out);
         }
+        plans.insert(query.into(), plan);
     }
 }
 

@@ -171,3 +171,21 @@ on_both_backends! {
         assert!(body["errors"][0]["message"].is_string(), "{body}");
     }
 }
+
+#[tokio::test]
+async fn the_plan_cache_keeps_learning_once_full() {
+    let app = TestApp::new(Backend::Sqlite).await;
+    dataset(&app).await;
+    let document =
+        |n: usize| format!("query Q{n} {{ events(first: 1) {{ edges {{ node {{ id }} }} }} }}");
+    // More documents than the cache holds, each planned by its first answer.
+    for n in 0..1100 {
+        app.query(&document(n), json!({})).await;
+    }
+    // A new one is still learned: its second answer comes from the direct path.
+    let late = document(5000);
+    app.query(&late, json!({})).await;
+    let before = app.state.executor.direct_answers();
+    app.query(&late, json!({})).await;
+    assert_eq!(app.state.executor.direct_answers(), before + 1);
+}
