@@ -142,11 +142,12 @@ pub fn new_request_id() -> String {
 pub fn label(response: &mut Response, request_id: &str) {
     for error in &mut response.errors {
         error.locations.retain(|at| at.line > 0 && at.column > 0);
-        // The engine's own limits say so only in their messages.
-        let message = error.message.as_str();
-        let code = if message == "Query is nested too deep."
-            || message == "Query is too complex."
-            || message.starts_with("The recursion depth of the query cannot be greater than")
+        // Depth and cost are checked by `limits::DocumentLimit` with errors of its own; the
+        // engine's one remaining limit, nesting past 32 while it prepares a document, says so
+        // only in its message.
+        let code = if error
+            .message
+            .starts_with("The recursion depth of the query cannot be greater than")
         {
             LIMIT_EXCEEDED
         } else {

@@ -144,6 +144,22 @@ pub enum DocumentRefusal {
     /// A fragment spreads itself.
     #[error("fragment \"{0}\" spreads itself")]
     Cycle(String),
+    /// Selections are nested deeper than allowed.
+    #[error("the document nests selections {depth} deep; at most {max} are allowed (--max-depth)")]
+    NestedTooDeep {
+        /// How deep.
+        depth: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// It would cost more than allowed (every field 1, a page's fields once per row).
+    #[error("the request would cost {complexity}; at most {max} is allowed (--max-complexity)")]
+    TooComplex {
+        /// Its cost, with the request's variables.
+        complexity: usize,
+        /// The limit.
+        max: usize,
+    },
 }
 
 impl DocumentRefusal {
@@ -255,6 +271,11 @@ pub struct DocumentLimit {
     pub max_bytes: usize,
     /// `--max-fields`.
     pub max_fields: usize,
+    /// `--max-depth`, checked on the depth the engine's validation measures.
+    pub max_depth: usize,
+    /// `--max-complexity`, checked on the cost the engine's validation measures with the
+    /// request's variables.
+    pub max_complexity: usize,
 }
 
 impl ExtensionFactory for DocumentLimit {
@@ -262,6 +283,8 @@ impl ExtensionFactory for DocumentLimit {
         Arc::new(DocumentLimitExtension {
             max_bytes: self.max_bytes,
             max_fields: self.max_fields,
+            max_depth: self.max_depth,
+            max_complexity: self.max_complexity,
             variables: std::sync::Mutex::new(None),
         })
     }
@@ -270,6 +293,8 @@ impl ExtensionFactory for DocumentLimit {
 struct DocumentLimitExtension {
     max_bytes: usize,
     max_fields: usize,
+    max_depth: usize,
+    max_complexity: usize,
     /// Why the request's variables do not coerce, told once validation has found nothing
     /// (its messages name the argument a bad value is given to, which says more).
     variables: std::sync::Mutex<Option<async_graphql::ServerError>>,
@@ -313,6 +338,25 @@ impl Extension for DocumentLimitExtension {
         next: async_graphql::extensions::NextValidation<'_>,
     ) -> Result<async_graphql::ValidationResult, Vec<async_graphql::ServerError>> {
         let result = next.run(ctx).await?;
+        let refusal = if result.depth > self.max_depth {
+            Some(DocumentRefusal::NestedTooDeep {
+                depth: result.depth,
+                max: self.max_depth,
+            })
+        } else if result.complexity > self.max_complexity {
+            Some(DocumentRefusal::TooComplex {
+                complexity: result.complexity,
+                max: self.max_complexity,
+            })
+        } else {
+            None
+        };
+        if let Some(refusal) = refusal {
+            let error = refusal
+                .to_error()
+                .into_server_error(async_graphql::Pos::default());
+            return Err(vec![error]);
+        }
         match self.variables.lock().ok().and_then(|mut slot| slot.take()) {
             Some(error) => Err(vec![error]),
             None => Ok(result),

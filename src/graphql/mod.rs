@@ -61,14 +61,14 @@ pub fn build_schema_with(
     .data(query::PageLimit(
         i32::try_from(limits.max_page_size).unwrap_or(i32::MAX),
     ))
-    .limit_depth(limits.max_depth)
-    .limit_complexity(limits.max_complexity)
     // The access log sees every request first, so that it records each refusal after it.
     .extension(audit::Audit)
     .extension(persisted::PersistedQueries(persisted))
     .extension(limits::DocumentLimit {
         max_bytes: limits.max_document_bytes,
         max_fields: limits.max_fields,
+        max_depth: limits.max_depth,
+        max_complexity: limits.max_complexity,
     })
     .extension(limits::AliasLimit(limits.max_aliases))
     .extension(limits::ReportRowBudget(limits.max_report_rows))

@@ -70,7 +70,16 @@ on_both_backends! {
         let query = format!("{{ __type(name: \"Event\") {{ fields {{ type {{ {deep} }} }} }} }}");
         let error = app.query_error(&query, json!({})).await;
         assert_eq!(error["extensions"]["code"], "LIMIT_EXCEEDED", "{levels}: {error}");
+        if levels == 20 {
+            assert!(error["message"].as_str().unwrap_or_default().contains("--max-depth"), "{error}");
         }
+        }
+        // More costly than allowed: four pages of a thousand rows of thirteen fields.
+        let page = "events(first: 1000) { nodes { id userId ipAddress userAgent eventName description createdAt kind category internal details { username userType } } }";
+        let costly = format!("{{ a: {page} b: {page} c: {page} d: {page} }}");
+        let error = app.query_error(&costly, json!({})).await;
+        assert_eq!(error["extensions"]["code"], "LIMIT_EXCEEDED", "{error}");
+        assert!(error["message"].as_str().unwrap_or_default().contains("--max-complexity"), "{error}");
         // An alias flood.
         let flood: String = (0..3000).map(|i| format!("a{i}: eventCatalog {{ name }} ")).collect();
         let error = app.query_error(&format!("{{ {flood} }}"), json!({})).await;
