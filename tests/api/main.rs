@@ -13,6 +13,7 @@ mod catalog;
 mod cli;
 mod conformance;
 mod console;
+mod description_keys;
 mod direct;
 mod docs;
 mod errors;

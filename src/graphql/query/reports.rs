@@ -28,7 +28,7 @@ impl ReportsQuery {
         )]
         filter: Option<EventFilterInput>,
         #[graphql(
-            desc = "The keys rows are grouped by, in this order; an empty list gives one total (per bucket)."
+            desc = "The keys rows are grouped by, in this order; with a bucket it may be empty (one row per bucket), without one it needs a key."
         )]
         group_by: Vec<EventGroupKeyInput>,
         #[graphql(
@@ -68,7 +68,7 @@ impl ReportsQuery {
         )]
         filter: Option<EventFilterInput>,
         #[graphql(
-            desc = "The keys rows are grouped by, in this order; an empty list gives one total (per bucket)."
+            desc = "The keys rows are grouped by, in this order; with a bucket it may be empty (one row per bucket), without one it needs a key."
         )]
         group_by: Vec<EventGroupKeyInput>,
         #[graphql(
