@@ -142,20 +142,12 @@ pub fn new_request_id() -> String {
 pub fn label(response: &mut Response, request_id: &str) {
     for error in &mut response.errors {
         error.locations.retain(|at| at.line > 0 && at.column > 0);
-        // Depth and cost are checked by `limits::DocumentLimit` with errors of its own; the
-        // engine's one remaining limit, nesting past 32 while it prepares a document, says so
-        // only in its message.
-        let code = if error
-            .message
-            .starts_with("The recursion depth of the query cannot be greater than")
-        {
-            LIMIT_EXCEEDED
-        } else {
-            BAD_USER_INPUT
-        };
+        // Every limit sets its own code (`limits::DocumentLimit` checks size, fields, nesting,
+        // depth and cost before the engine would); what the engine raises itself is a parse,
+        // validation or coercion error: the request's fault.
         let extensions = error.extensions.get_or_insert_with(Default::default);
         if extensions.get("code").is_none() {
-            extensions.set("code", Value::from(code));
+            extensions.set("code", Value::from(BAD_USER_INPUT));
         }
         extensions.set("requestId", Value::from(request_id));
     }

@@ -115,9 +115,13 @@ impl SubscriptionSlots {
     }
 }
 
-/// Fragment spreads nested deeper than this are refused before counting goes on (the engine
-/// refuses a selection nested deeper than 32 anyway).
+/// Fragment spreads nested deeper than this are refused before counting goes on.
 const MAX_SPREAD_NESTING: usize = 64;
+
+/// Selection sets nested deeper than this (fields, inline fragments and spreads each a level)
+/// are refused: the engine reads no deeper while it prepares a document (its default
+/// recursion limit), so this refusal comes first and says so with a code of its own.
+const MAX_NESTING: usize = 32;
 
 /// Why a document is refused before the engine validates it.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -144,6 +148,9 @@ pub enum DocumentRefusal {
     /// A fragment spreads itself.
     #[error("fragment \"{0}\" spreads itself")]
     Cycle(String),
+    /// Selection sets nest deeper than the engine reads.
+    #[error("the document nests selections more than {MAX_NESTING} deep, fragments included")]
+    NestedPastReading,
     /// Selections are nested deeper than allowed.
     #[error("the document nests selections {depth} deep; at most {max} are allowed (--max-depth)")]
     NestedTooDeep {
@@ -178,41 +185,67 @@ impl DocumentRefusal {
 /// remembered, so the count costs time linear in the document, however its spreads multiply.
 struct FieldCount<'a> {
     document: &'a ExecutableDocument,
-    known: std::collections::HashMap<&'a str, usize>,
+    /// Each fragment's field count and nesting, once known.
+    known: std::collections::HashMap<&'a str, Shape>,
     open: Vec<&'a str>,
     max: usize,
 }
 
+/// What a selection set holds: its fields with fragments expanded, and how deep its selection
+/// sets nest as the engine measures it while preparing a document (a field with a selection, an
+/// inline fragment and a spread each go one level down).
+#[derive(Clone, Copy, Default)]
+struct Shape {
+    fields: usize,
+    nesting: usize,
+}
+
 impl<'a> FieldCount<'a> {
-    fn set(&mut self, set: &'a SelectionSet) -> Result<usize, DocumentRefusal> {
-        let mut total = 0usize;
+    fn set(&mut self, set: &'a SelectionSet) -> Result<Shape, DocumentRefusal> {
+        let mut total = Shape::default();
         for item in &set.items {
-            let count = match &item.node {
+            let (fields, nesting) = match &item.node {
                 Selection::Field(field) => {
-                    1usize.saturating_add(self.set(&field.node.selection_set.node)?)
+                    let child = &field.node.selection_set.node;
+                    let inner = self.set(child)?;
+                    let below = if child.items.is_empty() {
+                        0
+                    } else {
+                        1 + inner.nesting
+                    };
+                    (1usize.saturating_add(inner.fields), below)
                 }
                 Selection::InlineFragment(fragment) => {
-                    self.set(&fragment.node.selection_set.node)?
+                    let inner = self.set(&fragment.node.selection_set.node)?;
+                    (inner.fields, 1 + inner.nesting)
                 }
                 Selection::FragmentSpread(spread) => {
-                    self.fragment(spread.node.fragment_name.node.as_str())?
+                    match self.fragment(spread.node.fragment_name.node.as_str())? {
+                        Some(inner) => (inner.fields, 1 + inner.nesting),
+                        None => (0, 0),
+                    }
                 }
             };
-            total = total.saturating_add(count);
-            if total > self.max {
+            total.fields = total.fields.saturating_add(fields);
+            total.nesting = total.nesting.max(nesting);
+            if total.fields > self.max {
                 return Err(DocumentRefusal::TooManyFields { max: self.max });
+            }
+            if total.nesting > MAX_NESTING {
+                return Err(DocumentRefusal::NestedPastReading);
             }
         }
         Ok(total)
     }
 
-    fn fragment(&mut self, name: &'a str) -> Result<usize, DocumentRefusal> {
-        if let Some(count) = self.known.get(name) {
-            return Ok(*count);
+    /// A fragment's shape; `None` for a fragment the document does not define (validation
+    /// reports it).
+    fn fragment(&mut self, name: &'a str) -> Result<Option<Shape>, DocumentRefusal> {
+        if let Some(shape) = self.known.get(name) {
+            return Ok(Some(*shape));
         }
-        // An unknown fragment is the validation's to report.
         let Some((key, definition)) = self.document.fragments.get_key_value(name) else {
-            return Ok(0);
+            return Ok(None);
         };
         if self.open.contains(&name) {
             return Err(DocumentRefusal::Cycle(name.to_string()));
@@ -221,10 +254,10 @@ impl<'a> FieldCount<'a> {
             return Err(DocumentRefusal::TooDeep);
         }
         self.open.push(name);
-        let count = self.set(&definition.node.selection_set.node)?;
+        let shape = self.set(&definition.node.selection_set.node)?;
         self.open.pop();
-        self.known.insert(key.as_str(), count);
-        Ok(count)
+        self.known.insert(key.as_str(), shape);
+        Ok(Some(shape))
     }
 }
 
@@ -253,10 +286,13 @@ pub fn check_document(
     };
     let mut total = 0usize;
     for (_, operation) in document.operations.iter() {
-        total = total.saturating_add(count.set(&operation.node.selection_set.node)?);
+        total = total.saturating_add(count.set(&operation.node.selection_set.node)?.fields);
     }
     for name in document.fragments.keys() {
-        total = total.saturating_add(count.fragment(name.as_str())?);
+        let fields = count
+            .fragment(name.as_str())?
+            .map_or(0, |shape| shape.fields);
+        total = total.saturating_add(fields);
     }
     if total > max_fields {
         return Err(DocumentRefusal::TooManyFields { max: max_fields });
