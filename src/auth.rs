@@ -109,6 +109,14 @@ impl Principal {
     pub fn sees_user(&self, user_id: Uuid) -> bool {
         self.scope().is_none_or(|own| own == user_id)
     }
+
+    /// Whether an event of `user_id` (none: an internal component's) exists for it.
+    pub fn sees_event_of(&self, user_id: Option<Uuid>) -> bool {
+        match user_id {
+            Some(user_id) => self.sees_user(user_id),
+            None => self.scope().is_none(),
+        }
+    }
 }
 
 /// Why a request is not let in.

@@ -221,21 +221,11 @@ async fn serve_socket(
     loop {
         tokio::select! {
             () = stopped(&mut stop) => {
-                let _ = sink
-                    .send(Message::Close(Some(CloseFrame {
-                        code: GOING_AWAY,
-                        reason: "the server is shutting down".into(),
-                    })))
-                    .await;
+                let _ = sink.send(close(GOING_AWAY, "the server is shutting down")).await;
                 break;
             }
             () = &mut init_deadline, if !initialized => {
-                let _ = sink
-                    .send(Message::Close(Some(CloseFrame {
-                        code: INIT_TIMEOUT,
-                        reason: "connection_init did not come in time".into(),
-                    })))
-                    .await;
+                let _ = sink.send(close(INIT_TIMEOUT, "connection_init did not come in time")).await;
                 break;
             }
             () = &mut revoked => {
@@ -256,12 +246,7 @@ async fn serve_socket(
                         },
                     }
                 }
-                let _ = sink
-                    .send(Message::Close(Some(CloseFrame {
-                        code: FORBIDDEN_CLOSE,
-                        reason: "the token was revoked".into(),
-                    })))
-                    .await;
+                let _ = sink.send(close(FORBIDDEN_CLOSE, "the token was revoked")).await;
                 break;
             }
             message = output.next() => {
@@ -285,26 +270,19 @@ async fn serve_socket(
                     }
                     Some(WsMessage::Close(code, reason)) => {
                         let code = match refused.code.load(Ordering::Acquire) {
-                            0 => code,
-                            cause if !initialized => cause,
+                            cause if cause != 0 && !initialized => cause,
                             _ => code,
                         };
-                        Message::Close(Some(CloseFrame {
-                            code,
-                            reason: reason.into(),
-                        }))
+                        close(code, &reason)
                     }
                     None => {
                         // The protocol is done with the socket (a refused connection_init):
                         // close it properly rather than drop it, with the refusal's code.
                         let frame = match refused.code.load(Ordering::Acquire) {
-                            0 => None,
-                            code => Some(CloseFrame {
-                                code,
-                                reason: "connection_init refused".into(),
-                            }),
+                            0 => Message::Close(None),
+                            code => close(code, "connection_init refused"),
                         };
-                        let _ = sink.send(Message::Close(frame)).await;
+                        let _ = sink.send(frame).await;
                         break;
                     }
                 };
@@ -375,6 +353,14 @@ async fn connection_init(
         data.insert(address);
     }
     Ok(data)
+}
+
+/// A close frame.
+fn close(code: u16, reason: &str) -> Message {
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: reason.into(),
+    }))
 }
 
 /// Why `connection_init` was refused, once it is: the close code, and the error as the client

@@ -93,11 +93,7 @@ impl EventsQuery {
         // A token bound to a user finds its own events only.
         let principal = crate::graphql::access::require_read(ctx)?;
         Ok(row
-            .filter(|row| {
-                principal
-                    .visible_users(None)
-                    .is_none_or(|ids| row.user_id.is_some_and(|u| ids.contains(&u)))
-            })
+            .filter(|row| principal.sees_event_of(row.user_id))
             .map(Event::from))
     }
 }
