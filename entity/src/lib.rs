@@ -5,6 +5,7 @@
 
 pub mod access_log;
 pub mod api_tokens;
+pub mod stored;
 pub mod user_events;
 
 /// Everything a caller usually needs: the entity, its model and its columns.

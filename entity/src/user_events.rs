@@ -2,11 +2,12 @@
 //!
 //! Storage formats differ by backend (see the migration): on PostgreSQL `user_id` is `uuid` and
 //! `created_at` is `timestamp` (UTC); on SQLite both are TEXT (`user_id` the lower-case hyphenated
-//! UUID, `created_at` in the form of SQLite's `datetime()`). The model below is the PostgreSQL
-//! shape; the server's store reads rows through its own backend-aware decoder so that both
-//! storage formats give the same values.
+//! UUID, `created_at` in the form of SQLite's `datetime()`). The two columns are read through
+//! the value types of [`crate::stored`], so that both storage formats give the same model.
 
 use sea_orm::entity::prelude::*;
+
+use crate::stored::{StoredTime, StoredUuid};
 
 /// One tracked user event.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -16,7 +17,7 @@ pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
     /// The acting user; null for some internal components.
-    pub user_id: Option<Uuid>,
+    pub user_id: Option<StoredUuid>,
     /// Address of the user or component; `127.0.0.1` is an internal component.
     pub ipaddr: String,
     /// The client's user agent.
@@ -27,7 +28,7 @@ pub struct Model {
     #[sea_orm(column_type = "Text")]
     pub description: String,
     /// When it happened, UTC.
-    pub created_at: DateTime,
+    pub created_at: StoredTime,
 }
 
 /// `user_events` relates to no other table.

@@ -1,13 +1,13 @@
 //! Activity reports: logins per bucket, and the span of one user's (or any filter's) events.
 
 use chrono::NaiveDateTime;
+use entity::stored::StoredTime;
 use jiff::tz::TimeZone;
 use sea_orm::ConnectionTrait;
 
 use super::filter::EventFilter;
 use super::report::{Shape, row_limit};
 use super::sql::Sql;
-use super::time::parse_db_time;
 use super::{Dialect, Store, StoreError, TimeBucket};
 
 /// Logins and logouts in one bucket.
@@ -123,12 +123,7 @@ impl Store {
             return Ok(Span::default());
         };
         let time = |i: usize| -> Result<Option<NaiveDateTime>, StoreError> {
-            Ok(match self.dialect {
-                Dialect::Postgres => row.try_get_by_index::<Option<NaiveDateTime>>(i)?,
-                Dialect::Sqlite => row
-                    .try_get_by_index::<Option<String>>(i)?
-                    .and_then(|s| parse_db_time(&s)),
-            })
+            Ok(row.try_get_by_index::<Option<StoredTime>>(i)?.map(|t| t.at))
         };
         Ok(Span {
             first: time(0)?,

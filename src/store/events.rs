@@ -1,14 +1,16 @@
 //! Reading and writing `user_events` rows: keyset pages, counts, single rows, inserts.
 
 use chrono::NaiveDateTime;
-use sea_orm::{ConnectionTrait, QueryResult, TransactionTrait};
+use entity::stored::{StoredTime, StoredUuid};
+use entity::user_events;
+use sea_orm::{ConnectionTrait, FromQueryResult, QueryResult, TransactionTrait};
 use uuid::Uuid;
 
 use super::cursor::Cursor;
 use super::filter::EventFilter;
 use super::report::{CountSource, GroupKey, Grouping};
 use super::sql::Sql;
-use super::time::{parse_db_time, truncate_to_micros};
+use super::time::truncate_to_micros;
 use super::{Dialect, Store, StoreError};
 use crate::catalog::EventCategory;
 
@@ -243,7 +245,7 @@ impl Store {
         for batch in rows.chunks(INSERT_BATCH) {
             let sql = self.insert_statement(batch, true);
             for row in tx.query_all_raw(sql.into_statement()).await? {
-                stored.push(decode_row(self.dialect, &row)?);
+                stored.push(decode_row(&row)?);
             }
         }
         tx.commit().await?;
@@ -278,54 +280,29 @@ impl Store {
 
     pub(super) async fn fetch_rows(&self, sql: Sql) -> Result<Vec<EventRow>, StoreError> {
         let results = self.db.query_all_raw(sql.into_statement()).await?;
-        results
-            .iter()
-            .map(|r| decode_row(self.dialect, r))
-            .collect()
+        results.iter().map(decode_row).collect()
     }
 }
 
-/// Reads a row selected with [`COLUMNS`], whichever backend stored it.
-pub(super) fn decode_row(dialect: Dialect, r: &QueryResult) -> Result<EventRow, StoreError> {
-    let id: i64 = r.try_get_by_index(0)?;
-    let text = |i: usize| -> Result<String, StoreError> {
-        Ok(r.try_get_by_index::<Option<String>>(i)?.unwrap_or_default())
-    };
-    let (user_id, created_at, created_at_text) = match dialect {
-        Dialect::Postgres => (
-            r.try_get_by_index::<Option<Uuid>>(1)?,
-            r.try_get_by_index::<NaiveDateTime>(6)?,
-            None,
-        ),
-        Dialect::Sqlite => {
-            let user_id = match r.try_get_by_index::<Option<String>>(1)? {
-                None => None,
-                Some(s) if s.is_empty() => None,
-                Some(s) => Some(Uuid::parse_str(&s).map_err(|_| StoreError::BadRow {
-                    id,
-                    column: "user_id",
-                    value: s.clone(),
-                })?),
-            };
-            let raw: String = r.try_get_by_index(6)?;
-            let at = parse_db_time(&raw).ok_or_else(|| StoreError::BadRow {
-                id,
-                column: "created_at",
-                value: raw.clone(),
-            })?;
-            (user_id, at, Some(raw))
+/// Reads a row selected with [`COLUMNS`] by column name into the entity's model, whichever
+/// backend stored it.
+pub(super) fn decode_row(r: &QueryResult) -> Result<EventRow, StoreError> {
+    Ok(user_events::Model::from_query_result(r, "")?.into())
+}
+
+impl From<user_events::Model> for EventRow {
+    fn from(row: user_events::Model) -> EventRow {
+        EventRow {
+            id: row.id,
+            user_id: row.user_id.map(|id| id.0),
+            ipaddr: row.ipaddr,
+            user_agent: row.user_agent,
+            event_name: row.event_name,
+            description: row.description,
+            created_at: row.created_at.at,
+            created_at_text: row.created_at.text,
         }
-    };
-    Ok(EventRow {
-        id,
-        user_id,
-        ipaddr: text(2)?,
-        user_agent: text(3)?,
-        event_name: text(4)?,
-        description: text(5)?,
-        created_at,
-        created_at_text,
-    })
+    }
 }
 
 impl Store {
@@ -381,19 +358,22 @@ impl Store {
         rows.into_iter()
             .map(
                 |(id, user_id, ipaddr, user_agent, event_name, description, at)| {
-                    let user_id = match user_id.filter(|s| !s.is_empty()) {
+                    let user_id = match user_id {
                         None => None,
-                        Some(s) => Some(Uuid::parse_str(&s).map_err(|_| StoreError::BadRow {
-                            id,
-                            column: "user_id",
-                            value: s.clone(),
-                        })?),
+                        Some(s) => StoredUuid::from_text(&s)
+                            .map_err(|()| StoreError::BadRow {
+                                id,
+                                column: "user_id",
+                                value: s.clone(),
+                            })?
+                            .map(|id| id.0),
                     };
-                    let created_at = parse_db_time(&at).ok_or_else(|| StoreError::BadRow {
-                        id,
-                        column: "created_at",
-                        value: at.clone(),
-                    })?;
+                    let created_at =
+                        StoredTime::from_text(at.clone()).ok_or_else(|| StoreError::BadRow {
+                            id,
+                            column: "created_at",
+                            value: at,
+                        })?;
                     Ok(EventRow {
                         id,
                         user_id,
@@ -401,8 +381,8 @@ impl Store {
                         user_agent,
                         event_name,
                         description,
-                        created_at,
-                        created_at_text: Some(at),
+                        created_at: created_at.at,
+                        created_at_text: created_at.text,
                     })
                 },
             )
@@ -495,10 +475,7 @@ impl Dialect {
     pub(crate) fn event_values(self, row: &NewEventRow) -> [sea_orm::Value; 6] {
         let user_id = match row.user_id {
             Some(id) => self.uuid(id),
-            None => match self {
-                Dialect::Sqlite => sea_orm::Value::String(None),
-                Dialect::Postgres => sea_orm::Value::Uuid(None),
-            },
+            None => StoredUuid::null(self.backend()),
         };
         [
             user_id,

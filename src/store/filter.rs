@@ -3,10 +3,11 @@
 use chrono::{NaiveDateTime, Timelike};
 use uuid::Uuid;
 
+use super::Dialect;
 use super::EventRow;
 use super::sql::Sql;
-use super::{Dialect, time::format_db_time};
 use crate::catalog::{EventCategory, EventKind, known_names};
+use entity::stored::{StoredTime, StoredUuid};
 
 /// Which events to consider. Fields combine with AND; a list matches any of its values and an
 /// empty list matches nothing.
@@ -42,38 +43,17 @@ pub const INTERNAL_ADDRESS: &str = "127.0.0.1";
 impl Dialect {
     /// A UUID as this backend stores it.
     pub(crate) fn uuid(self, id: Uuid) -> sea_orm::Value {
-        match self {
-            Dialect::Sqlite => sea_orm::Value::String(Some(id.hyphenated().to_string())),
-            Dialect::Postgres => sea_orm::Value::Uuid(Some(id)),
-        }
+        StoredUuid::bind(id, self.backend())
     }
 
-    /// A UTC time as a bound to compare stored times with. On SQLite, where times are compared
-    /// as text, the fraction loses its trailing zeros: that is the smallest spelling of the
-    /// instant, so every stored spelling of the same instant (`.5`, `.500`, `.500000`) compares
-    /// at or above it, and `>=` and `<` mean what they say. (For `<=`, compare `<` the next
-    /// microsecond.)
+    /// A UTC time as a bound to compare stored times with ([`StoredTime::bound`]).
     pub(crate) fn bound(self, t: NaiveDateTime) -> sea_orm::Value {
-        match self {
-            Dialect::Sqlite => {
-                let text = format_db_time(t);
-                let text = if text.contains('.') {
-                    text.trim_end_matches('0').trim_end_matches('.').to_string()
-                } else {
-                    text
-                };
-                sea_orm::Value::String(Some(text))
-            }
-            Dialect::Postgres => sea_orm::Value::ChronoDateTime(Some(t)),
-        }
+        StoredTime::bound(t, self.backend())
     }
 
     /// A UTC time as this backend stores it.
     pub(crate) fn time(self, t: NaiveDateTime) -> sea_orm::Value {
-        match self {
-            Dialect::Sqlite => sea_orm::Value::String(Some(format_db_time(t))),
-            Dialect::Postgres => sea_orm::Value::ChronoDateTime(Some(t)),
-        }
+        StoredTime::bind(t, self.backend())
     }
 }
 

@@ -52,6 +52,16 @@ pub enum Dialect {
     Postgres,
 }
 
+impl Dialect {
+    /// sea-orm's name for this backend.
+    pub fn backend(self) -> sea_orm::DbBackend {
+        match self {
+            Dialect::Sqlite => sea_orm::DbBackend::Sqlite,
+            Dialect::Postgres => sea_orm::DbBackend::Postgres,
+        }
+    }
+}
+
 /// How to open the database.
 #[derive(Clone, Debug)]
 pub struct StoreOptions {

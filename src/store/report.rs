@@ -6,6 +6,7 @@
 //! segment's offset and truncates the local time, and the few resulting local bucket starts are
 //! turned back into UTC instants here.
 
+use entity::stored::{StoredTime, StoredUuid};
 use std::cmp::Ordering;
 use std::collections::HashMap;
 
@@ -16,7 +17,7 @@ use uuid::Uuid;
 
 use super::filter::EventFilter;
 use super::sql::Sql;
-use super::time::{FIRST_INSTANT, LAST_INSTANT, format_db_time, parse_db_time};
+use super::time::{FIRST_INSTANT, LAST_INSTANT, format_db_time};
 use super::zone::{Segment, local_to_utc, minus_offset, segments};
 use super::{Dialect, Store, StoreError};
 use crate::catalog::{CATALOG, EventCategory, EventKind};
@@ -322,12 +323,7 @@ impl Store {
         let Some(row) = self.db.query_one_raw(sql.into_statement()).await? else {
             return Ok(None);
         };
-        Ok(match self.dialect {
-            Dialect::Postgres => row.try_get_by_index::<Option<NaiveDateTime>>(0)?,
-            Dialect::Sqlite => row
-                .try_get_by_index::<Option<String>>(0)?
-                .and_then(|s| parse_db_time(&s)),
-        })
+        Ok(row.try_get_by_index::<Option<StoredTime>>(0)?.map(|t| t.at))
     }
 
     /// The oldest and newest `created_at` (now and now when empty), by the keyset index.
@@ -338,12 +334,7 @@ impl Store {
         let row = self.db.query_one_raw(sql.into_statement()).await?;
         let read = |i: usize| -> Result<Option<NaiveDateTime>, StoreError> {
             let Some(row) = &row else { return Ok(None) };
-            Ok(match self.dialect {
-                Dialect::Postgres => row.try_get_by_index::<Option<NaiveDateTime>>(i)?,
-                Dialect::Sqlite => row
-                    .try_get_by_index::<Option<String>>(i)?
-                    .and_then(|s| parse_db_time(&s)),
-            })
+            Ok(row.try_get_by_index::<Option<StoredTime>>(i)?.map(|t| t.at))
         };
         let lo = read(0)?.unwrap_or(now);
         let hi = read(1)?.unwrap_or(now);
@@ -569,17 +560,7 @@ impl<'a> Shape<'a> {
         at: &mut usize,
         zone: &TimeZone,
     ) -> Result<NaiveDateTime, StoreError> {
-        let local = match self.dialect {
-            Dialect::Postgres => row.try_get_by_index::<NaiveDateTime>(*at)?,
-            Dialect::Sqlite => {
-                let text: String = row.try_get_by_index(*at)?;
-                parse_db_time(&text).ok_or_else(|| StoreError::BadRow {
-                    id: 0,
-                    column: "bucket",
-                    value: text.clone(),
-                })?
-            }
-        };
+        let local = row.try_get_by_index::<StoredTime>(*at)?.at;
         *at += 1;
         Ok(if self.with_offset {
             let offset: i64 = row.try_get_by_index(*at)?;
@@ -778,12 +759,9 @@ impl<'a> Shape<'a> {
                 }
                 GroupKey::EventName => group.event_name = Some(row.try_get_by_index(at)?),
                 GroupKey::User => {
-                    group.user_id = match self.dialect {
-                        Dialect::Postgres => row.try_get_by_index::<Option<Uuid>>(at)?,
-                        Dialect::Sqlite => row
-                            .try_get_by_index::<Option<String>>(at)?
-                            .and_then(|s| Uuid::parse_str(&s).ok()),
-                    }
+                    group.user_id = row
+                        .try_get_by_index::<Option<StoredUuid>>(at)?
+                        .map(|id| id.0)
                 }
                 GroupKey::IpAddress => group.ip_address = Some(row.try_get_by_index(at)?),
                 GroupKey::UserAgent => group.user_agent = Some(row.try_get_by_index(at)?),

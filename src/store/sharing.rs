@@ -131,7 +131,7 @@ impl Store {
         let rows = self.db.query_all_raw(sql.into_statement()).await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in &rows {
-            let change = decode_row(self.dialect, row)?;
+            let change = decode_row(row)?;
             let Some(resource) = SharedResource::of_event(&change.event_name) else {
                 continue;
             };

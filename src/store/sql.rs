@@ -101,10 +101,6 @@ impl Sql {
     }
 
     pub(crate) fn into_statement(self) -> Statement {
-        let backend = match self.dialect {
-            Dialect::Sqlite => sea_orm::DbBackend::Sqlite,
-            Dialect::Postgres => sea_orm::DbBackend::Postgres,
-        };
-        Statement::from_sql_and_values(backend, self.text, self.values)
+        Statement::from_sql_and_values(self.dialect.backend(), self.text, self.values)
     }
 }

@@ -5,6 +5,7 @@
 //! correlated subqueries that walk the `(user_id, created_at, id)` index backwards and stop at the
 //! first match, so a batch of users costs two statements whatever its size.
 
+use entity::stored::{StoredTime, StoredUuid};
 use std::collections::HashMap;
 
 use chrono::NaiveDateTime;
@@ -13,7 +14,7 @@ use uuid::Uuid;
 
 use super::cursor::{open, seal};
 use super::sql::Sql;
-use super::time::{format_db_time, parse_db_time};
+use super::time::parse_db_time;
 use super::{CursorError, Dialect, Store, StoreError};
 use crate::details::UserType;
 
@@ -167,11 +168,8 @@ impl Store {
         let rows = self.db.query_all_raw(sql.into_statement()).await?;
         let mut keys = Vec::with_capacity(rows.len());
         for row in &rows {
-            let id = self.read_uuid(row, 0)?;
-            let last_seen_text = match self.dialect {
-                Dialect::Sqlite => row.try_get_by_index::<String>(1)?,
-                Dialect::Postgres => format_db_time(row.try_get_by_index::<NaiveDateTime>(1)?),
-            };
+            let id = row.try_get_by_index::<StoredUuid>(0)?.0;
+            let last_seen_text = row.try_get_by_index::<StoredTime>(1)?.text();
             keys.push(UserCursor { last_seen_text, id });
         }
         let has_next = keys.len() as u64 > first;
@@ -270,38 +268,14 @@ impl Store {
         }
     }
 
-    fn read_uuid(&self, row: &QueryResult, index: usize) -> Result<Uuid, StoreError> {
-        match self.dialect {
-            Dialect::Postgres => Ok(row.try_get_by_index::<Uuid>(index)?),
-            Dialect::Sqlite => {
-                let text: String = row.try_get_by_index(index)?;
-                Uuid::parse_str(&text).map_err(|_| StoreError::BadRow {
-                    id: 0,
-                    column: "user_id",
-                    value: text,
-                })
-            }
-        }
-    }
-
     fn decode_user(&self, row: &QueryResult) -> Result<Option<UserRow>, StoreError> {
-        let id = self.read_uuid(row, 0)?;
+        let id = row.try_get_by_index::<StoredUuid>(0)?.0;
         let count: i64 = row.try_get_by_index(3)?;
         if count == 0 {
             return Ok(None);
         }
         let time = |i: usize| -> Result<NaiveDateTime, StoreError> {
-            match self.dialect {
-                Dialect::Postgres => Ok(row.try_get_by_index::<NaiveDateTime>(i)?),
-                Dialect::Sqlite => {
-                    let text: String = row.try_get_by_index(i)?;
-                    parse_db_time(&text).ok_or(StoreError::BadRow {
-                        id: 0,
-                        column: "created_at",
-                        value: text,
-                    })
-                }
-            }
+            Ok(row.try_get_by_index::<StoredTime>(i)?.at)
         };
         let user_type = row.try_get_by_index::<Option<String>>(5)?.and_then(|t| {
             match t.to_ascii_uppercase().as_str() {

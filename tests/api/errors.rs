@@ -257,3 +257,36 @@ on_both_backends! {
         assert!(body["data"]["recordEvent"]["id"].is_string(), "{body}");
     }
 }
+
+/// A stored value that is not what its column holds (SQLite keeps any text) fails every reader
+/// alike: a page, a count grouped by user and the user list all answer `INTERNAL`, none of them
+/// drops the row or reads it as null.
+#[tokio::test]
+async fn a_stored_value_of_the_wrong_shape_fails_every_reader_alike() {
+    let app = TestApp::new(Backend::Sqlite).await;
+    app.insert(&[Row::new("user login", "2026-01-01 10:00:00")])
+        .await;
+    app.sql(
+        "INSERT INTO user_events (user_id, ipaddr, user_agent, event_name, description, created_at) \
+         VALUES ('not-a-uuid', '10.0.0.1', 'ua', 'user login', '{}', '2026-01-01 11:00:00')",
+    )
+    .await;
+    let internal = |body: &Value| body["errors"][0]["extensions"]["code"] == "INTERNAL";
+    for query in [
+        "{ events(first: 10) { edges { node { id userId } } } }",
+        "{ eventCounts(groupBy: [USER]) { userId count } }",
+        "{ users(first: 10) { edges { node { id } } } }",
+    ] {
+        let (_, body) = app.post(json!({ "query": query })).await;
+        assert!(internal(&body), "{query}: {body}");
+    }
+    app.sql("UPDATE user_events SET user_id = NULL, created_at = 'yesterday' WHERE user_id = 'not-a-uuid'")
+        .await;
+    for query in [
+        "{ events(first: 10) { edges { node { id } } } }",
+        "{ eventCounts(groupBy: [], bucket: DAY, timeZone: \"UTC\") { bucketStart count } }",
+    ] {
+        let (_, body) = app.post(json!({ "query": query })).await;
+        assert!(internal(&body), "{query}: {body}");
+    }
+}
