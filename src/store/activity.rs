@@ -88,7 +88,11 @@ impl Store {
              FROM user_events"
         ));
         // Only logins are parsed; logouts need no description.
-        sql.push_parsed_description("description", Some(&login), "parsed");
+        sql.push(
+            &self
+                .dialect
+                .parsed_description("description", Some(&login), "parsed"),
+        );
         sql.push(" WHERE 1 = 1");
         filter.push_conditions(&mut sql, self.dialect);
         sql.push(" AND event_name IN ").bind_list([LOGIN, LOGOUT]);

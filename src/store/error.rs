@@ -24,6 +24,9 @@ pub enum StoreError {
     /// A statement run on the driver directly (bulk loading) failed.
     #[error("database error: {0}")]
     Driver(#[from] sea_orm::sqlx::Error),
+    /// A statement could not be built.
+    #[error("cannot build a statement: {0}")]
+    Build(#[from] sea_orm::sea_query::error::Error),
     /// A page packed by the database could not be read.
     #[error("unreadable page: {0}")]
     BadPage(String),

@@ -2,15 +2,20 @@
 
 use chrono::NaiveDateTime;
 use entity::stored::{StoredTime, StoredUuid};
-use entity::user_events;
-use sea_orm::{ConnectionTrait, FromQueryResult, QueryResult, TransactionTrait};
+use entity::user_events::{self, Column, Entity as UserEvents};
+use sea_orm::sea_query::{
+    Asterisk, Condition, Expr, ExprTrait, Func, InsertStatement, Order, Query,
+};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, Iterable, QueryFilter, QueryOrder,
+    QueryResult, QuerySelect, Select, TransactionTrait,
+};
 use uuid::Uuid;
 
 use super::cursor::Cursor;
 use super::filter::EventFilter;
 use super::report::{CountSource, GroupKey, Grouping};
 use super::sql::Sql;
-use super::time::truncate_to_micros;
 use super::{Dialect, Store, StoreError};
 use crate::catalog::EventCategory;
 
@@ -120,27 +125,24 @@ impl Store {
         // Scan direction: the list's order, or its reverse when taking from the end.
         let ascending = (page.order == SortOrder::Asc) != backward;
 
-        let mut sql = Sql::new(self.dialect);
-        sql.push("SELECT ")
-            .push(COLUMNS)
-            .push(" FROM user_events WHERE 1 = 1");
-        filter.push_conditions(&mut sql, self.dialect);
+        let mut select = UserEvents::find().filter(filter.condition(self.dialect));
         // "after" lies behind the list's start, "before" beyond its end.
         let list_ascending = page.order == SortOrder::Asc;
         if let Some(after) = &page.after {
-            self.push_key_bound(&mut sql, if list_ascending { ">" } else { "<" }, after);
+            select = select.filter(self.key_bound(after, list_ascending));
         }
         if let Some(before) = &page.before {
-            self.push_key_bound(&mut sql, if list_ascending { "<" } else { ">" }, before);
+            select = select.filter(self.key_bound(before, !list_ascending));
         }
-        sql.push(if ascending {
-            " ORDER BY created_at ASC, id ASC LIMIT "
-        } else {
-            " ORDER BY created_at DESC, id DESC LIMIT "
-        });
-        sql.bind(i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX));
-
-        let mut rows = self.fetch_rows(sql).await?;
+        let order = if ascending { Order::Asc } else { Order::Desc };
+        let mut rows = self
+            .fetch(
+                select
+                    .order_by(Column::CreatedAt, order.clone())
+                    .order_by(Column::Id, order)
+                    .limit(limit.saturating_add(1)),
+            )
+            .await?;
         let more = rows.len() as u64 > limit;
         rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
         if backward {
@@ -161,24 +163,22 @@ impl Store {
 
     /// How many events match `filter`.
     pub async fn count_events(&self, filter: &EventFilter) -> Result<i64, StoreError> {
-        let mut sql = Sql::new(self.dialect);
-        sql.push("SELECT COUNT(*) FROM user_events WHERE 1 = 1");
-        filter.push_conditions(&mut sql, self.dialect);
-        let row = self.db.query_one_raw(sql.into_statement()).await?;
-        Ok(match row {
-            Some(row) => row.try_get_by_index::<i64>(0)?,
-            None => 0,
-        })
+        let count = UserEvents::find()
+            .select_only()
+            .expr(Func::count(Expr::col(Asterisk)))
+            .filter(filter.condition(self.dialect))
+            .into_tuple::<i64>()
+            .one(&self.db)
+            .await?;
+        Ok(count.unwrap_or(0))
     }
 
     /// One event by id.
     pub async fn event(&self, id: i64) -> Result<Option<EventRow>, StoreError> {
-        let mut sql = Sql::new(self.dialect);
-        sql.push("SELECT ")
-            .push(COLUMNS)
-            .push(" FROM user_events WHERE id = ")
-            .bind(id);
-        Ok(self.fetch_rows(sql).await?.pop())
+        Ok(UserEvents::find_by_id(id)
+            .one(&self.db)
+            .await?
+            .map(EventRow::from))
     }
 
     /// Events per category, count descending then category name; only categories with events.
@@ -219,10 +219,13 @@ impl Store {
 
     /// Whether `user_events` has no rows.
     pub async fn is_empty(&self) -> Result<bool, StoreError> {
-        let mut sql = Sql::new(self.dialect);
-        sql.push("SELECT id FROM user_events LIMIT 1");
-        let row = self.db.query_one_raw(sql.into_statement()).await?;
-        Ok(row.is_none())
+        let first = UserEvents::find()
+            .select_only()
+            .column(Column::Id)
+            .into_tuple::<i64>()
+            .one(&self.db)
+            .await?;
+        Ok(first.is_none())
     }
 
     /// Inserts rows in one transaction, in batches; returns how many were inserted.
@@ -230,8 +233,8 @@ impl Store {
         let tx = self.db.begin().await?;
         let mut inserted = 0;
         for batch in rows.chunks(INSERT_BATCH) {
-            let sql = self.insert_statement(batch, false);
-            inserted += tx.execute_raw(sql.into_statement()).await?.rows_affected();
+            let insert = self.insert_statement(batch)?;
+            inserted += tx.execute(&insert).await?.rows_affected();
         }
         tx.commit().await?;
         Ok(inserted)
@@ -243,8 +246,9 @@ impl Store {
         let tx = self.db.begin().await?;
         let mut stored = Vec::with_capacity(rows.len());
         for batch in rows.chunks(INSERT_BATCH) {
-            let sql = self.insert_statement(batch, true);
-            for row in tx.query_all_raw(sql.into_statement()).await? {
+            let mut insert = self.insert_statement(batch)?;
+            insert.returning(Query::returning().columns(Column::iter()));
+            for row in tx.query_all(&insert).await? {
                 stored.push(decode_row(&row)?);
             }
         }
@@ -254,33 +258,41 @@ impl Store {
         Ok(stored)
     }
 
-    fn insert_statement(&self, batch: &[NewEventRow], returning: bool) -> Sql {
-        let mut sql = Sql::new(self.dialect);
-        sql.push("INSERT INTO user_events (user_id, ipaddr, user_agent, event_name, description, created_at) VALUES ");
-        for (i, row) in batch.iter().enumerate() {
-            if i > 0 {
-                sql.push(", ");
-            }
-            sql.bind_list(self.dialect.event_values(row));
+    /// `INSERT INTO user_events (...) VALUES (...), ...` of a batch, as this backend stores it.
+    fn insert_statement(&self, batch: &[NewEventRow]) -> Result<InsertStatement, StoreError> {
+        let mut insert = Query::insert();
+        insert.into_table(UserEvents).columns([
+            Column::UserId,
+            Column::Ipaddr,
+            Column::UserAgent,
+            Column::EventName,
+            Column::Description,
+            Column::CreatedAt,
+        ]);
+        for row in batch {
+            insert.values(self.dialect.event_values(row).map(Expr::from))?;
         }
-        if returning {
-            sql.push(" RETURNING ").push(COLUMNS);
-        }
-        sql
+        Ok(insert)
     }
 
-    fn push_key_bound(&self, sql: &mut Sql, op: &str, cursor: &Cursor) {
-        sql.push(" AND (created_at, id) ").push(op).push(" (");
-        match self.dialect {
-            Dialect::Sqlite => sql.bind(cursor.at_text.clone()),
-            Dialect::Postgres => sql.bind(cursor.at),
-        };
-        sql.push(", ").bind(cursor.id).push(")");
+    /// `(created_at, id) > cursor` when `beyond_in_ascending`, else `<`.
+    fn key_bound(&self, cursor: &Cursor, beyond_in_ascending: bool) -> Expr {
+        let key = Expr::tuple([Expr::col(Column::CreatedAt), Expr::col(Column::Id)]);
+        let position = Expr::tuple([
+            Expr::val(self.dialect.position(cursor.at, &cursor.at_text)),
+            Expr::val(cursor.id),
+        ]);
+        if beyond_in_ascending {
+            key.gt(position)
+        } else {
+            key.lt(position)
+        }
     }
 
-    pub(super) async fn fetch_rows(&self, sql: Sql) -> Result<Vec<EventRow>, StoreError> {
-        let results = self.db.query_all_raw(sql.into_statement()).await?;
-        results.iter().map(decode_row).collect()
+    /// The rows of a select over `user_events`.
+    async fn fetch(&self, select: Select<UserEvents>) -> Result<Vec<EventRow>, StoreError> {
+        let rows = select.all(&self.db).await?;
+        Ok(rows.into_iter().map(EventRow::from).collect())
     }
 }
 
@@ -313,15 +325,14 @@ impl Store {
         filter: &EventFilter,
         limit: u64,
     ) -> Result<Vec<EventRow>, StoreError> {
-        let mut sql = Sql::new(self.dialect);
-        sql.push("SELECT ")
-            .push(COLUMNS)
-            .push(" FROM user_events WHERE id > ")
-            .bind(after);
-        filter.push_conditions(&mut sql, self.dialect);
-        sql.push(" ORDER BY id LIMIT ")
-            .bind(i64::try_from(limit).unwrap_or(i64::MAX));
-        self.fetch_rows(sql).await
+        self.fetch(
+            UserEvents::find()
+                .filter(Column::Id.gt(after))
+                .filter(filter.condition(self.dialect))
+                .order_by_asc(Column::Id)
+                .limit(limit),
+        )
+        .await
     }
 
     /// Like [`Store::events_after`], for reading the whole table out. SQLite hands the page
@@ -343,8 +354,8 @@ impl Store {
         )
         .push(COLUMNS)
         .push(" FROM user_events WHERE id > ")
-        .bind(after);
-        filter.push_conditions(&mut sql, self.dialect);
+        .bind(after)
+        .push_and(filter.condition(self.dialect));
         sql.push(" ORDER BY id LIMIT ")
             .bind(i64::try_from(limit).unwrap_or(i64::MAX))
             .push(")");
@@ -396,16 +407,14 @@ impl Store {
         up_to: i64,
         limit: u64,
     ) -> Result<Vec<EventRow>, StoreError> {
-        let mut sql = Sql::new(self.dialect);
-        sql.push("SELECT ")
-            .push(COLUMNS)
-            .push(" FROM user_events WHERE id > ")
-            .bind(after)
-            .push(" AND id <= ")
-            .bind(up_to)
-            .push(" ORDER BY id LIMIT ")
-            .bind(i64::try_from(limit).unwrap_or(i64::MAX));
-        self.fetch_rows(sql).await
+        self.fetch(
+            UserEvents::find()
+                .filter(Column::Id.gt(after))
+                .filter(Column::Id.lte(up_to))
+                .order_by_asc(Column::Id)
+                .limit(limit),
+        )
+        .await
     }
 
     /// The largest id of the events matching `filter` at or below `up_to`; 0 when none.
@@ -414,26 +423,28 @@ impl Store {
         filter: &EventFilter,
         up_to: i64,
     ) -> Result<i64, StoreError> {
-        let mut sql = Sql::new(self.dialect);
-        sql.push("SELECT MAX(id) FROM user_events WHERE id <= ")
-            .bind(up_to);
-        filter.push_conditions(&mut sql, self.dialect);
-        let row = self.db.query_one_raw(sql.into_statement()).await?;
-        Ok(match row {
-            Some(row) => row.try_get_by_index::<Option<i64>>(0)?.unwrap_or(0),
-            None => 0,
-        })
+        self.largest_id(
+            Condition::all()
+                .add(Column::Id.lte(up_to))
+                .add(filter.condition(self.dialect)),
+        )
+        .await
     }
 
     /// The largest id stored (0 when there is none).
     pub async fn max_id(&self) -> Result<i64, StoreError> {
-        let mut sql = Sql::new(self.dialect);
-        sql.push("SELECT MAX(id) FROM user_events");
-        let row = self.db.query_one_raw(sql.into_statement()).await?;
-        Ok(match row {
-            Some(row) => row.try_get_by_index::<Option<i64>>(0)?.unwrap_or(0),
-            None => 0,
-        })
+        self.largest_id(Condition::all()).await
+    }
+
+    async fn largest_id(&self, condition: Condition) -> Result<i64, StoreError> {
+        let largest = UserEvents::find()
+            .select_only()
+            .expr(Func::max(Expr::col(Column::Id)))
+            .filter(condition)
+            .into_tuple::<Option<i64>>()
+            .one(&self.db)
+            .await?;
+        Ok(largest.flatten().unwrap_or(0))
     }
 }
 
@@ -466,24 +477,5 @@ impl Store {
             Some(row) => row.try_get_by_index::<i64>(0)? > 0,
             None => false,
         })
-    }
-}
-
-impl Dialect {
-    /// A new event's values in the order `user_id, ipaddr, user_agent, event_name,
-    /// description, created_at`, as this backend stores them.
-    pub(crate) fn event_values(self, row: &NewEventRow) -> [sea_orm::Value; 6] {
-        let user_id = match row.user_id {
-            Some(id) => self.uuid(id),
-            None => StoredUuid::null(self.backend()),
-        };
-        [
-            user_id,
-            row.ipaddr.clone().into(),
-            row.user_agent.clone().into(),
-            row.event_name.clone().into(),
-            row.description.clone().into(),
-            self.time(truncate_to_micros(row.created_at)),
-        ]
     }
 }

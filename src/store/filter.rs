@@ -3,11 +3,12 @@
 use chrono::{NaiveDateTime, Timelike};
 use uuid::Uuid;
 
-use super::Dialect;
-use super::EventRow;
+use entity::user_events::Column;
+use sea_orm::sea_query::{Alias, Condition, Expr, ExprTrait};
+
 use super::sql::Sql;
+use super::{Dialect, EventRow};
 use crate::catalog::{EventCategory, EventKind, known_names};
-use entity::stored::{StoredTime, StoredUuid};
 
 /// Which events to consider. Fields combine with AND; a list matches any of its values and an
 /// empty list matches nothing.
@@ -39,23 +40,6 @@ pub struct EventFilter {
 
 /// The address that marks an internal component.
 pub const INTERNAL_ADDRESS: &str = "127.0.0.1";
-
-impl Dialect {
-    /// A UUID as this backend stores it.
-    pub(crate) fn uuid(self, id: Uuid) -> sea_orm::Value {
-        StoredUuid::bind(id, self.backend())
-    }
-
-    /// A UTC time as a bound to compare stored times with ([`StoredTime::bound`]).
-    pub(crate) fn bound(self, t: NaiveDateTime) -> sea_orm::Value {
-        StoredTime::bound(t, self.backend())
-    }
-
-    /// A UTC time as this backend stores it.
-    pub(crate) fn time(self, t: NaiveDateTime) -> sea_orm::Value {
-        StoredTime::bind(t, self.backend())
-    }
-}
 
 impl EventFilter {
     /// Appends ` AND ...` for every set field (nothing when the filter is empty).
@@ -113,90 +97,65 @@ impl EventFilter {
 
     /// As [`EventFilter::push_conditions`], with the time bounds on `time_column`.
     pub(crate) fn push_conditions_on(&self, sql: &mut Sql, dialect: Dialect, time_column: &str) {
+        sql.push_and(self.condition_on(dialect, time_column));
+    }
+
+    /// The filter as one condition over `user_events` (every set field, ANDed).
+    pub(crate) fn condition(&self, dialect: Dialect) -> Condition {
+        self.condition_on(dialect, "created_at")
+    }
+
+    /// As [`EventFilter::condition`], with the time bounds on `time_column`.
+    pub(crate) fn condition_on(&self, dialect: Dialect, time_column: &str) -> Condition {
+        let mut all = Condition::all();
         if let Some(names) = self.within_names {
-            sql.push(" AND ");
-            push_in(sql, "event_name", names.iter().copied());
+            all = all.add(col(Column::EventName).is_in(names.iter().copied()));
         }
         if let Some(categories) = &self.categories {
-            sql.push(" AND ");
-            push_name_set(
-                sql,
+            all = all.add(name_set(
                 categories.contains(&EventCategory::Other),
                 categories.iter().flat_map(|c| c.event_names()),
-            );
+            ));
         }
         if let Some(kinds) = &self.kinds {
-            sql.push(" AND ");
-            push_name_set(
-                sql,
+            all = all.add(name_set(
                 kinds.contains(&EventKind::Unknown),
                 kinds.iter().filter_map(|k| k.event_name()),
-            );
+            ));
         }
         if let Some(names) = &self.event_names {
-            sql.push(" AND ");
-            push_in(sql, "event_name", names.iter().cloned());
+            all = all.add(col(Column::EventName).is_in(names.iter().cloned()));
         }
         if let Some(ids) = &self.user_ids {
-            sql.push(" AND ");
-            push_in(sql, "user_id", ids.iter().map(|id| dialect.uuid(*id)));
+            all = all.add(col(Column::UserId).is_in(ids.iter().map(|id| dialect.uuid(*id))));
         }
         if let Some(names) = &self.usernames {
-            sql.push(" AND ");
-            if names.is_empty() {
-                sql.push("1 = 0");
+            all = all.add(if names.is_empty() {
+                nothing()
             } else {
-                match dialect {
-                    Dialect::Sqlite => sql.push(
-                        "json_valid(description) AND json_type(description, '$.username') = 'text' \
-                         AND json_extract(description, '$.username') IN ",
-                    ),
-                    // A cheap text test first: the guarded JSON parse runs only where the key may be.
-                    Dialect::Postgres => sql
-                        .push_may_have_keys("description", &["username"])
-                        .push(" AND user_events_json_text(description, 'username') IN "),
-                };
-                sql.bind_list(names.iter().cloned());
-            }
+                dialect
+                    .json_text_where_present(DESCRIPTION, "username")
+                    .is_in(names.iter().cloned())
+            });
         }
         if let Some(ip) = &self.ip_address {
-            sql.push(" AND ipaddr = ").bind(ip.clone());
+            all = all.add(col(Column::Ipaddr).eq(ip.clone()));
         }
         match self.internal {
-            Some(true) => {
-                sql.push(" AND ipaddr = ").bind(INTERNAL_ADDRESS);
-            }
-            Some(false) => {
-                sql.push(" AND ipaddr <> ").bind(INTERNAL_ADDRESS);
-            }
+            Some(true) => all = all.add(col(Column::Ipaddr).eq(INTERNAL_ADDRESS)),
+            Some(false) => all = all.add(col(Column::Ipaddr).ne(INTERNAL_ADDRESS)),
             None => {}
         }
         if let Some(from) = self.from {
-            sql.push(" AND ")
-                .push(time_column)
-                .push(" >= ")
-                .bind(dialect.bound(from));
+            all = all.add(Expr::col(Alias::new(time_column)).gte(dialect.bound(from)));
         }
         if let Some(to) = self.to {
-            sql.push(" AND ")
-                .push(time_column)
-                .push(" < ")
-                .bind(dialect.bound(to));
+            all = all.add(Expr::col(Alias::new(time_column)).lt(dialect.bound(to)));
         }
         if let Some(needle) = &self.search {
-            // ASCII case folding on both backends, so that both give the same answer.
-            let needle = needle.to_ascii_lowercase();
-            match dialect {
-                Dialect::Sqlite => sql.push(" AND instr(lower(description), ").bind(needle),
-                Dialect::Postgres => sql
-                    .push(
-                        " AND strpos(translate(description, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', \
-                         'abcdefghijklmnopqrstuvwxyz'), ",
-                    )
-                    .bind(needle),
-            };
-            sql.push(") > 0");
+            all = all.add(dialect.contains_folded(DESCRIPTION, needle));
         }
+        all
     }
 }
 
@@ -206,46 +165,29 @@ fn any_of<T>(list: &Option<Vec<T>>, test: impl Fn(&T) -> bool) -> bool {
 }
 
 /// `event_name IN (names)`, or `NOT IN (every known name)` for the unlisted, or both ORed.
-fn push_name_set(sql: &mut Sql, include_unknown: bool, names: impl Iterator<Item = &'static str>) {
+fn name_set(include_unknown: bool, names: impl Iterator<Item = &'static str>) -> Condition {
     let mut names: Vec<&'static str> = names.collect();
     names.sort_unstable();
     names.dedup();
+    let listed = || col(Column::EventName).is_in(names.iter().copied());
+    let unlisted = || col(Column::EventName).is_not_in(known_names());
     match (names.is_empty(), include_unknown) {
-        (true, false) => {
-            sql.push("1 = 0");
-        }
-        (false, false) => push_in(sql, "event_name", names),
-        (true, true) => {
-            sql.push("event_name NOT IN ").bind_list(known_names());
-        }
-        (false, true) => {
-            sql.push("(");
-            push_in(sql, "event_name", names);
-            sql.push(" OR event_name NOT IN ").bind_list(known_names());
-            sql.push(")");
-        }
+        (true, false) => Condition::all().add(nothing()),
+        (false, false) => Condition::all().add(listed()),
+        (true, true) => Condition::all().add(unlisted()),
+        (false, true) => Condition::any().add(listed()).add(unlisted()),
     }
 }
 
-/// `column = v` for one value, `column IN (v1, ...)` for several, false for none.
-fn push_in<V: Into<sea_orm::Value>>(
-    sql: &mut Sql,
-    column: &str,
-    values: impl IntoIterator<Item = V>,
-) {
-    let values: Vec<sea_orm::Value> = values.into_iter().map(Into::into).collect();
-    match values.len() {
-        0 => {
-            sql.push("1 = 0");
-        }
-        1 => {
-            sql.push(column).push(" = ");
-            for v in values {
-                sql.bind(v);
-            }
-        }
-        _ => {
-            sql.push(column).push(" IN ").bind_list(values);
-        }
-    }
+/// An unqualified `user_events` column (statements over a join or a rollup name it alike).
+fn col(column: Column) -> Expr {
+    Expr::col(column)
 }
+
+/// A condition no row meets.
+fn nothing() -> Expr {
+    Expr::cust("1 = 0")
+}
+
+/// The description column, as the backend's fragments name it.
+const DESCRIPTION: &str = "description";

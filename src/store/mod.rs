@@ -6,6 +6,7 @@
 
 mod access;
 mod activity;
+mod backend;
 mod cursor;
 mod error;
 mod events;
@@ -28,6 +29,7 @@ use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
 
 pub use access::{AccessEntry, AccessFilter};
 pub use activity::{LoginRow, Span};
+pub use backend::Dialect;
 pub use cursor::{Cursor, CursorError};
 pub use error::StoreError;
 pub use events::{EventRow, NewEventRow, Page, PageRequest, SortOrder};
@@ -42,25 +44,6 @@ pub use time::{
 pub use tokens::{NewToken, TokenRow};
 pub use users::{UserCursor, UserPage, UserRow};
 pub use zone::parse_zone;
-
-/// The two supported backends.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum Dialect {
-    /// SQLite: `user_id` and `created_at` are TEXT.
-    Sqlite,
-    /// PostgreSQL: `user_id` is `uuid`, `created_at` is `timestamp`.
-    Postgres,
-}
-
-impl Dialect {
-    /// sea-orm's name for this backend.
-    pub fn backend(self) -> sea_orm::DbBackend {
-        match self {
-            Dialect::Sqlite => sea_orm::DbBackend::Sqlite,
-            Dialect::Postgres => sea_orm::DbBackend::Postgres,
-        }
-    }
-}
 
 /// How to open the database.
 #[derive(Clone, Debug)]

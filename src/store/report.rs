@@ -15,6 +15,7 @@ use jiff::tz::TimeZone;
 use sea_orm::{ConnectionTrait, QueryResult};
 use uuid::Uuid;
 
+use super::backend::may_have_keys;
 use super::filter::EventFilter;
 use super::sql::Sql;
 use super::time::{FIRST_INSTANT, LAST_INSTANT, format_db_time};
@@ -484,7 +485,11 @@ impl<'a> Shape<'a> {
         }
         sql.push(" FROM ").push(self.source.table);
         if measure == Measure::Usage {
-            sql.push_parsed_description("description", None, "parsed");
+            sql.push(
+                &self
+                    .dialect
+                    .parsed_description("description", None, "parsed"),
+            );
         }
         sql.push(" WHERE 1 = 1");
         filter.push_conditions_on(&mut sql, self.dialect, self.source.time);
@@ -716,7 +721,7 @@ impl<'a> Shape<'a> {
             ),
             Dialect::Postgres => sql
                 .push(" AND ")
-                .push_may_have_keys("description", &["cpu", "memory", "gpu"])
+                .push(&may_have_keys("description", &["cpu", "memory", "gpu"]))
                 .push(
                     " AND (jsonb_typeof(j -> 'cpu') = 'number' OR jsonb_typeof(j -> 'memory') = 'number' \
                  OR (jsonb_typeof(j -> 'gpu') = 'number' \

@@ -115,7 +115,11 @@ impl Store {
         sql.push(" AS rid, ");
         self.push_json_text(&mut sql, "to");
         sql.push(" AS st FROM user_events");
-        sql.push_parsed_description("description", None, "parsed");
+        sql.push(
+            &self
+                .dialect
+                .parsed_description("description", None, "parsed"),
+        );
         sql.push(" WHERE event_name IN ").bind_list(names);
         sql.push(" AND created_at <= ")
             .bind(self.dialect.time(as_of));

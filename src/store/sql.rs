@@ -4,6 +4,11 @@
 //! conditions, one placeholder per list value rather than one array, which PostgreSQL's generic
 //! plans handle badly), and binds values through sea-orm.
 
+use std::fmt;
+
+use sea_orm::sea_query::{
+    Condition, Expr, PostgresQueryBuilder, QueryBuilder, SqlWriter, SqliteQueryBuilder,
+};
 use sea_orm::{Statement, Value};
 
 use super::Dialect;
@@ -44,43 +49,16 @@ impl Sql {
         self
     }
 
-    /// On PostgreSQL, appends ` CROSS JOIN LATERAL (...) AS {alias}` that gives each row its
-    /// description parsed as `j` (NULL when it is not a JSON object), parsed only where `when`
-    /// holds if given; nothing on SQLite, whose JSON functions read the text directly.
-    ///
-    /// `OFFSET 0` keeps the subquery from being pulled up into the outer query: pulled up,
-    /// PostgreSQL parses the description again for every expression that uses `j`, which
-    /// measured 2.7x slower for the login report on 1M events.
-    pub(crate) fn push_parsed_description(
-        &mut self,
-        column: &str,
-        when: Option<&str>,
-        alias: &str,
-    ) -> &mut Sql {
-        if self.dialect == Dialect::Postgres {
-            let parse = format!("user_events_jsonb({column})");
-            let parsed = match when {
-                Some(condition) => format!("CASE WHEN {condition} THEN {parse} END"),
-                None => parse,
-            };
-            self.text.push_str(&format!(
-                " CROSS JOIN LATERAL (SELECT {parsed} AS j OFFSET 0) AS {alias}"
-            ));
+    /// Appends ` AND condition`; nothing when the condition is empty.
+    pub(crate) fn push_and(&mut self, condition: Condition) -> &mut Sql {
+        if !condition.is_empty() {
+            self.text.push_str(" AND ");
+            let expr = Expr::from(condition);
+            match self.dialect {
+                Dialect::Sqlite => SqliteQueryBuilder.prepare_expr(&expr, self),
+                Dialect::Postgres => PostgresQueryBuilder.prepare_expr(&expr, self),
+            }
         }
-        self
-    }
-
-    /// PostgreSQL: appends a cheap text test that holds for every description that may have
-    /// one of `keys` as a JSON key, so that the costly guarded parse runs only there. A key is
-    /// either spelled out in the text or written with `\u` escapes; both pass.
-    pub(crate) fn push_may_have_keys(&mut self, column: &str, keys: &[&str]) -> &mut Sql {
-        self.text.push('(');
-        for key in keys {
-            self.text
-                .push_str(&format!("strpos({column}, '{key}') > 0 OR "));
-        }
-        self.text
-            .push_str(&format!("strpos({column}, E'\\\\u') > 0)"));
         self
     }
 
@@ -100,7 +78,37 @@ impl Sql {
         self
     }
 
+    /// The text of SQL that binds no value, to be embedded in another statement.
+    pub(crate) fn into_text(self) -> String {
+        debug_assert!(self.values.is_empty(), "embedded SQL binds no value");
+        self.text
+    }
+
     pub(crate) fn into_statement(self) -> Statement {
         Statement::from_sql_and_values(self.dialect.backend(), self.text, self.values)
+    }
+}
+
+/// Lets sea-query write an expression into the text, its values bound here.
+impl SqlWriter for Sql {
+    fn push_param<T: QueryBuilder>(&mut self, value: Value, _: &T) {
+        self.bind(value);
+    }
+
+    fn as_writer(&mut self) -> &mut dyn fmt::Write {
+        self
+    }
+}
+
+impl fmt::Write for Sql {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        self.text.push_str(text);
+        Ok(())
+    }
+}
+
+impl fmt::Display for Sql {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
     }
 }

@@ -12,6 +12,7 @@ use chrono::NaiveDateTime;
 use sea_orm::{ConnectionTrait, QueryResult};
 use uuid::Uuid;
 
+use super::backend::may_have_keys;
 use super::cursor::{open, seal};
 use super::sql::Sql;
 use super::time::parse_db_time;
@@ -136,29 +137,18 @@ impl Store {
         }
         if let Some(needle) = search {
             sql.push(" AND ");
-            let fold = match self.dialect {
-                Dialect::Sqlite => "lower(",
-                Dialect::Postgres => "translate(",
-            };
-            let fold_tail = match self.dialect {
-                Dialect::Sqlite => ")",
-                Dialect::Postgres => {
-                    ", 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')"
-                }
-            };
-            let position = match self.dialect {
-                Dialect::Sqlite => "instr(",
-                Dialect::Postgres => "strpos(",
-            };
-            sql.push(position).push(fold);
-            sql.push("(SELECT ");
-            self.push_key_value(&mut sql, "username");
-            sql.push(" FROM user_events e");
-            self.push_json_join(&mut sql);
-            sql.push(" WHERE e.user_id = s.id AND ");
-            self.push_key_present(&mut sql, "username", None);
-            sql.push(" ORDER BY e.created_at DESC, e.id DESC LIMIT 1)");
-            sql.push(fold_tail)
+            let mut newest = Sql::new(self.dialect);
+            newest.push("(SELECT ");
+            self.push_key_value(&mut newest, "username");
+            newest.push(" FROM user_events e");
+            self.push_json_join(&mut newest);
+            newest.push(" WHERE e.user_id = s.id AND ");
+            self.push_key_present(&mut newest, "username", None);
+            newest.push(" ORDER BY e.created_at DESC, e.id DESC LIMIT 1)");
+            let username = self.dialect.fold_ascii(&newest.into_text());
+            sql.push(self.dialect.position_function())
+                .push("(")
+                .push(&username)
                 .push(", ")
                 .bind(needle.to_ascii_lowercase())
                 .push(") > 0");
@@ -230,7 +220,7 @@ impl Store {
 
     /// On PostgreSQL, the guarded parse of `e.description` as `j`.
     fn push_json_join(&self, sql: &mut Sql) {
-        sql.push_parsed_description("e.description", None, "p");
+        sql.push(&self.dialect.parsed_description("e.description", None, "p"));
     }
 
     /// A string key of `e.description` (NULL when absent or not a string).
@@ -251,7 +241,7 @@ impl Store {
     fn push_key_present(&self, sql: &mut Sql, key: &str, allowed: Option<&[&str]>) {
         if self.dialect == Dialect::Postgres {
             // A cheap text test before the parse.
-            sql.push_may_have_keys("e.description", &[key])
+            sql.push(&may_have_keys("e.description", &[key]))
                 .push(" AND ");
         }
         match allowed {
