@@ -8,7 +8,7 @@ use sea_orm::ConnectionTrait;
 use super::filter::EventFilter;
 use super::report::{Shape, row_limit};
 use super::sql::Sql;
-use super::{Dialect, Store, StoreError, TimeBucket};
+use super::{Store, StoreError, TimeBucket};
 
 /// Logins and logouts in one bucket.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -66,17 +66,10 @@ impl Store {
         let mut grouped = Vec::new();
         sql.push("SELECT ");
         shape.push_bucket_columns(&mut sql, bucket, &mut grouped);
-        let method = match self.dialect {
-            Dialect::Sqlite => {
-                "(CASE WHEN json_valid(description) THEN CASE \
-                 WHEN json_type(description, '$.auth_method') = 'text' \
-                 THEN upper(trim(json_extract(description, '$.auth_method'))) END END)"
-            }
-            Dialect::Postgres => {
-                "upper(trim(CASE WHEN jsonb_typeof(j -> 'auth_method') = 'string' \
-                 THEN j ->> 'auth_method' END))"
-            }
-        };
+        let method = format!(
+            "upper(trim({}))",
+            self.dialect.json_string("description", "auth_method")
+        );
         let login = format!("event_name = '{LOGIN}'");
         sql.push(&format!(
             "COUNT(CASE WHEN {login} THEN 1 END), \

@@ -11,7 +11,8 @@ use sea_orm::sea_query::Expr;
 use uuid::Uuid;
 
 use super::events::NewEventRow;
-use super::time::truncate_to_micros;
+use super::report::TimeBucket;
+use super::time::{format_db_time, truncate_to_micros};
 
 /// The two supported backends.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -120,6 +121,181 @@ impl Dialect {
                 "(CASE WHEN {} THEN user_events_json_text({column}, '{key}') END)",
                 may_have_keys(column, &[key])
             )),
+        }
+    }
+
+    // Readers of one key of a description. Each gives NULL when the description is not a JSON
+    // object or the key holds another type. On SQLite they read the text; on PostgreSQL they
+    // read the row's parsed description `j`, which `parsed_description` brings into scope.
+
+    /// The string under `key` of `column`.
+    pub(crate) fn json_string(self, column: &str, key: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!(
+                "(CASE WHEN json_valid({column}) THEN CASE \
+                 WHEN json_type({column}, '$.{key}') = 'text' \
+                 THEN json_extract({column}, '$.{key}') END END)"
+            ),
+            Dialect::Postgres => {
+                format!("(CASE WHEN jsonb_typeof(j -> '{key}') = 'string' THEN j ->> '{key}' END)")
+            }
+        }
+    }
+
+    /// The string or the integer under `key` of `column`, as text (an identifier).
+    pub(crate) fn json_id(self, column: &str, key: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!(
+                "(CASE WHEN json_valid({column}) THEN CASE \
+                 WHEN json_type({column}, '$.{key}') IN ('integer', 'text') \
+                 THEN CAST(json_extract({column}, '$.{key}') AS TEXT) END END)"
+            ),
+            Dialect::Postgres => format!(
+                "(CASE WHEN jsonb_typeof(j -> '{key}') = 'string' THEN j ->> '{key}' \
+                 WHEN jsonb_typeof(j -> '{key}') = 'number' \
+                 AND (j ->> '{key}') ~ '^-?[0-9]+$' THEN j ->> '{key}' END)"
+            ),
+        }
+    }
+
+    /// The number under `key` of `column`, as a float.
+    pub(crate) fn json_number(self, column: &str, key: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!(
+                "(CASE WHEN json_valid({column}) THEN CASE \
+                 WHEN json_type({column}, '$.{key}') IN ('integer', 'real') \
+                 THEN json_extract({column}, '$.{key}') END END)"
+            ),
+            Dialect::Postgres => format!(
+                "(CASE WHEN jsonb_typeof(j -> '{key}') = 'number' THEN (j ->> '{key}')::float8 END)"
+            ),
+        }
+    }
+
+    /// The whole number under `key` of `column` (an integer, or a number without a fraction),
+    /// as an integer.
+    pub(crate) fn json_whole_number(self, column: &str, key: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!(
+                "(CASE WHEN json_valid({column}) THEN CASE \
+                 WHEN json_type({column}, '$.{key}') = 'integer' \
+                 THEN json_extract({column}, '$.{key}') \
+                 WHEN json_type({column}, '$.{key}') = 'real' \
+                 AND json_extract({column}, '$.{key}') = CAST(json_extract({column}, '$.{key}') AS INTEGER) \
+                 THEN CAST(json_extract({column}, '$.{key}') AS INTEGER) END END)"
+            ),
+            Dialect::Postgres => format!(
+                "(CASE WHEN jsonb_typeof(j -> '{key}') = 'number' \
+                 AND (j ->> '{key}')::numeric = trunc((j ->> '{key}')::numeric) \
+                 THEN (j ->> '{key}')::numeric END)"
+            ),
+        }
+    }
+
+    /// Whether `key` of `column` holds `true`, as a boolean.
+    pub(crate) fn json_is_true(self, column: &str, key: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!(
+                "(CASE WHEN json_valid({column}) THEN \
+                 COALESCE(json_type({column}, '$.{key}') = 'true', 0) ELSE 0 END)"
+            ),
+            Dialect::Postgres => format!("COALESCE(j -> '{key}' = 'true'::jsonb, false)"),
+        }
+    }
+
+    /// The sum of a float expression over a group, 0 for none.
+    pub(crate) fn float_total(self, expression: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!("TOTAL({expression})"),
+            Dialect::Postgres => format!("COALESCE(SUM({expression}), 0)::float8"),
+        }
+    }
+
+    /// The sum of an integer expression over a group, 0 for none.
+    pub(crate) fn integer_total(self, expression: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!("COALESCE(SUM({expression}), 0)"),
+            Dialect::Postgres => format!("COALESCE(SUM({expression}), 0)::bigint"),
+        }
+    }
+
+    /// Whether the description may hold one of `keys`, as a cheap test before the parse: on
+    /// PostgreSQL, [`may_have_keys`]; always true on SQLite, whose readers need no parse.
+    pub(crate) fn may_have_keys(self, column: &str, keys: &[&str]) -> String {
+        match self {
+            Dialect::Sqlite => "1 = 1".into(),
+            Dialect::Postgres => may_have_keys(column, keys),
+        }
+    }
+
+    /// An integer expression read back as 64 bits (integer literals are 32-bit on PostgreSQL).
+    pub(crate) fn bigint(self, expression: &str) -> String {
+        match self {
+            Dialect::Sqlite => expression.to_owned(),
+            Dialect::Postgres => format!("({expression})::bigint"),
+        }
+    }
+
+    /// `=` that holds for two NULLs too.
+    pub(crate) fn same(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => " IS ",
+            Dialect::Postgres => " IS NOT DISTINCT FROM ",
+        }
+    }
+
+    /// What follows a text sort key so that text sorts by bytes, as SQLite does.
+    pub(crate) fn byte_order(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "",
+            Dialect::Postgres => " COLLATE \"C\"",
+        }
+    }
+
+    /// A time as an SQL literal compared with stored times (the server's own formatting:
+    /// digits and separators only).
+    pub(crate) fn time_literal(self, t: NaiveDateTime) -> String {
+        let text = format_db_time(t);
+        match self {
+            Dialect::Sqlite => format!("'{text}'"),
+            Dialect::Postgres => format!("TIMESTAMP '{text}'"),
+        }
+    }
+
+    /// The local start of the bucket of `time` shifted by `offset` seconds (an SQL
+    /// expression, or `None` when every offset is 0): text `YYYY-MM-DD[ HH:MM:SS]` on SQLite, a
+    /// timestamp on PostgreSQL.
+    pub(crate) fn bucket_start(
+        self,
+        bucket: TimeBucket,
+        time: &str,
+        offset: Option<&str>,
+    ) -> String {
+        match self {
+            Dialect::Sqlite => {
+                let (head, tail) = match bucket {
+                    TimeBucket::Hour => ("strftime('%Y-%m-%d %H:00:00', ", ")"),
+                    TimeBucket::Day => ("date(", ")"),
+                    TimeBucket::Week => ("date(", ", '-6 days', 'weekday 1')"),
+                    TimeBucket::Month => ("strftime('%Y-%m-01', ", ")"),
+                };
+                let offset = offset.unwrap_or("0");
+                format!("{head}datetime({time}, {offset} || ' seconds'){tail}")
+            }
+            Dialect::Postgres => {
+                let unit = match bucket {
+                    TimeBucket::Hour => "hour",
+                    TimeBucket::Day => "day",
+                    TimeBucket::Week => "week",
+                    TimeBucket::Month => "month",
+                };
+                match offset {
+                    None => format!("date_trunc('{unit}', {time})"),
+                    Some(offset) => {
+                        format!("date_trunc('{unit}', {time} + {offset} * interval '1 second')")
+                    }
+                }
+            }
         }
     }
 

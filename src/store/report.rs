@@ -15,10 +15,9 @@ use jiff::tz::TimeZone;
 use sea_orm::{ConnectionTrait, QueryResult};
 use uuid::Uuid;
 
-use super::backend::may_have_keys;
 use super::filter::EventFilter;
 use super::sql::Sql;
-use super::time::{FIRST_INSTANT, LAST_INSTANT, format_db_time};
+use super::time::{FIRST_INSTANT, LAST_INSTANT};
 use super::zone::{Segment, local_to_utc, minus_offset, segments};
 use super::{Dialect, Store, StoreError};
 use crate::catalog::{CATALOG, EventCategory, EventKind};
@@ -516,18 +515,15 @@ impl<'a> Shape<'a> {
             sql.push(" ORDER BY total DESC");
             for (key, kind) in keys.iter().zip(&grouping.keys) {
                 sql.push(", ").push(key);
-                if self.dialect == Dialect::Postgres && *kind != GroupKey::User {
-                    sql.push(" COLLATE \"C\"");
+                if *kind != GroupKey::User {
+                    sql.push(self.dialect.byte_order());
                 }
                 sql.push(" NULLS FIRST");
             }
             sql.push(" LIMIT ")
                 .bind(i64::try_from(limit).unwrap_or(i64::MAX));
             sql.push(") SELECT g.* FROM g JOIN top ON 1 = 1");
-            let same = match self.dialect {
-                Dialect::Sqlite => " IS ",
-                Dialect::Postgres => " IS NOT DISTINCT FROM ",
-            };
+            let same = self.dialect.same();
             for key in &keys {
                 sql.push(" AND g.")
                     .push(key)
@@ -578,16 +574,14 @@ impl<'a> Shape<'a> {
 
     /// The offset in seconds of each row's segment.
     fn push_offset(&self, sql: &mut Sql) {
+        let mut offset = Sql::new(self.dialect);
         match self.segments {
             [] => {
-                sql.push("0");
+                offset.push("0");
             }
-            segments => self.push_segment_search(sql, segments),
+            segments => self.push_segment_search(&mut offset, segments),
         }
-        if self.dialect == Dialect::Postgres {
-            // Integer literals are int4 on PostgreSQL; rows are read as 64-bit.
-            sql.push("::bigint");
-        }
+        sql.push(&self.dialect.bigint(&offset.into_text()));
     }
 
     /// The offset of the segment a row falls in, among `segments` (not empty): a `CASE` over a
@@ -610,7 +604,7 @@ impl<'a> Shape<'a> {
                     sql.push(" WHEN ")
                         .push(self.source.time)
                         .push(" < ")
-                        .push(&self.time_literal(segment.start))
+                        .push(&self.dialect.time_literal(segment.start))
                         .push(" THEN ")
                         .push(&offset.to_string());
                     offset = segment.offset;
@@ -622,7 +616,7 @@ impl<'a> Shape<'a> {
                 sql.push("(CASE WHEN ")
                     .push(self.source.time)
                     .push(" < ")
-                    .push(&self.time_literal(after[0].start))
+                    .push(&self.dialect.time_literal(after[0].start))
                     .push(" THEN ");
                 self.push_segment_search(sql, before);
                 sql.push(" ELSE ");
@@ -632,102 +626,44 @@ impl<'a> Shape<'a> {
         }
     }
 
-    /// A segment's start as an SQL literal compared with stored times (digits and separators
-    /// only, from the server's own formatting).
-    fn time_literal(&self, t: NaiveDateTime) -> String {
-        let text = format_db_time(t);
-        match self.dialect {
-            Dialect::Sqlite => format!("'{text}'"),
-            Dialect::Postgres => format!("TIMESTAMP '{text}'"),
-        }
-    }
-
-    /// The local start of each row's bucket: text `YYYY-MM-DD[ HH:MM:SS]` on SQLite, a
-    /// timestamp on PostgreSQL.
+    /// The local start of each row's bucket (see [`Dialect::bucket_start`]).
     fn push_bucket(&self, sql: &mut Sql, bucket: TimeBucket) {
-        match self.dialect {
-            Dialect::Sqlite => {
-                let (head, tail) = match bucket {
-                    TimeBucket::Hour => ("strftime('%Y-%m-%d %H:00:00', ", ")"),
-                    TimeBucket::Day => ("date(", ")"),
-                    TimeBucket::Week => ("date(", ", '-6 days', 'weekday 1')"),
-                    TimeBucket::Month => ("strftime('%Y-%m-01', ", ")"),
-                };
-                sql.push(head)
-                    .push("datetime(")
-                    .push(self.source.time)
-                    .push(", ");
-                self.push_offset(sql);
-                sql.push(" || ' seconds')").push(tail);
-            }
-            Dialect::Postgres => {
-                let unit = match bucket {
-                    TimeBucket::Hour => "hour",
-                    TimeBucket::Day => "day",
-                    TimeBucket::Week => "week",
-                    TimeBucket::Month => "month",
-                };
-                sql.push("date_trunc('")
-                    .push(unit)
-                    .push("', ")
-                    .push(self.source.time);
-                if !self.segments.iter().all(|s| s.offset == 0) {
-                    sql.push(" + ");
-                    self.push_offset(sql);
-                    sql.push(" * interval '1 second'");
-                }
-                sql.push(")");
-            }
-        }
+        let offset = if self.segments.iter().all(|s| s.offset == 0) {
+            None
+        } else {
+            let mut offset = Sql::new(self.dialect);
+            self.push_offset(&mut offset);
+            Some(offset.into_text())
+        };
+        sql.push(
+            &self
+                .dialect
+                .bucket_start(bucket, self.source.time, offset.as_deref()),
+        );
     }
 
+    /// `COUNT(*) AS c` and the sums of `cpu`, `memory` and whole `gpu`.
     fn push_usage_sums(&self, sql: &mut Sql) {
-        match self.dialect {
-            Dialect::Sqlite => sql.push(
-                "COUNT(*) AS c, \
-                 TOTAL(CASE WHEN json_type(description, '$.cpu') IN ('integer', 'real') \
-                       THEN json_extract(description, '$.cpu') END), \
-                 TOTAL(CASE WHEN json_type(description, '$.memory') IN ('integer', 'real') \
-                       THEN json_extract(description, '$.memory') END), \
-                 COALESCE(SUM(CASE WHEN json_type(description, '$.gpu') = 'integer' \
-                       THEN json_extract(description, '$.gpu') \
-                       WHEN json_type(description, '$.gpu') = 'real' \
-                       AND json_extract(description, '$.gpu') = CAST(json_extract(description, '$.gpu') AS INTEGER) \
-                       THEN CAST(json_extract(description, '$.gpu') AS INTEGER) END), 0)",
-            ),
-            Dialect::Postgres => sql.push(
-                "COUNT(*) AS c, \
-                 COALESCE(SUM(CASE WHEN jsonb_typeof(j -> 'cpu') = 'number' \
-                       THEN (j ->> 'cpu')::float8 END), 0)::float8, \
-                 COALESCE(SUM(CASE WHEN jsonb_typeof(j -> 'memory') = 'number' \
-                       THEN (j ->> 'memory')::float8 END), 0)::float8, \
-                 COALESCE(SUM(CASE WHEN jsonb_typeof(j -> 'gpu') = 'number' \
-                       AND (j ->> 'gpu')::numeric = trunc((j ->> 'gpu')::numeric) \
-                       THEN (j ->> 'gpu')::numeric END), 0)::bigint",
-            ),
-        };
+        let d = self.dialect;
+        sql.push(&format!(
+            "COUNT(*) AS c, {}, {}, {}",
+            d.float_total(&d.json_number("description", "cpu")),
+            d.float_total(&d.json_number("description", "memory")),
+            d.integer_total(&d.json_whole_number("description", "gpu")),
+        ));
     }
 
     /// Only events whose description has a number under `cpu`, `memory` or `gpu`.
     fn push_reports_usage(&self, sql: &mut Sql) {
-        match self.dialect {
-            Dialect::Sqlite => sql.push(
-                " AND json_valid(description) AND (\
-                 json_type(description, '$.cpu') IN ('integer', 'real') \
-                 OR json_type(description, '$.memory') IN ('integer', 'real') \
-                 OR json_type(description, '$.gpu') = 'integer' \
-                 OR (json_type(description, '$.gpu') = 'real' \
-                     AND json_extract(description, '$.gpu') = CAST(json_extract(description, '$.gpu') AS INTEGER)))",
-            ),
-            Dialect::Postgres => sql
-                .push(" AND ")
-                .push(&may_have_keys("description", &["cpu", "memory", "gpu"]))
-                .push(
-                    " AND (jsonb_typeof(j -> 'cpu') = 'number' OR jsonb_typeof(j -> 'memory') = 'number' \
-                 OR (jsonb_typeof(j -> 'gpu') = 'number' \
-                     AND (j ->> 'gpu')::numeric = trunc((j ->> 'gpu')::numeric)))",
-            ),
-        };
+        let d = self.dialect;
+        sql.push(" AND ")
+            .push(&d.may_have_keys("description", &["cpu", "memory", "gpu"]))
+            .push(&format!(
+                " AND ({} IS NOT NULL OR {} IS NOT NULL OR {} IS NOT NULL)",
+                d.json_number("description", "cpu"),
+                d.json_number("description", "memory"),
+                d.json_whole_number("description", "gpu"),
+            ));
     }
 
     fn decode(

@@ -7,7 +7,7 @@ use super::events::{COLUMNS, decode_row};
 use super::filter::EventFilter;
 use super::report::row_limit;
 use super::sql::Sql;
-use super::{Dialect, EventRow, Page, PageRequest, Store, StoreError};
+use super::{EventRow, Page, PageRequest, Store, StoreError};
 use crate::details::SharingStatus;
 
 /// What a sharing change is about.
@@ -156,18 +156,7 @@ impl Store {
             let key = resource.id_key();
             for name in resource.event_names() {
                 sql.push(&format!(" WHEN event_name = '{name}' THEN "));
-                match self.dialect {
-                    Dialect::Sqlite => sql.push(&format!(
-                        "(CASE WHEN json_valid(description) THEN CASE \
-                         WHEN json_type(description, '$.{key}') IN ('integer', 'text') \
-                         THEN CAST(json_extract(description, '$.{key}') AS TEXT) END END)"
-                    )),
-                    Dialect::Postgres => sql.push(&format!(
-                        "(CASE WHEN jsonb_typeof(j -> '{key}') = 'string' THEN j ->> '{key}' \
-                         WHEN jsonb_typeof(j -> '{key}') = 'number' \
-                         AND (j ->> '{key}') ~ '^-?[0-9]+$' THEN j ->> '{key}' END)"
-                    )),
-                };
+                sql.push(&self.dialect.json_id("description", key));
             }
         }
         sql.push(" END)");
@@ -175,16 +164,9 @@ impl Store {
 
     /// A string key of the description, trimmed and upper-cased; NULL when absent.
     fn push_json_text(&self, sql: &mut Sql, key: &str) {
-        match self.dialect {
-            Dialect::Sqlite => sql.push(&format!(
-                "(CASE WHEN json_valid(description) THEN CASE \
-                 WHEN json_type(description, '$.{key}') = 'text' \
-                 THEN upper(trim(json_extract(description, '$.{key}'))) END END)"
-            )),
-            Dialect::Postgres => sql.push(&format!(
-                "upper(trim(CASE WHEN jsonb_typeof(j -> '{key}') = 'string' \
-                 THEN j ->> '{key}' END))"
-            )),
-        };
+        sql.push(&format!(
+            "upper(trim({}))",
+            self.dialect.json_string("description", key)
+        ));
     }
 }

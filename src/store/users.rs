@@ -12,11 +12,10 @@ use chrono::NaiveDateTime;
 use sea_orm::{ConnectionTrait, QueryResult};
 use uuid::Uuid;
 
-use super::backend::may_have_keys;
 use super::cursor::{open, seal};
 use super::sql::Sql;
 use super::time::parse_db_time;
-use super::{CursorError, Dialect, Store, StoreError};
+use super::{CursorError, Store, StoreError};
 use crate::details::UserType;
 
 /// One user as the log describes them.
@@ -127,12 +126,8 @@ impl Store {
         );
         if let Some(after) = after {
             sql.push(" AND (last_seen, id) < (");
-            match self.dialect {
-                Dialect::Sqlite => sql.bind(after.last_seen_text.clone()),
-                Dialect::Postgres => {
-                    sql.bind(parse_db_time(&after.last_seen_text).unwrap_or_default())
-                }
-            };
+            let at = parse_db_time(&after.last_seen_text).unwrap_or_default();
+            sql.bind(self.dialect.position(at, &after.last_seen_text));
             sql.push(", ").bind(self.dialect.uuid(after.id)).push(")");
         }
         if let Some(needle) = search {
@@ -186,13 +181,7 @@ impl Store {
         sql.push("SELECT t, b FROM (SELECT t, b, ROW_NUMBER() OVER (PARTITION BY t ORDER BY created_at DESC, id DESC) AS rn FROM (SELECT e.id, e.created_at, ");
         self.push_key_value(&mut sql, "target_username");
         sql.push(" AS t, ");
-        match self.dialect {
-            Dialect::Sqlite => sql.push(
-                "(CASE WHEN json_valid(e.description) THEN \
-                 COALESCE(json_type(e.description, '$.banned') = 'true', 0) ELSE 0 END)",
-            ),
-            Dialect::Postgres => sql.push("COALESCE(j -> 'banned' = 'true'::jsonb, false)"),
-        };
+        sql.push(&self.dialect.json_is_true("e.description", "banned"));
         sql.push(" AS b FROM user_events e");
         self.push_json_join(&mut sql);
         sql.push(" WHERE e.event_name = 'update user') AS c WHERE t IN ")
@@ -225,25 +214,14 @@ impl Store {
 
     /// A string key of `e.description` (NULL when absent or not a string).
     fn push_key_value(&self, sql: &mut Sql, key: &str) {
-        match self.dialect {
-            Dialect::Sqlite => sql.push(&format!(
-                "(CASE WHEN json_valid(e.description) THEN CASE \
-                 WHEN json_type(e.description, '$.{key}') = 'text' \
-                 THEN json_extract(e.description, '$.{key}') END END)"
-            )),
-            Dialect::Postgres => sql.push(&format!(
-                "(CASE WHEN jsonb_typeof(j -> '{key}') = 'string' THEN j ->> '{key}' END)"
-            )),
-        };
+        sql.push(&self.dialect.json_string("e.description", key));
     }
 
     /// Whether `e.description` has a string under `key` (one of `allowed`, upper-cased).
     fn push_key_present(&self, sql: &mut Sql, key: &str, allowed: Option<&[&str]>) {
-        if self.dialect == Dialect::Postgres {
-            // A cheap text test before the parse.
-            sql.push(&may_have_keys("e.description", &[key]))
-                .push(" AND ");
-        }
+        // A cheap text test before the parse.
+        sql.push(&self.dialect.may_have_keys("e.description", &[key]))
+            .push(" AND ");
         match allowed {
             None => {
                 self.push_key_value(sql, key);

@@ -177,3 +177,58 @@ on_both_backends! {
         assert_eq!(got, want);
     }
 }
+
+/// Descriptions for the user directory's readers, beyond [`HOSTILE`]: the user type's
+/// spellings and wrong types.
+const USER_TYPES: &[&str] = &[
+    r#"{"username":"bo","user_type":"admin"}"#,
+    r#"{"username":"bo","user_type":" NORMAL"}"#,
+    r#"{"username":"bo","user_type":"Normal"}"#,
+    r#"{"username":"bo","user_type":1}"#,
+    r#"{"username":"bo","user_type":"root"}"#,
+];
+
+on_both_backends! {
+    async fn the_user_directory_reads_what_details_reads(app: TestApp) {
+        // One user per description, each with that one event.
+        let descriptions: Vec<&str> = HOSTILE.iter().chain(USER_TYPES).copied().collect();
+        let ids: Vec<&'static str> = (0..descriptions.len())
+            .map(|i| &*Box::leak(format!("0a0a0a0a-0000-4000-8000-{:012}", 100 + i).into_boxed_str()))
+            .collect();
+        let rows: Vec<Row> = descriptions
+            .iter()
+            .zip(&ids)
+            .enumerate()
+            .map(|(i, (description, id))| {
+                let at: &'static str =
+                    Box::leak(format!("2026-03-01 00:{:02}:00", i).into_boxed_str());
+                Row::new("session launched", at).user(Some(id)).description(description)
+            })
+            .collect();
+        app.insert(&rows).await;
+        let data = app
+            .query(
+                "{ events(first: 1000) { nodes { userId details { username userType } } }
+                   users(first: 1000) { edges { node { id username userType } } } }",
+                json!({}),
+            )
+            .await;
+        let mut want: Vec<Value> = data["events"]["nodes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|e| json!({ "id": e["userId"], "username": e["details"]["username"], "userType": e["details"]["userType"] }))
+            .collect();
+        let mut got: Vec<Value> = data["users"]["edges"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|e| e["node"].clone())
+            .collect();
+        let by_id = |v: &Value| v["id"].as_str().unwrap_or_default().to_string();
+        want.sort_by_key(by_id);
+        got.sort_by_key(by_id);
+        assert_eq!(got.len(), descriptions.len());
+        assert_eq!(got, want);
+    }
+}
