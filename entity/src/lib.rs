@@ -7,6 +7,8 @@ pub mod access_log;
 pub mod api_tokens;
 pub mod stored;
 pub mod user_events;
+pub mod user_events_daily;
+pub mod user_events_hourly;
 
 /// Everything a caller usually needs: the entity, its model and its columns.
 pub mod prelude {

@@ -182,6 +182,13 @@ impl ValueType for StoredUuid {
     }
 }
 
+/// Keys are never generated from an integer: no table's key is an auto-incremented time.
+impl sea_orm::TryFromU64 for StoredTime {
+    fn try_from_u64(_: u64) -> Result<Self, DbErr> {
+        Err(DbErr::ConvertFromU64("StoredTime"))
+    }
+}
+
 impl From<StoredTime> for Value {
     fn from(t: StoredTime) -> Value {
         Value::ChronoDateTime(Some(t.at))

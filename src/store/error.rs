@@ -27,6 +27,9 @@ pub enum StoreError {
     /// A statement could not be built.
     #[error("cannot build a statement: {0}")]
     Build(#[from] sea_orm::sea_query::error::Error),
+    /// A result lacks a column the store reads.
+    #[error("the result has no column {0}")]
+    MissingColumn(&'static str),
     /// A page packed by the database could not be read.
     #[error("unreadable page: {0}")]
     BadPage(String),

@@ -3,7 +3,7 @@
 use chrono::NaiveDateTime;
 use sea_orm::ConnectionTrait;
 
-use super::events::{COLUMNS, decode_row};
+use super::events::{COLUMNS, EventColumns};
 use super::filter::EventFilter;
 use super::report::row_limit;
 use super::sql::Sql;
@@ -134,8 +134,12 @@ impl Store {
             .bind(row_limit(max_rows));
         let rows = self.db.query_all_raw(sql.into_statement()).await?;
         let mut out = Vec::with_capacity(rows.len());
+        let columns = match rows.first() {
+            Some(first) => EventColumns::of(first)?,
+            None => return Ok(out),
+        };
         for row in &rows {
-            let change = decode_row(row)?;
+            let change = columns.read(row)?;
             let Some(resource) = SharedResource::of_event(&change.event_name) else {
                 continue;
             };
