@@ -27,6 +27,8 @@ pub mod ingest;
 pub mod live;
 /// Logs, as text or JSON lines.
 pub mod logging;
+/// Upkeep no request waits for: folding the rollups' deltas.
+pub mod maintenance;
 /// Metrics in Prometheus text at `/metrics`.
 pub mod observe;
 /// `serve`: migrate, start the live feed, listen, and stop cleanly on a signal.

@@ -85,6 +85,7 @@ pub async fn serve(database: &DatabaseArgs, args: &ServeArgs) -> Result<(), Serv
         statement_timeout: None,
     })
     .await?;
+    let _upkeep = crate::maintenance::start(tail.clone(), crate::maintenance::COMPACT_EVERY);
     let live = Live::start(tail, &options.url).await?;
     let persisted = std::sync::Arc::new(match &args.allow_list {
         Some(path) => {

@@ -24,8 +24,6 @@ use crate::store::{Dialect, EventFilter, Store, StoreError};
 pub const BATCH: u64 = 256;
 /// How soon to look again while a gap waits for transactions to end.
 const GAP_RETRY: Duration = Duration::from_millis(5);
-/// How often the rollups' fresh deltas are folded (PostgreSQL).
-const COMPACT_EVERY: Duration = Duration::from_secs(10);
 /// The channel the notify trigger signals on.
 pub const CHANNEL: &str = "user_events_created";
 /// The channel PostgreSQL notifies when a token is created or revoked.
@@ -67,14 +65,7 @@ async fn run(live: Live, store: Store, mut listener: Option<sea_orm::sqlx::postg
         Dialect::Sqlite => SQLITE_POLL,
         Dialect::Postgres => SAFETY_NET,
     };
-    let mut compacted = tokio::time::Instant::now();
     loop {
-        if store.dialect() == Dialect::Postgres && compacted.elapsed() >= COMPACT_EVERY {
-            compacted = tokio::time::Instant::now();
-            if let Err(error) = store.compact_rollups().await {
-                tracing::warn!(%error, "folding the rollups failed; trying again later");
-            }
-        }
         let wait = if gap.is_some() { GAP_RETRY } else { idle };
         tokio::select! {
             () = stopped(&mut stop) => break,

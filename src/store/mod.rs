@@ -13,6 +13,7 @@ mod events;
 mod filter;
 mod import;
 mod report;
+mod rollup;
 mod sharing;
 mod sql;
 mod time;
