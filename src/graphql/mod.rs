@@ -9,6 +9,7 @@ pub mod error;
 pub mod fast;
 pub mod limits;
 pub mod mutation;
+pub mod order;
 pub mod persisted;
 pub mod query;
 pub mod scalars;
@@ -76,6 +77,7 @@ pub fn build_schema_with(
         introspection: !limits.no_introspection,
     })
     .extension(error::ErrorCodes)
+    .extension(order::DocumentOrder)
     .extension(limits::Deadline(limits.request_timeout()))
     .finish()
 }

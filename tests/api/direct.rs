@@ -1,6 +1,8 @@
 //! The direct path for plain `events` pages answers with the same values as the engine, keys in
 //! the document's order, and leaves everything else (errors included) to the engine.
 
+use std::collections::HashMap;
+
 use axum::body::Body;
 use axum::http::{Request, header};
 use serde_json::{Value, json};
@@ -188,4 +190,238 @@ async fn the_plan_cache_keeps_learning_once_full() {
     let before = app.state.executor.direct_answers();
     app.query(&late, json!({})).await;
     assert_eq!(app.state.executor.direct_answers(), before + 1);
+}
+
+/// One generated request of a planned shape.
+#[derive(Clone, Debug)]
+struct Planned {
+    query: String,
+    variables: Value,
+}
+
+/// Picks `k` distinct items of `all` in a random order, named by their index in `picks`.
+fn pick<'a>(all: &[&'a str], picks: &[usize]) -> Vec<&'a str> {
+    let mut out: Vec<&'a str> = Vec::new();
+    for p in picks {
+        let item = all[p % all.len()];
+        if !out.contains(&item) {
+            out.push(item);
+        }
+    }
+    out
+}
+
+/// A selection of `fields`, each maybe under an alias (aliases are unique: a response key is
+/// never repeated, which the direct path leaves to the engine).
+fn selection(fields: &[&str], aliases: &[bool], nested: &dyn Fn(&str) -> Option<String>) -> String {
+    let mut out = String::from("{");
+    for (i, field) in fields.iter().enumerate() {
+        out.push(' ');
+        if aliases.get(i).copied().unwrap_or(false) {
+            out.push_str(&format!("a{i}_{field}: "));
+        }
+        out.push_str(field);
+        if let Some(inner) = nested(field) {
+            out.push(' ');
+            out.push_str(&inner);
+        }
+    }
+    out.push_str(" }");
+    out
+}
+
+/// Documents of the shapes the direct path plans: a page of `events` or of sharing changes, any
+/// of their plain fields in any order and under aliases, with filters, orders, page sizes and
+/// cursors given inline or as variables.
+fn planned() -> impl proptest::strategy::Strategy<Value = (Planned, Option<usize>)> {
+    use proptest::prelude::*;
+    const EVENT_FIELDS: &[&str] = &[
+        "id",
+        "userId",
+        "ipAddress",
+        "internal",
+        "userAgent",
+        "eventName",
+        "kind",
+        "category",
+        "description",
+        "createdAt",
+        "__typename",
+    ];
+    const CHANGE_FIELDS: &[&str] = &[
+        "at",
+        "userId",
+        "resourceId",
+        "from",
+        "to",
+        "event",
+        "__typename",
+    ];
+    const CONNECTION: &[&str] = &["edges", "nodes", "pageInfo", "totalCount", "__typename"];
+    const PAGE_INFO: &[&str] = &[
+        "hasNextPage",
+        "hasPreviousPage",
+        "startCursor",
+        "endCursor",
+        "__typename",
+    ];
+    (
+        0..3usize,
+        proptest::collection::vec(0..16usize, 1..6),
+        proptest::collection::vec(0..16usize, 1..8),
+        proptest::collection::vec(any::<bool>(), 12),
+        0..4usize,
+        0..8usize,
+        any::<bool>(),
+        0..6usize,
+        any::<bool>(),
+        proptest::option::of(0..6usize),
+    )
+        .prop_map(
+            |(root, connection, node, aliases, size, filter, order, page, as_variables, cursor)| {
+                let sharing = root > 0;
+                let node_fields = pick(if sharing { CHANGE_FIELDS } else { EVENT_FIELDS }, &node);
+                let event_fields = pick(
+                    EVENT_FIELDS,
+                    &node.iter().rev().copied().collect::<Vec<_>>(),
+                );
+                let node_selection = selection(&node_fields, &aliases[4..], &|f| {
+                    (f == "event").then(|| selection(&event_fields, &aliases, &|_| None))
+                });
+                let page_info = selection(&pick(PAGE_INFO, &node), &aliases[2..], &|_| None);
+                let edge = selection(
+                    &["cursor", "node", "__typename"][..1 + size % 3],
+                    &aliases[6..],
+                    &|f| (f == "node").then(|| node_selection.clone()),
+                );
+                let body = selection(&pick(CONNECTION, &connection), &aliases, &|f| match f {
+                    "edges" => Some(edge.clone()),
+                    "nodes" => Some(node_selection.clone()),
+                    "pageInfo" => Some(page_info.clone()),
+                    _ => None,
+                });
+                let mut variables = serde_json::Map::new();
+                let mut declared = Vec::new();
+                let mut arguments = Vec::new();
+                let filters = [
+                    None,
+                    Some(("userIds", "[UUID!]", json!([BO, CY]))),
+                    Some(("userIds", "[UUID!]", json!([]))),
+                    Some((
+                        "categories",
+                        "[EventCategory!]",
+                        json!(["SESSIONS", "OTHER"]),
+                    )),
+                    Some((
+                        "eventNames",
+                        "[String!]",
+                        json!(["user login", "update session sharing status"]),
+                    )),
+                    Some(("internal", "Boolean", json!(false))),
+                    Some(("from", "DateTime", json!("2026-01-02T10:00:00.5Z"))),
+                    Some(("kinds", "[EventKind!]", json!(["USER_LOGIN", "UNKNOWN"]))),
+                ];
+                if let Some((key, kind, value)) = &filters[filter] {
+                    if as_variables {
+                        declared.push(format!("$f: {kind}"));
+                        variables.insert("f".into(), value.clone());
+                        arguments.push(format!("filter: {{{key}: $f}}"));
+                    } else {
+                        let inline = value
+                            .to_string()
+                            .replace("\"SESSIONS\"", "SESSIONS")
+                            .replace("\"OTHER\"", "OTHER")
+                            .replace("\"USER_LOGIN\"", "USER_LOGIN")
+                            .replace("\"UNKNOWN\"", "UNKNOWN");
+                        arguments.push(format!("filter: {{{key}: {inline}}}"));
+                    }
+                }
+                let backward = !sharing && page % 3 == 2;
+                let count = 1 + (page as i64 % 4);
+                let size_name = if backward { "last" } else { "first" };
+                if page > 0 {
+                    if as_variables {
+                        declared.push("$n: Int".into());
+                        variables.insert("n".into(), json!(count));
+                        arguments.push(format!("{size_name}: $n"));
+                    } else {
+                        arguments.push(format!("{size_name}: {count}"));
+                    }
+                }
+                if !sharing {
+                    arguments.push(format!("order: {}", if order { "ASC" } else { "DESC" }));
+                }
+                let cursor = cursor.filter(|_| page > 0);
+                if cursor.is_some() {
+                    declared.push("$c: String".into());
+                    arguments.push(format!("{}: $c", if backward { "before" } else { "after" }));
+                }
+                let name = ["events", "sessionSharingChanges", "jobSharingChanges"][root];
+                let header = if declared.is_empty() {
+                    String::from("query")
+                } else {
+                    format!("query({})", declared.join(", "))
+                };
+                let args = if arguments.is_empty() {
+                    String::new()
+                } else {
+                    format!("({})", arguments.join(", "))
+                };
+                let alias = if aliases[11] { "list: " } else { "" };
+                (
+                    Planned {
+                        query: format!("{header} {{ {alias}{name}{args} {body} }}"),
+                        variables: Value::Object(variables),
+                    },
+                    cursor,
+                )
+            },
+        )
+}
+
+on_both_backends! {
+    async fn generated_planned_documents_answer_byte_for_byte_as_the_engine(app: TestApp) {
+        use proptest::strategy::{Strategy, ValueTree};
+        dataset(&app).await;
+        // Cursors of every list, oldest first and newest first, to page from.
+        let mut cursors: HashMap<&str, Vec<String>> = HashMap::new();
+        for root in ["events", "sessionSharingChanges", "jobSharingChanges"] {
+            let order = if root == "events" { "(order: ASC)" } else { "" };
+            let data = app.query(&format!("{{ {root}{order} {{ edges {{ cursor }} }} }}"), json!({})).await;
+            cursors.insert(root, data[root]["edges"].as_array().into_iter().flatten()
+                .filter_map(|e| e["cursor"].as_str().map(str::to_string)).collect());
+        }
+        let mut runner = proptest::test_runner::TestRunner::deterministic();
+        let strategy = planned();
+        let cases: usize = std::env::var("DIRECT_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(120);
+        let before = app.state.executor.direct_answers();
+        let mut planned_cases = 0u64;
+        for _ in 0..cases {
+            let (mut case, cursor) = strategy.new_tree(&mut runner).expect("case").current();
+            if let Some(i) = cursor {
+                let root = ["events", "sessionSharingChanges", "jobSharingChanges"]
+                    .into_iter()
+                    .find(|r| case.query.contains(&format!("{r}(")))
+                    .unwrap_or("events");
+                let list = &cursors[root];
+                if let (Some(c), Value::Object(map)) = (list.get(i % list.len().max(1)), &mut case.variables) {
+                    map.insert("c".into(), json!(c));
+                } else if let Value::Object(map) = &mut case.variables {
+                    map.insert("c".into(), Value::Null);
+                }
+            }
+            // The first request of a document is the engine's; the second is planned.
+            let (_, engine) = http_answer(&app, &case.query, &case.variables, "application/json").await;
+            let answered = app.state.executor.direct_answers();
+            let (_, direct) = http_answer(&app, &case.query, &case.variables, "application/json").await;
+            let engine = String::from_utf8(engine).expect("UTF-8");
+            let direct = String::from_utf8(direct).expect("UTF-8");
+            assert!(!engine.contains("\"errors\""), "{case:?}: {engine}");
+            assert_eq!(direct, engine, "{case:?}");
+            planned_cases += app.state.executor.direct_answers() - answered;
+        }
+        // Almost every case was answered directly: the test compares the two paths.
+        let direct = app.state.executor.direct_answers() - before;
+        assert!(planned_cases * 10 >= cases as u64 * 9, "{planned_cases} of {cases} planned ({direct})");
+    }
 }

@@ -78,6 +78,17 @@ on_both_backends! {
             assert_eq!(status, StatusCode::OK, "{text}");
             assert_in_order(&text, &["z", "a", "events", "userId", "id", "eventName"]);
         }
+        // Fields that await the database (a count, a user through the loader, the newest id)
+        // stand where the document puts them, not where they finish; fragments in place.
+        let awaiting = "query($skip: Boolean!) { events(first: 1) { totalCount edges { node { user { username } ...ids } }
+                            pageInfo @skip(if: $skip) { hasNextPage } } n: lastEventId z: __typename }
+                        fragment ids on Event { userId id }";
+        for accept in ["application/json", GRAPHQL_JSON] {
+            let body = json!({ "query": awaiting, "variables": { "skip": false } }).to_string();
+            let (status, text) = post_text(&app, &body, accept, None).await;
+            assert_eq!(status, StatusCode::OK, "{text}");
+            assert_in_order(&text, &["totalCount", "edges", "user", "username", "userId", "id", "pageInfo", "n", "z"]);
+        }
         // The direct path for plain pages.
         let direct = "query Q($u: UUID!) { events(filter: { userIds: [$u] }, first: 5) { edges { node { userId id eventName createdAt } } } }";
         let body = json!({ "query": direct, "variables": { "u": ANA } }).to_string();
