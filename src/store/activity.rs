@@ -2,8 +2,10 @@
 
 use chrono::NaiveDateTime;
 use entity::stored::StoredTime;
+use entity::user_events::{Column, Entity as UserEvents};
 use jiff::tz::TimeZone;
-use sea_orm::ConnectionTrait;
+use sea_orm::sea_query::{Asterisk, Expr, Func};
+use sea_orm::{ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 
 use super::filter::EventFilter;
 use super::report::{Shape, row_limit};
@@ -113,19 +115,22 @@ impl Store {
 
     /// The first and last time and the number of the events matching `filter`.
     pub async fn span(&self, filter: &EventFilter) -> Result<Span, StoreError> {
-        let mut sql = Sql::new(self.dialect);
-        sql.push("SELECT MIN(created_at), MAX(created_at), COUNT(*) FROM user_events WHERE 1 = 1");
-        filter.push_conditions(&mut sql, self.dialect);
-        let Some(row) = self.db.query_one_raw(sql.into_statement()).await? else {
-            return Ok(Span::default());
-        };
-        let time = |i: usize| -> Result<Option<NaiveDateTime>, StoreError> {
-            Ok(row.try_get_by_index::<Option<StoredTime>>(i)?.map(|t| t.at))
-        };
-        Ok(Span {
-            first: time(0)?,
-            last: time(1)?,
-            total: row.try_get_by_index(2)?,
+        let span = UserEvents::find()
+            .select_only()
+            .expr(Func::min(Expr::col(Column::CreatedAt)))
+            .expr(Func::max(Expr::col(Column::CreatedAt)))
+            .expr(Func::count(Expr::col(Asterisk)))
+            .filter(filter.condition(self.dialect))
+            .into_tuple::<(Option<StoredTime>, Option<StoredTime>, i64)>()
+            .one(&self.db)
+            .await?;
+        Ok(match span {
+            Some((first, last, total)) => Span {
+                first: first.map(|t| t.at),
+                last: last.map(|t| t.at),
+                total,
+            },
+            None => Span::default(),
         })
     }
 }

@@ -3,12 +3,13 @@
 
 use chrono::{Duration, NaiveDateTime};
 use entity::stored::StoredTime;
+use entity::user_events::{Column, Entity as UserEvents};
 use jiff::tz::TimeZone;
-use sea_orm::ConnectionTrait;
+use sea_orm::sea_query::{Condition, Expr, Func};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 
 use super::MAX_SEGMENTS;
 use crate::store::filter::EventFilter;
-use crate::store::sql::Sql;
 use crate::store::time::{FIRST_INSTANT, LAST_INSTANT};
 use crate::store::zone::{Segment, segments};
 use crate::store::{Store, StoreError};
@@ -70,30 +71,39 @@ impl Store {
         from: NaiveDateTime,
         to: NaiveDateTime,
     ) -> Result<Option<NaiveDateTime>, StoreError> {
-        let mut sql = Sql::new(self.dialect);
-        sql.push("SELECT MIN(created_at) FROM user_events WHERE created_at >= ")
-            .bind(self.dialect.bound(from))
-            .push(" AND created_at <= ")
-            .bind(self.dialect.time(to));
-        let Some(row) = self.db.query_one_raw(sql.into_statement()).await? else {
-            return Ok(None);
-        };
-        Ok(row.try_get_by_index::<Option<StoredTime>>(0)?.map(|t| t.at))
+        let (first, _) = self
+            .time_range(
+                Condition::all()
+                    .add(Column::CreatedAt.gte(self.dialect.bound(from)))
+                    .add(Column::CreatedAt.lte(self.dialect.time(to))),
+            )
+            .await?;
+        Ok(first)
     }
 
     /// The oldest and newest `created_at` (now and now when empty), by the keyset index.
     async fn stored_range(&self) -> Result<(NaiveDateTime, NaiveDateTime), StoreError> {
         let now = chrono::Utc::now().naive_utc();
-        let mut sql = Sql::new(self.dialect);
-        sql.push("SELECT MIN(created_at), MAX(created_at) FROM user_events");
-        let row = self.db.query_one_raw(sql.into_statement()).await?;
-        let read = |i: usize| -> Result<Option<NaiveDateTime>, StoreError> {
-            let Some(row) = &row else { return Ok(None) };
-            Ok(row.try_get_by_index::<Option<StoredTime>>(i)?.map(|t| t.at))
-        };
-        let lo = read(0)?.unwrap_or(now);
-        let hi = read(1)?.unwrap_or(now);
+        let (lo, hi) = self.time_range(Condition::all()).await?;
+        let (lo, hi) = (lo.unwrap_or(now), hi.unwrap_or(now));
         let hi = hi.checked_add_signed(Duration::seconds(1)).unwrap_or(hi);
         Ok((lo, hi))
+    }
+
+    /// The oldest and newest `created_at` of the events meeting `condition`.
+    async fn time_range(
+        &self,
+        condition: Condition,
+    ) -> Result<(Option<NaiveDateTime>, Option<NaiveDateTime>), StoreError> {
+        let range = UserEvents::find()
+            .select_only()
+            .expr(Func::min(Expr::col(Column::CreatedAt)))
+            .expr(Func::max(Expr::col(Column::CreatedAt)))
+            .filter(condition)
+            .into_tuple::<(Option<StoredTime>, Option<StoredTime>)>()
+            .one(&self.db)
+            .await?;
+        let (lo, hi) = range.unwrap_or_default();
+        Ok((lo.map(|t| t.at), hi.map(|t| t.at)))
     }
 }
