@@ -8,8 +8,9 @@
 //!     cargo run --release --example load -- URL QUERY.graphql [VARS.json] \
 //!         --connections 16 --seconds 10 --users users.txt --pid PID --label q1 --json out.jsonl
 //!
-//! In VARS.json, the string values `$USER_ID` (a line of `--users`), `$FROM_7D` and `$TO_7D` (a
-//! random 7-day window between `--data-start` and `--data-end`) are replaced per request body.
+//! In VARS.json, the string values `$USER_ID` (a line of `--users`), and `$FROM_ND` and `$TO_ND`
+//! (a random window of N days between `--data-start` and `--data-end`, e.g. `$FROM_7D`,
+//! `$TO_7D`) are replaced per request body.
 //! Every body is checked once before the run: HTTP 200 and no `errors`.
 
 use std::time::{Duration, Instant};
@@ -117,16 +118,37 @@ fn options() -> Options {
 }
 
 /// The variables with their placeholders filled in.
-fn fill(template: &Value, options: &Options, random: &mut rand_chacha::ChaCha8Rng) -> Value {
+/// The number of days of a `$FROM_ND` or `$TO_ND` placeholder, and whether it is the end.
+fn window_placeholder(text: &str) -> Option<(i64, bool)> {
+    let (rest, end) = match (text.strip_prefix("$FROM_"), text.strip_prefix("$TO_")) {
+        (Some(rest), _) => (rest, false),
+        (_, Some(rest)) => (rest, true),
+        _ => return None,
+    };
+    let days = rest.strip_suffix('D')?.parse::<i64>().ok()?;
+    (days > 0).then_some((days, end))
+}
+
+/// A request body's variables from the template: one window per body, drawn by its `$FROM_ND`
+/// and reused by its `$TO_ND`.
+fn fill(
+    template: &Value,
+    options: &Options,
+    random: &mut rand_chacha::ChaCha8Rng,
+    window: &mut Option<chrono::NaiveDate>,
+) -> Value {
     match template {
         Value::Object(map) => Value::Object(
             map.iter()
-                .map(|(k, v)| (k.clone(), fill(v, options, random)))
+                .map(|(k, v)| (k.clone(), fill(v, options, random, window)))
                 .collect(),
         ),
-        Value::Array(items) => {
-            Value::Array(items.iter().map(|v| fill(v, options, random)).collect())
-        }
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|v| fill(v, options, random, window))
+                .collect(),
+        ),
         Value::String(text) if text == "$USER_ID" => {
             if options.users.is_empty() {
                 usage("$USER_ID needs --users");
@@ -134,15 +156,25 @@ fn fill(template: &Value, options: &Options, random: &mut rand_chacha::ChaCha8Rn
             let index = random.random_range(0..options.users.len());
             Value::String(options.users[index].clone())
         }
-        Value::String(text) if text == "$FROM_7D" || text == "$TO_7D" => {
-            // One window per body: $FROM_7D draws it, $TO_7D (which follows it) reuses it.
-            let days = (options.data_end - options.data_start).num_days().max(8);
-            let start =
-                options.data_start + chrono::Duration::days(random.random_range(0..days - 7));
-            let day = if text == "$FROM_7D" {
-                start
+        Value::String(text) if window_placeholder(text).is_some() => {
+            let (length, end) = window_placeholder(text).unwrap_or((7, false));
+            let span = (options.data_end - options.data_start).num_days();
+            let mut draw = || {
+                options.data_start
+                    + chrono::Duration::days(random.random_range(0..(span - length).max(1)))
+            };
+            let start = match *window {
+                Some(start) => start,
+                None => {
+                    let start = draw();
+                    *window = Some(start);
+                    start
+                }
+            };
+            let day = if end {
+                start + chrono::Duration::days(length)
             } else {
-                start + chrono::Duration::days(7)
+                start
             };
             Value::String(format!("{day}T00:00:00Z"))
         }
@@ -205,7 +237,7 @@ async fn main() {
     let mut random = rand_chacha::ChaCha8Rng::seed_from_u64(1);
     let bodies: Vec<Bytes> = (0..options.bodies)
         .map(|_| {
-            let variables = fill(&options.variables, &options, &mut random);
+            let variables = fill(&options.variables, &options, &mut random, &mut None);
             Bytes::from(json!({ "query": options.query, "variables": variables }).to_string())
         })
         .collect();

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # user-events beside PostGraphile, from this repository alone, in one run.
 #
-#   scripts/bench.sh                          q1 q2 q5 at 1 and 16 connections, 1,000,000 events
+#   scripts/bench.sh                          q1 q2 q3 q5 at 1 and 16 connections, 1,000,000 events
 #   N=10000000 scripts/bench.sh               the same at 10,000,000 events
 #   QUERIES="q1" CONNECTIONS="16" SECONDS_=20 scripts/bench.sh
 #   QUERIES="q4 q6 q7" scripts/bench.sh       reports (user-events alone: the peer has no such query)
@@ -17,7 +17,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 N=${N:-1000000}
-QUERIES=${QUERIES:-q1 q2 q5}
+QUERIES=${QUERIES:-q1 q2 q3 q5}
 CONNECTIONS=${CONNECTIONS:-1 16}
 RUN=${SECONDS_:-10}
 BENCH_DIR=${BENCH_DIR:-/tmp/user-events-bench}

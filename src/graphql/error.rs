@@ -90,20 +90,48 @@ pub fn store<'a>(ctx: &async_graphql::Context<'a>) -> &'a crate::store::Store {
     ctx.data_unchecked::<crate::store::Store>()
 }
 
-/// Gives `BAD_USER_INPUT` to the errors the engine itself raises (parse, validation, input
-/// coercion), which carry no code: every error the server raises sets its own.
+/// Finishes every answer as clients expect it: gives `BAD_USER_INPUT` to the errors the engine
+/// itself raises (parse, validation, input coercion), which carry no code (every error the
+/// server raises sets its own), a request id to every error, and the document's field order to
+/// every object ([`super::order`]).
 pub struct ErrorCodes;
 
 impl ExtensionFactory for ErrorCodes {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ErrorCodesExtension)
+        Arc::new(ErrorCodesExtension::default())
     }
 }
 
-struct ErrorCodesExtension;
+#[derive(Default)]
+struct ErrorCodesExtension {
+    document: super::order::KeptDocument,
+}
 
 #[async_trait::async_trait]
 impl Extension for ErrorCodesExtension {
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &async_graphql::Variables,
+        next: async_graphql::extensions::NextParseQuery<'_>,
+    ) -> async_graphql::ServerResult<async_graphql::parser::types::ExecutableDocument> {
+        let document = next.run(ctx, query, variables).await?;
+        self.document.keep(&document, variables);
+        Ok(document)
+    }
+
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: async_graphql::extensions::NextExecute<'_>,
+    ) -> Response {
+        let mut response = next.run(ctx, operation_name).await;
+        self.document.restore(&mut response, operation_name);
+        response
+    }
+
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
         // Every log line of the request carries its id; every error the client sees does too,
         // so that an `INTERNAL` error can be found in the log.

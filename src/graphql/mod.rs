@@ -77,7 +77,6 @@ pub fn build_schema_with(
         introspection: !limits.no_introspection,
     })
     .extension(error::ErrorCodes)
-    .extension(order::DocumentOrder)
     .extension(limits::Deadline(limits.request_timeout()))
     .finish()
 }
