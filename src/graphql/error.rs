@@ -150,8 +150,10 @@ impl Extension for ErrorCodesExtension {
         next: NextSubscribe<'_>,
     ) -> BoxStream<'s, Response> {
         let request_id = new_request_id();
+        let order = self.document.event_order();
         next.run(ctx, stream)
             .map(move |mut response| {
+                order(&mut response);
                 label(&mut response, &request_id);
                 response
             })

@@ -110,6 +110,9 @@ pub struct Page {
 pub(super) const COLUMNS: &str =
     "id, user_id, ipaddr, user_agent, event_name, description, created_at";
 
+/// The largest `LIMIT` bound (the drivers bind it as a signed 64-bit integer).
+const MAX_LIMIT: u64 = i64::MAX as u64;
+
 /// Rows inserted per statement when bulk loading (well under both backends' placeholder limits).
 const INSERT_BATCH: usize = 500;
 
@@ -140,7 +143,7 @@ impl Store {
                 select
                     .order_by(Column::CreatedAt, order.clone())
                     .order_by(Column::Id, order)
-                    .limit(limit.saturating_add(1)),
+                    .limit(Ord::min(limit.saturating_add(1), MAX_LIMIT)),
             )
             .await?;
         let more = rows.len() as u64 > limit;
@@ -370,7 +373,7 @@ impl Store {
                 .filter(Column::Id.gt(after))
                 .filter(filter.condition(self.dialect))
                 .order_by_asc(Column::Id)
-                .limit(limit),
+                .limit(Ord::min(limit, MAX_LIMIT)),
         )
         .await
     }
@@ -387,6 +390,7 @@ impl Store {
         if self.dialect == Dialect::Postgres {
             return self.events_after(after, filter, limit).await;
         }
+        // Raw SQL: SQLite's own JSON aggregate packs the page; the filter is the shared condition.
         let mut sql = Sql::new(self.dialect);
         sql.push(
             "SELECT json_group_array(json_array(id, user_id, ipaddr, user_agent, event_name, \
@@ -452,7 +456,7 @@ impl Store {
                 .filter(Column::Id.gt(after))
                 .filter(Column::Id.lte(up_to))
                 .order_by_asc(Column::Id)
-                .limit(limit),
+                .limit(Ord::min(limit, MAX_LIMIT)),
         )
         .await
     }
@@ -491,6 +495,7 @@ impl Store {
 impl Store {
     /// The virtual transaction ids of every other session's open transaction (PostgreSQL).
     pub async fn running_transactions(&self) -> Result<Vec<String>, StoreError> {
+        // Raw SQL: a PostgreSQL catalog (pg_locks), which no entity maps.
         let mut sql = Sql::new(self.dialect);
         sql.push(
             "SELECT virtualxid FROM pg_locks WHERE locktype = 'virtualxid' \
@@ -507,6 +512,7 @@ impl Store {
         if transactions.is_empty() {
             return Ok(false);
         }
+        // Raw SQL: a PostgreSQL catalog (pg_locks), which no entity maps.
         let mut sql = Sql::new(self.dialect);
         sql.push(
             "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'virtualxid' AND virtualxid::text IN ",

@@ -17,6 +17,8 @@ impl Store {
             ("user_events_hourly", "hour_start"),
             ("user_events_daily", "day_start"),
         ] {
+            // Raw SQL: a DELETE ... RETURNING feeding an INSERT in one statement, on tables the
+            // entities name; sea-query builds neither a data-modifying CTE nor this fold.
             let statement = format!(
                 "WITH touched AS (SELECT DISTINCT {time}, event_name FROM {table} WHERE fresh), \
                  gone AS (DELETE FROM {table} r USING touched t \

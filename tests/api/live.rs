@@ -112,6 +112,20 @@ impl Subscriber {
         }
     }
 
+    /// The next message as the server wrote it.
+    async fn receive_text(&mut self) -> String {
+        loop {
+            let message = tokio::time::timeout(Duration::from_secs(10), self.socket.next())
+                .await
+                .expect("a message within 10 s");
+            if let Some(Ok(Message::Text(text))) = message {
+                if !text.contains("\"ka\"") && !text.contains("\"ping\"") {
+                    return text.to_string();
+                }
+            }
+        }
+    }
+
     /// The next event's id, name and user.
     async fn next_event(&mut self) -> Value {
         let message = self.receive().await;
@@ -138,6 +152,26 @@ impl Subscriber {
 }
 
 on_both_backends! {
+    async fn events_keep_the_document_order(app: TestApp) {
+        // `user` waits on the user loader: the engine would write it last.
+        let address = app.serve().await;
+        let (mut subscriber, ack) = Subscriber::open(&address, false, json!({})).await;
+        assert_eq!(ack["type"], "connection_ack", "{ack}");
+        subscriber
+            .send(json!({ "id": "1", "type": "subscribe", "payload": {
+                "query": "subscription { eventCreated { user { username } id eventName } }" } }))
+            .await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        app.insert(&[Row::new("user login", "2026-01-01 10:00:00")
+            .user(Some(ANA))
+            .description(r#"{"username":"ana"}"#)])
+            .await;
+        let message = subscriber.receive_text().await;
+        let text = &message[message.find("\"eventCreated\"").unwrap_or_else(|| panic!("an event: {message}"))..];
+        let at = |key: &str| text.find(&format!("\"{key}\"")).unwrap_or_else(|| panic!("{key} in {text}"));
+        assert!(at("user") < at("username") && at("username") < at("id") && at("id") < at("eventName"), "{text}");
+    }
+
     async fn socket_limits_hold(app: TestApp) {
         let limits = user_events::config::Limits {
             max_ws_connections: 2,

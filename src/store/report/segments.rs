@@ -71,14 +71,16 @@ impl Store {
         from: NaiveDateTime,
         to: NaiveDateTime,
     ) -> Result<Option<NaiveDateTime>, StoreError> {
-        let (first, _) = self
-            .time_range(
-                Condition::all()
-                    .add(Column::CreatedAt.gte(self.dialect.bound(from)))
-                    .add(Column::CreatedAt.lte(self.dialect.time(to))),
-            )
+        // MIN alone: with MAX beside it SQLite reads the whole range instead of one index end.
+        let first = UserEvents::find()
+            .select_only()
+            .expr(Func::min(Expr::col(Column::CreatedAt)))
+            .filter(Column::CreatedAt.gte(self.dialect.bound(from)))
+            .filter(Column::CreatedAt.lte(self.dialect.time(to)))
+            .into_tuple::<Option<StoredTime>>()
+            .one(&self.db)
             .await?;
-        Ok(first)
+        Ok(first.flatten().map(|t| t.at))
     }
 
     /// The oldest and newest `created_at` (now and now when empty), by the keyset index.
