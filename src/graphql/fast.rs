@@ -9,12 +9,19 @@
 //!
 //! GraphQL semantics are kept by construction:
 //! - a document is planned only after the engine has executed it once without error, so it is
-//!   known to be valid against the schema (validation does not depend on variable values);
+//!   known to parse and validate, and to pass the limits that depend on its text alone (size,
+//!   fields, aliases, depth); what depends on each request's variables (their coercion, the
+//!   page size and with it the cost against `--max-complexity`) is checked again on every
+//!   request, and over a limit the request goes to the engine, which refuses it;
 //! - arguments are coerced by the same `InputType` code the engine uses, and any doubt (a
 //!   variable that does not coerce, an unknown operation name, a store error) sends the request
 //!   to the engine, which answers it, errors included, exactly as it always would;
 //! - anything beyond the plain shape (fragments, directives, repeated response keys, `details`,
 //!   `user`) is never planned.
+//!
+//! `tests/api/direct.rs` generates documents of the planned shapes (fields, their order,
+//! aliases, filters, orders, page sizes, cursors) and holds both paths to the same bytes on both
+//! backends.
 
 use std::collections::HashMap;
 use std::io::Write;
