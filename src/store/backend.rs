@@ -329,7 +329,7 @@ impl Dialect {
 /// PostgreSQL: a cheap text test that holds for every description that may have one of `keys`
 /// as a JSON key, so that the costly guarded parse runs only there. A key is either spelled out
 /// in the text or written with `\u` escapes; both pass.
-pub(crate) fn may_have_keys(column: &str, keys: &[&str]) -> String {
+fn may_have_keys(column: &str, keys: &[&str]) -> String {
     let mut text = String::from("(");
     for key in keys {
         text.push_str(&format!("strpos({column}, '{key}') > 0 OR "));

@@ -415,13 +415,11 @@ impl Store {
                 |(id, user_id, ipaddr, user_agent, event_name, description, at)| {
                     let user_id = match user_id {
                         None => None,
-                        Some(s) => StoredUuid::from_text(&s)
-                            .map_err(|()| StoreError::BadRow {
-                                id,
-                                column: "user_id",
-                                value: s.clone(),
-                            })?
-                            .map(|id| id.0),
+                        Some(s) => StoredUuid::from_text(&s).map_err(|()| StoreError::BadRow {
+                            id,
+                            column: "user_id",
+                            value: s.clone(),
+                        })?,
                     };
                     let created_at =
                         StoredTime::from_text(at.clone()).ok_or_else(|| StoreError::BadRow {
@@ -429,16 +427,16 @@ impl Store {
                             column: "created_at",
                             value: at,
                         })?;
-                    Ok(EventRow {
+                    let row = user_events::Model {
                         id,
                         user_id,
                         ipaddr,
                         user_agent,
                         event_name,
                         description,
-                        created_at: created_at.at,
-                        created_at_text: created_at.text,
-                    })
+                        created_at,
+                    };
+                    Ok(row.into())
                 },
             )
             .collect()

@@ -5,7 +5,7 @@ use chrono::{Duration, NaiveDateTime};
 use entity::stored::StoredTime;
 use entity::user_events::{Column, Entity as UserEvents};
 use jiff::tz::TimeZone;
-use sea_orm::sea_query::{Condition, Expr, Func};
+use sea_orm::sea_query::{Expr, Func};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 
 use super::MAX_SEGMENTS;
@@ -86,26 +86,17 @@ impl Store {
     /// The oldest and newest `created_at` (now and now when empty), by the keyset index.
     async fn stored_range(&self) -> Result<(NaiveDateTime, NaiveDateTime), StoreError> {
         let now = chrono::Utc::now().naive_utc();
-        let (lo, hi) = self.time_range(Condition::all()).await?;
-        let (lo, hi) = (lo.unwrap_or(now), hi.unwrap_or(now));
-        let hi = hi.checked_add_signed(Duration::seconds(1)).unwrap_or(hi);
-        Ok((lo, hi))
-    }
-
-    /// The oldest and newest `created_at` of the events meeting `condition`.
-    async fn time_range(
-        &self,
-        condition: Condition,
-    ) -> Result<(Option<NaiveDateTime>, Option<NaiveDateTime>), StoreError> {
         let range = UserEvents::find()
             .select_only()
             .expr(Func::min(Expr::col(Column::CreatedAt)))
             .expr(Func::max(Expr::col(Column::CreatedAt)))
-            .filter(condition)
             .into_tuple::<(Option<StoredTime>, Option<StoredTime>)>()
             .one(&self.db)
             .await?;
         let (lo, hi) = range.unwrap_or_default();
-        Ok((lo.map(|t| t.at), hi.map(|t| t.at)))
+        let lo = lo.map_or(now, |t| t.at);
+        let hi = hi.map_or(now, |t| t.at);
+        let hi = hi.checked_add_signed(Duration::seconds(1)).unwrap_or(hi);
+        Ok((lo, hi))
     }
 }
