@@ -4,12 +4,8 @@
 //! timelines do not exist for it, and views over every user are `FORBIDDEN`. A request without a principal may do
 //! nothing (`FORBIDDEN`), so a path that forgets to attach one fails closed.
 
-use std::sync::Arc;
-
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextResolve, ResolveInfo,
-};
-use async_graphql::{Context, ErrorExtensions, ServerResult, Value};
+use async_graphql::extensions::{ExtensionContext, ResolveInfo};
+use async_graphql::{Context, ErrorExtensions, ServerResult};
 
 use crate::auth::Principal;
 use crate::store::EventFilter;
@@ -62,68 +58,47 @@ pub fn scope(ctx: &Context<'_>, filter: &mut EventFilter) -> async_graphql::Resu
 /// The name of the mutation root type.
 const MUTATION_ROOT: &str = "Mutation";
 
-/// Checks every root field of a query or mutation against the principal's role; with
-/// `introspection: false`, refuses `__schema` and `__type`.
-pub struct Access {
-    /// Whether introspection is answered.
-    pub introspection: bool,
-}
-
-impl ExtensionFactory for Access {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(AccessExtension {
-            introspection: self.introspection,
-        })
-    }
-}
-
-struct AccessExtension {
+/// Checks a root field of a query or mutation against the principal's role; with
+/// `introspection: false`, refuses `__schema` and `__type`. Called for every field the engine
+/// resolves ([`super::pipeline`]); fields below the root pass at once.
+pub fn check_field(
+    ctx: &ExtensionContext<'_>,
+    info: &ResolveInfo<'_>,
     introspection: bool,
-}
-
-#[async_trait::async_trait]
-impl Extension for AccessExtension {
-    async fn resolve(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        info: ResolveInfo<'_>,
-        next: NextResolve<'_>,
-    ) -> ServerResult<Option<Value>> {
-        if info.path_node.parent.is_none()
-            && !self.introspection
-            && (info.name == "__schema" || info.name == "__type")
+) -> ServerResult<()> {
+    if info.path_node.parent.is_some() {
+        return Ok(());
+    }
+    if !introspection && (info.name == "__schema" || info.name == "__type") {
+        return Err(forbidden("introspection is switched off on this server")
+            .into_server_error(info.field.name.pos));
+    }
+    if !info.name.starts_with("__") {
+        let principal = principal_of(ctx.data_opt::<Principal>())
+            .map_err(|e| e.into_server_error(info.field.name.pos))?;
+        // A socket keeps the principal it was opened with: its token is checked again on
+        // every operation.
+        if let (Some(name), Some(live)) = (&principal.token, ctx.data_opt::<crate::live::Live>())
+            && live.is_revoked(name)
         {
-            return Err(forbidden("introspection is switched off on this server")
+            return Err(async_graphql::Error::new("the token was revoked")
+                .extend_with(|_, e| e.set("code", "UNAUTHENTICATED"))
                 .into_server_error(info.field.name.pos));
         }
-        if info.path_node.parent.is_none() && !info.name.starts_with("__") {
-            let principal = principal_of(ctx.data_opt::<Principal>())
-                .map_err(|e| e.into_server_error(info.field.name.pos))?;
-            // A socket keeps the principal it was opened with: its token is checked again on
-            // every operation.
-            if let (Some(name), Some(live)) =
-                (&principal.token, ctx.data_opt::<crate::live::Live>())
-                && live.is_revoked(name)
-            {
-                return Err(async_graphql::Error::new("the token was revoked")
-                    .extend_with(|_, e| e.set("code", "UNAUTHENTICATED"))
-                    .into_server_error(info.field.name.pos));
-            }
-            let mutation = info.parent_type == MUTATION_ROOT;
-            let allowed = if mutation {
-                principal.may_write()
+        let mutation = info.parent_type == MUTATION_ROOT;
+        let allowed = if mutation {
+            principal.may_write()
+        } else {
+            principal.may_read()
+        };
+        if !allowed {
+            let message = if mutation {
+                "this token's role may not record events"
             } else {
-                principal.may_read()
+                "this token's role may not read events"
             };
-            if !allowed {
-                let message = if mutation {
-                    "this token's role may not record events"
-                } else {
-                    "this token's role may not read events"
-                };
-                return Err(forbidden(message).into_server_error(info.field.name.pos));
-            }
+            return Err(forbidden(message).into_server_error(info.field.name.pos));
         }
-        next.run(ctx, info).await
     }
+    Ok(())
 }

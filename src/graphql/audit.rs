@@ -1,26 +1,14 @@
 //! Records each GraphQL operation run by the engine in the access log (the edge records the
 //! answers it gives directly): its kind, name, variables and outcome.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextPrepareRequest,
-    NextValidation,
-};
+use async_graphql::extensions::ExtensionContext;
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
-use async_graphql::{Request, Response, ServerError, ServerResult, ValidationResult, Variables};
+use async_graphql::{Request, Response, ServerError};
 
 use crate::audit::{AccessLog, ClientAddress};
 use crate::auth::Principal;
-
-/// The extension's factory.
-pub struct Audit;
-
-impl ExtensionFactory for Audit {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(AuditExtension::default())
-    }
-}
 
 #[derive(Default)]
 struct Seen {
@@ -47,8 +35,10 @@ fn attached<T: Clone + Send + Sync + 'static>(
         .or_else(|| ctx.data_opt::<T>().cloned())
 }
 
+/// What the access log will say of one request, gathered as the request goes through the
+/// engine's pipeline ([`super::pipeline`]).
 #[derive(Default)]
-struct AuditExtension {
+pub struct Trail {
     seen: Mutex<Seen>,
 }
 
@@ -89,7 +79,7 @@ pub fn kind_of(document: &ExecutableDocument, operation_name: Option<&str>) -> &
     }
 }
 
-impl AuditExtension {
+impl Trail {
     fn record(&self, outcome: String) {
         let Ok(seen) = self.seen.lock() else {
             return;
@@ -110,78 +100,47 @@ impl AuditExtension {
             outcome,
         });
     }
-}
 
-#[async_trait::async_trait]
-impl Extension for AuditExtension {
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        request: Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<Request> {
+    /// Notes the request's operation name and variables, who asks, from where, and where the
+    /// log is: from the request's own data, or else its connection's.
+    pub fn begin(&self, ctx: &ExtensionContext<'_>, request: &Request) {
         if let Ok(mut seen) = self.seen.lock() {
             seen.operation_name = request.operation_name.clone();
             seen.variables = serde_json::to_value(&request.variables).unwrap_or_default();
-            seen.principal = attached(&request, ctx);
-            seen.log = attached(&request, ctx);
-            seen.address = attached(&request, ctx);
+            seen.principal = attached(request, ctx);
+            seen.log = attached(request, ctx);
+            seen.address = attached(request, ctx);
         }
-        // Refusals before parsing (persisted queries, the allow-list, the document limits).
-        let prepared = next.run(ctx, request).await;
-        if let Err(error) = &prepared {
-            self.record(outcome(std::slice::from_ref(error)));
-        }
-        prepared
     }
 
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await;
-        if let (Ok(document), Ok(mut seen)) = (&document, self.seen.lock()) {
+    /// Records a refusal before the operation ran (preparing, parsing or validating it).
+    pub fn refused(&self, errors: &[ServerError]) {
+        self.record(outcome(errors));
+    }
+
+    /// Notes the kind of operation the parsed document runs.
+    pub fn parsed(&self, document: &ExecutableDocument) {
+        if let Ok(mut seen) = self.seen.lock() {
             seen.kind = kind_of(document, seen.operation_name.as_deref());
         }
-        if let Err(error) = &document {
-            self.record(outcome(std::slice::from_ref(error)));
-        }
-        document
     }
 
-    async fn execute(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        operation_name: Option<&str>,
-        next: NextExecute<'_>,
-    ) -> Response {
-        let response = next.run(ctx, operation_name).await;
-        // A subscription runs once per event it delivers; it was recorded when it began.
-        let subscription = self.seen.lock().is_ok_and(|s| s.kind == "subscription");
-        if !subscription {
+    /// A subscription is recorded once, when it is validated and begins.
+    pub fn validated(&self) {
+        if self.subscription() {
+            self.record("SUBSCRIBED".into());
+        }
+    }
+
+    /// Records the outcome of a query or mutation. A subscription runs once per event it
+    /// delivers; it was recorded when it began.
+    pub fn executed(&self, response: &Response) {
+        if !self.subscription() {
             self.record(outcome(&response.errors));
         }
-        response
     }
 
-    async fn validation(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        next: NextValidation<'_>,
-    ) -> Result<ValidationResult, Vec<ServerError>> {
-        let result = next.run(ctx).await;
-        match &result {
-            Err(errors) => self.record(outcome(errors)),
-            Ok(_) => {
-                let subscription = self.seen.lock().is_ok_and(|s| s.kind == "subscription");
-                if subscription {
-                    self.record("SUBSCRIBED".into());
-                }
-            }
-        }
-        result
+    fn subscription(&self) -> bool {
+        self.seen.lock().is_ok_and(|s| s.kind == "subscription")
     }
 }

@@ -9,13 +9,6 @@
 //!
 //! Every error also carries `extensions.requestId`, the id the request's log lines carry.
 
-use std::sync::Arc;
-
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextRequest, NextSubscribe,
-};
-use async_graphql::futures_util::StreamExt;
-use async_graphql::futures_util::stream::BoxStream;
 use async_graphql::{ErrorExtensions, Response, Value};
 
 use crate::store::StoreError;
@@ -88,77 +81,6 @@ impl<T> OrInternal<T> for Result<T, StoreError> {
 /// The store every resolver works on (registered when the schema is built).
 pub fn store<'a>(ctx: &async_graphql::Context<'a>) -> &'a crate::store::Store {
     ctx.data_unchecked::<crate::store::Store>()
-}
-
-/// Finishes every answer as clients expect it: gives `BAD_USER_INPUT` to the errors the engine
-/// itself raises (parse, validation, input coercion), which carry no code (every error the
-/// server raises sets its own), a request id to every error, and the document's field order to
-/// every object ([`super::order`]).
-pub struct ErrorCodes;
-
-impl ExtensionFactory for ErrorCodes {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ErrorCodesExtension::default())
-    }
-}
-
-#[derive(Default)]
-struct ErrorCodesExtension {
-    document: super::order::KeptDocument,
-}
-
-#[async_trait::async_trait]
-impl Extension for ErrorCodesExtension {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &async_graphql::Variables,
-        next: async_graphql::extensions::NextParseQuery<'_>,
-    ) -> async_graphql::ServerResult<async_graphql::parser::types::ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await?;
-        self.document.keep(&document, variables);
-        Ok(document)
-    }
-
-    async fn execute(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        operation_name: Option<&str>,
-        next: async_graphql::extensions::NextExecute<'_>,
-    ) -> Response {
-        let mut response = next.run(ctx, operation_name).await;
-        self.document.restore(&mut response, operation_name);
-        response
-    }
-
-    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
-        // Every log line of the request carries its id; every error the client sees does too,
-        // so that an `INTERNAL` error can be found in the log.
-        let request_id = new_request_id();
-        let span = tracing::info_span!("request", request_id = %request_id);
-        let mut response = tracing::Instrument::instrument(next.run(ctx), span).await;
-        label(&mut response, &request_id);
-        response
-    }
-
-    /// Streams (WebSocket, SSE) get the same codes, on every response they carry.
-    fn subscribe<'s>(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        stream: BoxStream<'s, Response>,
-        next: NextSubscribe<'_>,
-    ) -> BoxStream<'s, Response> {
-        let request_id = new_request_id();
-        let order = self.document.event_order();
-        next.run(ctx, stream)
-            .map(move |mut response| {
-                order(&mut response);
-                label(&mut response, &request_id);
-                response
-            })
-            .boxed()
-    }
 }
 
 /// A fresh request id: what the request's log lines and its errors' `extensions.requestId`

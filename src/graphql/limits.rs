@@ -4,24 +4,11 @@
 
 use std::sync::Arc;
 
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest,
-};
+use async_graphql::extensions::ExtensionContext;
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
-use async_graphql::{ErrorExtensions, ServerResult, Variables};
+use async_graphql::{ErrorExtensions, ServerResult};
 
 use crate::graphql::error::LIMIT_EXCEEDED;
-
-/// Refuses a document with more aliased fields than this.
-pub struct AliasLimit(pub usize);
-
-impl ExtensionFactory for AliasLimit {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(AliasLimitExtension(self.0))
-    }
-}
-
-struct AliasLimitExtension(usize);
 
 fn aliases(set: &SelectionSet) -> usize {
     set.items
@@ -51,27 +38,18 @@ pub fn count_aliases(document: &ExecutableDocument) -> usize {
     operations + fragments
 }
 
-#[async_trait::async_trait]
-impl Extension for AliasLimitExtension {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await?;
-        let found = count_aliases(&document);
-        if found > self.0 {
-            let error = async_graphql::Error::new(format!(
-                "the document has {found} aliases; at most {} are allowed",
-                self.0
-            ))
-            .extend_with(|_, e| e.set("code", LIMIT_EXCEEDED));
-            return Err(error.into_server_error(async_graphql::Pos::default()));
-        }
-        Ok(document)
+/// Refuses a document with more than `max` aliased fields (an alias flood repeats an
+/// expensive field under many names).
+pub fn check_aliases(document: &ExecutableDocument, max: usize) -> ServerResult<()> {
+    let found = count_aliases(document);
+    if found > max {
+        let error = async_graphql::Error::new(format!(
+            "the document has {found} aliases; at most {max} are allowed"
+        ))
+        .extend_with(|_, e| e.set("code", LIMIT_EXCEEDED));
+        return Err(error.into_server_error(async_graphql::Pos::default()));
     }
+    Ok(())
 }
 
 /// The subscriptions one WebSocket connection may still open (attached at `connection_init`).
@@ -302,6 +280,7 @@ pub fn check_document(
 
 /// Checks every document before the engine parses and validates it (see [`check_document`]),
 /// and hands the engine the parsed document so that it is parsed once.
+#[derive(Clone, Copy, Debug)]
 pub struct DocumentLimit {
     /// `--max-document-bytes`.
     pub max_bytes: usize,
@@ -314,66 +293,48 @@ pub struct DocumentLimit {
     pub max_complexity: usize,
 }
 
-impl ExtensionFactory for DocumentLimit {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(DocumentLimitExtension {
-            max_bytes: self.max_bytes,
-            max_fields: self.max_fields,
-            max_depth: self.max_depth,
-            max_complexity: self.max_complexity,
-            variables: std::sync::Mutex::new(None),
-        })
-    }
-}
+/// Why a request's variables do not coerce, found before parsing and told once validation has
+/// found nothing (its messages name the argument a bad value is given to, which says more).
+pub type PendingVariableError = std::sync::Mutex<Option<async_graphql::ServerError>>;
 
-struct DocumentLimitExtension {
-    max_bytes: usize,
-    max_fields: usize,
-    max_depth: usize,
-    max_complexity: usize,
-    /// Why the request's variables do not coerce, told once validation has found nothing
-    /// (its messages name the argument a bad value is given to, which says more).
-    variables: std::sync::Mutex<Option<async_graphql::ServerError>>,
-}
-
-#[async_trait::async_trait]
-impl Extension for DocumentLimitExtension {
-    async fn prepare_request(
+impl DocumentLimit {
+    /// Checks the document's text before the engine parses it, and hands the engine the parsed
+    /// document so that it is parsed once; a bad variable is kept in `pending`.
+    pub fn prepare(
         &self,
-        ctx: &ExtensionContext<'_>,
+        registry: &async_graphql::registry::Registry,
         mut request: async_graphql::Request,
-        next: async_graphql::extensions::NextPrepareRequest<'_>,
+        pending: &PendingVariableError,
     ) -> ServerResult<async_graphql::Request> {
         match check_document(&request.query, self.max_bytes, self.max_fields) {
             Ok(Some(document)) => {
                 // Variables that do not coerce refuse the whole request, before it runs.
                 if let Err(error) = super::variables::check(
-                    &ctx.schema_env.registry,
+                    registry,
                     &document,
                     request.operation_name.as_deref(),
                     &request.variables,
-                ) && let Ok(mut slot) = self.variables.lock()
+                ) && let Ok(mut slot) = pending.lock()
                 {
                     *slot = Some(error);
                 }
                 request.set_parsed_query(document);
+                Ok(request)
             }
-            Ok(None) => {}
-            Err(refusal) => {
-                return Err(refusal
-                    .to_error()
-                    .into_server_error(async_graphql::Pos::default()));
-            }
+            Ok(None) => Ok(request),
+            Err(refusal) => Err(refusal
+                .to_error()
+                .into_server_error(async_graphql::Pos::default())),
         }
-        next.run(ctx, request).await
     }
 
-    async fn validation(
+    /// Checks what validation measured (depth, and cost with the request's variables), then
+    /// tells a bad variable kept by [`DocumentLimit::prepare`].
+    pub fn validated(
         &self,
-        ctx: &ExtensionContext<'_>,
-        next: async_graphql::extensions::NextValidation<'_>,
+        result: async_graphql::ValidationResult,
+        pending: &PendingVariableError,
     ) -> Result<async_graphql::ValidationResult, Vec<async_graphql::ServerError>> {
-        let result = next.run(ctx).await?;
         let refusal = if result.depth > self.max_depth {
             Some(DocumentRefusal::NestedTooDeep {
                 depth: result.depth,
@@ -393,7 +354,7 @@ impl Extension for DocumentLimitExtension {
                 .into_server_error(async_graphql::Pos::default());
             return Err(vec![error]);
         }
-        match self.variables.lock().ok().and_then(|mut slot| slot.take()) {
+        match pending.lock().ok().and_then(|mut slot| slot.take()) {
             Some(error) => Err(vec![error]),
             None => Ok(result),
         }
@@ -503,31 +464,17 @@ impl ReportRows {
 #[derive(Copy, Clone, Debug)]
 pub struct ReportRowBudget(pub usize);
 
-impl ExtensionFactory for ReportRowBudget {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ReportRowBudgetExtension(self.0))
-    }
-}
-
-struct ReportRowBudgetExtension(usize);
-
-#[async_trait::async_trait]
-impl Extension for ReportRowBudgetExtension {
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        request: async_graphql::Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<async_graphql::Request> {
+impl ReportRowBudget {
+    /// `request`, with a budget of its own unless one is attached already (a batch's).
+    pub fn attach_unless_given(&self, request: async_graphql::Request) -> async_graphql::Request {
         let attached = request
             .data
             .contains_key(&std::any::TypeId::of::<ReportRows>());
-        let request = if attached {
+        if attached {
             request
         } else {
             ReportRows::new(self.0).attach(request)
-        };
-        next.run(ctx, request).await
+        }
     }
 }
 
@@ -538,28 +485,21 @@ pub struct Streamed;
 
 /// Ends a query or mutation that runs past the request time limit with `LIMIT_EXCEEDED`, on
 /// the transports whose edge does not time it (see [`Streamed`]). Subscriptions run on.
+#[derive(Clone, Copy, Debug)]
 pub struct Deadline(pub std::time::Duration);
 
-impl ExtensionFactory for Deadline {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(DeadlineExtension(self.0))
-    }
-}
-
-struct DeadlineExtension(std::time::Duration);
-
-#[async_trait::async_trait]
-impl Extension for DeadlineExtension {
-    async fn execute(
+impl Deadline {
+    /// Runs a query or mutation, ended with `LIMIT_EXCEEDED` past the limit when it came over a
+    /// stream.
+    pub async fn run(
         &self,
         ctx: &ExtensionContext<'_>,
-        operation_name: Option<&str>,
-        next: async_graphql::extensions::NextExecute<'_>,
+        execute: impl std::future::Future<Output = async_graphql::Response>,
     ) -> async_graphql::Response {
         if ctx.data_opt::<Streamed>().is_none() {
-            return next.run(ctx, operation_name).await;
+            return execute.await;
         }
-        match tokio::time::timeout(self.0, next.run(ctx, operation_name)).await {
+        match tokio::time::timeout(self.0, execute).await {
             Ok(response) => response,
             Err(_) => async_graphql::Response::from_errors(vec![
                 timed_out(self.0).into_server_error(async_graphql::Pos::default()),

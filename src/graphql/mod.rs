@@ -1,7 +1,8 @@
 //! The GraphQL API: schema, types built from store rows, and resolvers.
 //!
 //! Resolvers take the store from the context, call one store function and map its error once
-//! (see [`error`]). Nothing here knows about HTTP.
+//! (see [`error`]). Every request passes through one [`pipeline`]: the access log, persisted
+//! queries, the document limits, field order, access checks. Nothing here knows about HTTP.
 
 pub mod access;
 pub mod audit;
@@ -11,6 +12,7 @@ pub mod limits;
 pub mod mutation;
 pub mod order;
 pub mod persisted;
+pub mod pipeline;
 pub mod query;
 pub mod scalars;
 pub mod subscription;
@@ -62,22 +64,19 @@ pub fn build_schema_with(
     .data(query::PageLimit(
         i32::try_from(limits.max_page_size).unwrap_or(i32::MAX),
     ))
-    // The access log sees every request first, so that it records each refusal after it.
-    .extension(audit::Audit)
-    .extension(persisted::PersistedQueries(persisted))
-    .extension(limits::DocumentLimit {
-        max_bytes: limits.max_document_bytes,
-        max_fields: limits.max_fields,
-        max_depth: limits.max_depth,
-        max_complexity: limits.max_complexity,
-    })
-    .extension(limits::AliasLimit(limits.max_aliases))
-    .extension(limits::ReportRowBudget(limits.max_report_rows))
-    .extension(access::Access {
+    .extension(pipeline::Pipeline {
+        persisted,
+        document: limits::DocumentLimit {
+            max_bytes: limits.max_document_bytes,
+            max_fields: limits.max_fields,
+            max_depth: limits.max_depth,
+            max_complexity: limits.max_complexity,
+        },
+        max_aliases: limits.max_aliases,
+        report_rows: limits::ReportRowBudget(limits.max_report_rows),
         introspection: !limits.no_introspection,
+        deadline: limits::Deadline(limits.request_timeout()),
     })
-    .extension(error::ErrorCodes)
-    .extension(limits::Deadline(limits.request_timeout()))
     .finish()
 }
 

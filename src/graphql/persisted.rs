@@ -6,12 +6,9 @@
 //! by an engine extension for what reaches the engine another way (WebSocket, SSE, batches).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest,
-};
-use async_graphql::{ErrorExtensions, Request, ServerResult};
+use async_graphql::{ErrorExtensions, Request};
 use sha2::{Digest, Sha256};
 
 use crate::graphql::access::FORBIDDEN;
@@ -219,30 +216,4 @@ impl Persisted {
 
 fn coded(message: &str, code: &'static str) -> async_graphql::Error {
     async_graphql::Error::new(message).extend_with(|_, e| e.set("code", code))
-}
-
-/// The engine's side: resolves what reaches the engine without passing the HTTP edge.
-pub struct PersistedQueries(pub Arc<Persisted>);
-
-impl ExtensionFactory for PersistedQueries {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(PersistedExtension(self.0.clone()))
-    }
-}
-
-struct PersistedExtension(Arc<Persisted>);
-
-#[async_trait::async_trait]
-impl Extension for PersistedExtension {
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        mut request: Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<Request> {
-        self.0
-            .resolve(&mut request)
-            .map_err(|e| e.into_server_error(async_graphql::Pos::default()))?;
-        next.run(ctx, request).await
-    }
 }
