@@ -6,7 +6,7 @@ use crate::graphql::error::{OrInternal, store};
 use crate::graphql::limits::ReportRows;
 use crate::graphql::scalars::{DateTime, UuidValue};
 use crate::graphql::types::{
-    EventFilterInput, LoginBucket, TimeBucketInput, UserTimeline, time_zone_argument,
+    EventFilterInput, Flat, LoginBucket, TimeBucketInput, UserTimeline, time_zone_argument,
 };
 use crate::store::{EventFilter, GroupKey, Grouping};
 
@@ -36,7 +36,7 @@ impl ActivityQuery {
             desc = "An IANA time zone (`Europe/Berlin`); buckets start at local midnight or the local hour there. Default UTC."
         )]
         time_zone: Option<String>,
-    ) -> async_graphql::Result<Vec<LoginBucket>> {
+    ) -> async_graphql::Result<Flat<LoginBucket>> {
         let filter = EventFilterInput::into_store(ctx, filter, "filter")?;
         let zone = time_zone_argument(time_zone.as_deref())?;
         let bucket = bucket.unwrap_or(TimeBucketInput::Day).into();

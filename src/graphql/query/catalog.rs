@@ -5,7 +5,7 @@ use async_graphql::{Context, Object};
 use crate::catalog::CATALOG;
 use crate::graphql::error::{OrInternal, store};
 use crate::graphql::limits::ReportRows;
-use crate::graphql::types::{CategoryCount, EventFilterInput, EventTypeInfo};
+use crate::graphql::types::{CategoryCount, EventFilterInput, EventTypeInfo, Flat};
 
 /// The catalog of tracked events and counts by category.
 #[derive(Default)]
@@ -14,7 +14,7 @@ pub struct CatalogQuery;
 #[Object]
 impl CatalogQuery {
     /// Every tracked event of the product documentation: kind, name, category, documentation.
-    async fn event_catalog(&self) -> Vec<EventTypeInfo> {
+    async fn event_catalog(&self) -> Flat<EventTypeInfo> {
         CATALOG.iter().map(EventTypeInfo).collect()
     }
 
@@ -27,7 +27,7 @@ impl CatalogQuery {
             desc = "Which events count: every condition given must hold (see EventFilter); none means every event the token may read."
         )]
         filter: Option<EventFilterInput>,
-    ) -> async_graphql::Result<Vec<CategoryCount>> {
+    ) -> async_graphql::Result<Flat<CategoryCount>> {
         let filter = EventFilterInput::into_store(ctx, filter, "filter")?;
         let budget = ReportRows::of(ctx);
         let _turn = budget.turn().await;

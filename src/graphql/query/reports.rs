@@ -5,7 +5,7 @@ use async_graphql::{Context, Object};
 use crate::graphql::error::{OrInternal, store};
 use crate::graphql::limits::ReportRows;
 use crate::graphql::types::{
-    EventCountRow, EventFilterInput, EventGroupKeyInput, ResourceUsageRow, TimeBucketInput,
+    EventCountRow, EventFilterInput, EventGroupKeyInput, Flat, ResourceUsageRow, TimeBucketInput,
     grouping,
 };
 
@@ -44,7 +44,7 @@ impl ReportsQuery {
             desc = "At most this many rows, the largest counts first (ties by keys); without it, every row up to --max-report-rows."
         )]
         limit: Option<i32>,
-    ) -> async_graphql::Result<Vec<EventCountRow>> {
+    ) -> async_graphql::Result<Flat<EventCountRow>> {
         let filter = EventFilterInput::into_store(ctx, filter, "filter")?;
         let grouping = grouping(&group_by, bucket, time_zone.as_deref(), limit)?;
         let budget = ReportRows::of(ctx);
@@ -80,7 +80,7 @@ impl ReportsQuery {
             desc = "An IANA time zone (`Europe/Berlin`); buckets start at local midnight or the local hour there. Default UTC."
         )]
         time_zone: Option<String>,
-    ) -> async_graphql::Result<Vec<ResourceUsageRow>> {
+    ) -> async_graphql::Result<Flat<ResourceUsageRow>> {
         let filter = EventFilterInput::into_store(ctx, filter, "filter")?;
         let grouping = grouping(&group_by, bucket, time_zone.as_deref(), None)?;
         let budget = ReportRows::of(ctx);

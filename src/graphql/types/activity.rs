@@ -2,6 +2,7 @@
 
 use async_graphql::{ComplexObject, Context, SimpleObject};
 
+use super::flat::{Flat, Plain};
 use super::{CategoryCount, EventConnection};
 use crate::graphql::error::{OrInternal, store};
 use crate::graphql::query::newest_first;
@@ -29,7 +30,7 @@ pub struct LoginBucket {
     /// `user logout` events.
     pub logouts: i64,
     /// Logins by method: methods with a count only, count descending, then method.
-    pub by_auth_method: Vec<AuthMethodCount>,
+    pub by_auth_method: Flat<AuthMethodCount>,
 }
 
 impl From<LoginRow> for LoginBucket {
@@ -53,10 +54,13 @@ impl From<LoginRow> for LoginBucket {
             logins: row.logins,
             distinct_users: row.distinct_users,
             logouts: row.logouts,
-            by_auth_method,
+            by_auth_method: Flat(by_auth_method),
         }
     }
 }
+
+impl Plain for AuthMethodCount {}
+impl Plain for LoginBucket {}
 
 /// One bucket of a user's timeline.
 #[derive(SimpleObject)]
@@ -66,8 +70,10 @@ pub struct TimelineBucket {
     /// Events in the bucket.
     pub total: i64,
     /// Events per category, count descending, then category.
-    pub by_category: Vec<CategoryCount>,
+    pub by_category: Flat<CategoryCount>,
 }
+
+impl Plain for TimelineBucket {}
 
 /// What one user did over a window, bucket by bucket.
 #[derive(SimpleObject)]
@@ -82,7 +88,7 @@ pub struct UserTimeline {
     /// Events in the window.
     pub total: i64,
     /// Buckets with events, oldest first.
-    pub buckets: Vec<TimelineBucket>,
+    pub buckets: Flat<TimelineBucket>,
     /// The window, for `events`.
     #[graphql(skip)]
     pub filter: EventFilter,
@@ -112,10 +118,10 @@ impl UserTimeline {
                 _ => buckets.push(TimelineBucket {
                     start: DateTime(start),
                     total: row.count,
-                    by_category: vec![CategoryCount {
+                    by_category: Flat(vec![CategoryCount {
                         category,
                         count: row.count,
-                    }],
+                    }]),
                 }),
             }
         }
@@ -124,7 +130,7 @@ impl UserTimeline {
             first_seen: span.first.map(DateTime),
             last_seen: span.last.map(DateTime),
             total: span.total,
-            buckets,
+            buckets: Flat(buckets),
             filter,
         }
     }

@@ -40,3 +40,6 @@ pub struct CategoryCount {
     /// Events in it.
     pub count: i64,
 }
+
+impl super::flat::Plain for EventTypeInfo {}
+impl super::flat::Plain for CategoryCount {}

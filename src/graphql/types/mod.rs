@@ -6,6 +6,7 @@ mod connection;
 mod details;
 mod event;
 mod filter;
+mod flat;
 mod report;
 mod sharing;
 mod user;
@@ -16,6 +17,7 @@ pub use connection::{EventConnection, EventEdge, PageInfo};
 pub use details::EventDetails;
 pub use event::Event;
 pub use filter::{EventFilterInput, SortOrderInput};
+pub use flat::{Flat, Plain};
 pub use report::{
     EventCountRow, EventGroupKeyInput, ResourceUsageRow, TimeBucketInput, grouping,
     time_zone_argument,

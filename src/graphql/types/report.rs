@@ -188,3 +188,6 @@ impl From<UsageRow> for ResourceUsageRow {
         }
     }
 }
+
+impl super::flat::Plain for EventCountRow {}
+impl super::flat::Plain for ResourceUsageRow {}
