@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use uuid::Uuid;
 
 use super::event::page_users;
+use super::flat::{Flat, FlatOne, Plain};
 use super::{Event, User};
 use crate::graphql::error::{OrInternal, store};
 use crate::store::{EventFilter, EventRow, Page};
@@ -44,10 +45,12 @@ impl EventEdge {
         self.0.cursor().encode()
     }
     /// The event.
-    async fn node(&self) -> Event {
-        Event::with_users(self.0.clone(), self.1.clone())
+    async fn node(&self) -> FlatOne<Event> {
+        FlatOne(Event::with_users(self.0.clone(), self.1.clone()))
     }
 }
+
+impl Plain for EventEdge {}
 
 /// Where a page stands in the whole list.
 #[derive(SimpleObject)]
@@ -78,7 +81,7 @@ impl PageInfo {
 #[Object]
 impl EventConnection {
     /// The page's events with their cursors.
-    async fn edges(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<EventEdge>> {
+    async fn edges(&self, ctx: &Context<'_>) -> async_graphql::Result<Flat<EventEdge>> {
         let selected = ctx.look_ahead().field("node").field("user").exists();
         let users = page_users(ctx, &self.rows, selected).await?;
         Ok(self
@@ -88,7 +91,7 @@ impl EventConnection {
             .collect())
     }
     /// The page's events.
-    async fn nodes(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Event>> {
+    async fn nodes(&self, ctx: &Context<'_>) -> async_graphql::Result<Flat<Event>> {
         let users = page_users(ctx, &self.rows, ctx.look_ahead().field("user").exists()).await?;
         Ok(self
             .rows

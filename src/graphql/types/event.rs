@@ -62,6 +62,10 @@ pub async fn page_users(
     Ok(Some(Arc::new(users)))
 }
 
+// Its user waits at most once per page: a page loads its users in one batch before its events
+// are resolved, and an event on its own loads its user through the batching loader.
+impl super::flat::Plain for Event {}
+
 /// One tracked user event.
 #[Object]
 impl Event {

@@ -1,20 +1,22 @@
-//! Lists of plain objects, resolved in one pass.
+//! Plain objects and lists of them, resolved in one pass.
 //!
-//! The engine resolves every field of every object of a list as a boxed future of its own,
-//! joins them, and runs the request pipeline's hook on each ([`crate::graphql::pipeline`]). For
-//! report rows and buckets, whose fields are values the object already holds, that machinery is
-//! most of the CPU of a report: a 90-day timeline has about a thousand such fields.
+//! The engine resolves every field of every object as a boxed future of its own, joins them,
+//! and runs the request pipeline's hook on each ([`crate::graphql::pipeline`]). For report rows,
+//! buckets and the events of a page, whose fields are values the object already holds, that
+//! machinery is most of the CPU of an answer: a 90-day timeline has about a thousand such
+//! fields, a page of 50 events 400.
 //!
-//! [`Flat`] has the schema of `Vec<T>` (the same type name and type info) and resolves each
-//! field with `T`'s own resolver, the one the derive generated: one meaning per field. Only the
-//! way the fields are driven differs: one after another, in document order, without a future or
-//! a hook of their own. The pipeline's hook checks root fields only, so skipping it below a
+//! [`Flat`] has the schema of `Vec<T>` and [`FlatOne`] that of `T` (the same type name and type
+//! info), and each field is resolved with `T`'s own resolver, the one the derive generated: one
+//! meaning per field. Only the way the fields are driven differs: one after another, in
+//! document order, without a future or a hook of their own. The pipeline's hook checks root fields only, so skipping it below a
 //! report's root changes nothing. The engine has already dropped `@skip`/`@include`d fields
 //! from the document, and the schema has no unions or interfaces, so every fragment spread in a
 //! selection applies to its object.
 
 use std::borrow::Cow;
 
+use async_graphql::futures_util::future::try_join_all;
 use async_graphql::indexmap::IndexMap;
 use async_graphql::parser::types::{Field, Selection, SelectionSet};
 use async_graphql::registry::Registry;
@@ -22,8 +24,8 @@ use async_graphql::{
     ContainerType, ContextSelectionSet, Name, OutputType, Positioned, ServerResult, Value,
 };
 
-/// An object whose every field is a value it holds: resolving a field never waits. Only such
-/// objects may be listed in a [`Flat`], since its fields are resolved one after another.
+/// An object whose fields are values it holds, or wait at most once (a user loaded in batches
+/// with the rest of its list): its fields are resolved one after another.
 pub trait Plain: ContainerType + OutputType {}
 
 /// A list of [`Plain`] objects: `Vec<T>` in the schema, resolved in one pass.
@@ -68,11 +70,41 @@ impl<T: Plain> OutputType for Flat<T> {
         ctx: &ContextSelectionSet<'_>,
         _field: &Positioned<Field>,
     ) -> ServerResult<Value> {
-        let mut items = Vec::with_capacity(self.0.len());
-        for (index, item) in self.0.iter().enumerate() {
-            items.push(resolve_object(&ctx.with_index(index), item).await?);
-        }
-        Ok(Value::List(items))
+        // The items are resolved together, so that a field that does wait (a user loaded in
+        // batches) waits once for every item of the list.
+        let contexts: Vec<ContextSelectionSet<'_>> =
+            (0..self.0.len()).map(|index| ctx.with_index(index)).collect();
+        let items = contexts
+            .iter()
+            .zip(&self.0)
+            .map(|(ctx, item)| resolve_object(ctx, item));
+        Ok(Value::List(try_join_all(items).await?))
+    }
+}
+
+/// One [`Plain`] object: `T` in the schema, resolved in one pass.
+#[derive(Debug)]
+pub struct FlatOne<T>(pub T);
+
+impl<T: Plain> OutputType for FlatOne<T> {
+    fn type_name() -> Cow<'static, str> {
+        T::type_name()
+    }
+
+    fn qualified_type_name() -> String {
+        T::qualified_type_name()
+    }
+
+    fn create_type_info(registry: &mut Registry) -> String {
+        T::create_type_info(registry)
+    }
+
+    async fn resolve(
+        &self,
+        ctx: &ContextSelectionSet<'_>,
+        _field: &Positioned<Field>,
+    ) -> ServerResult<Value> {
+        resolve_object(ctx, &self.0).await
     }
 }
 
@@ -155,7 +187,7 @@ fn insert(values: &mut IndexMap<Name, Value>, key: Name, value: Value) {
 mod tests {
     use async_graphql::{EmptyMutation, EmptySubscription, Object, Schema, SimpleObject};
 
-    use super::{Flat, Plain};
+    use super::{Flat, FlatOne, Plain};
 
     #[derive(SimpleObject, Clone)]
     struct Inner {
@@ -208,6 +240,11 @@ mod tests {
                 .map(|(id, label, inner)| EngineRow { id, label, inner })
                 .collect()
         }
+
+        async fn one(&self) -> EngineRow {
+            let (id, label, inner) = row(2);
+            EngineRow { id, label, inner }
+        }
     }
 
     struct FlatQuery;
@@ -224,6 +261,15 @@ mod tests {
                 })
                 .collect()
         }
+
+        async fn one(&self) -> FlatOne<FlatRow> {
+            let (id, label, inner) = row(2);
+            FlatOne(FlatRow {
+                id,
+                label,
+                inner: Flat(inner),
+            })
+        }
     }
 
     const DOCUMENTS: &[&str] = &[
@@ -238,6 +284,8 @@ mod tests {
         "query($s: Boolean!) { rows { id @skip(if: $s) label @include(if: $s) inner { key @skip(if: $s) count } } }",
         "query($s: Boolean!) { rows { id @skip(if: $s) } }",
         "query($s: Boolean!) { rows { inner { key @skip(if: $s) } id } }",
+        "{ one { label id inner { count } } rows { id } }",
+        "query($s: Boolean!) { one { ...R id @include(if: $s) } } fragment R on Row { inner { key } label inner { count } }",
     ];
 
     #[tokio::test]

@@ -17,7 +17,7 @@ pub use connection::{EventConnection, EventEdge, PageInfo};
 pub use details::EventDetails;
 pub use event::Event;
 pub use filter::{EventFilterInput, SortOrderInput};
-pub use flat::{Flat, Plain};
+pub use flat::{Flat, FlatOne, Plain};
 pub use report::{
     EventCountRow, EventGroupKeyInput, ResourceUsageRow, TimeBucketInput, grouping,
     time_zone_argument,
