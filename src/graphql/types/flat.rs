@@ -72,8 +72,9 @@ impl<T: Plain> OutputType for Flat<T> {
     ) -> ServerResult<Value> {
         // The items are resolved together, so that a field that does wait (a user loaded in
         // batches) waits once for every item of the list.
-        let contexts: Vec<ContextSelectionSet<'_>> =
-            (0..self.0.len()).map(|index| ctx.with_index(index)).collect();
+        let contexts: Vec<ContextSelectionSet<'_>> = (0..self.0.len())
+            .map(|index| ctx.with_index(index))
+            .collect();
         let items = contexts
             .iter()
             .zip(&self.0)
@@ -125,15 +126,16 @@ async fn resolve_object<T: Plain>(
         match &selection.node {
             Selection::Field(field) => {
                 let key = field.node.response_key().node.clone();
-                let value = if field.node.name.node == "__typename" {
-                    Value::String(object.introspection_type_name().into_owned())
-                } else {
-                    object
-                        .resolve_field(&ctx.with_field(field))
-                        .await?
-                        .unwrap_or_default()
-                };
-                insert(&mut values, key, value);
+                if field.node.name.node == "__typename" {
+                    let name = object.introspection_type_name().into_owned();
+                    insert(&mut values, key, Value::String(name));
+                    continue;
+                }
+                // As the engine does: a field that fails is told among the errors and left out.
+                match object.resolve_field(&ctx.with_field(field)).await {
+                    Ok(value) => insert(&mut values, key, value.unwrap_or_default()),
+                    Err(error) => ctx.add_error(error),
+                }
             }
             Selection::FragmentSpread(spread) => {
                 if let Some(fragment) = ctx.query_env.fragments.get(&spread.node.fragment_name.node)
@@ -190,9 +192,29 @@ mod tests {
     use super::{Flat, FlatOne, Plain};
 
     #[derive(SimpleObject, Clone)]
+    #[graphql(complex)]
     struct Inner {
         key: String,
         count: i64,
+    }
+
+    #[async_graphql::ComplexObject]
+    impl Inner {
+        /// Fails for odd counts.
+        async fn maybe(&self) -> async_graphql::Result<Option<i64>> {
+            match self.count % 20 {
+                0 => Ok(Some(self.count)),
+                _ => Err("odd".into()),
+            }
+        }
+
+        /// Fails for odd counts, and may not be null.
+        async fn surely(&self) -> async_graphql::Result<i64> {
+            match self.count % 20 {
+                0 => Ok(self.count),
+                _ => Err("odd".into()),
+            }
+        }
     }
 
     impl Plain for Inner {}
@@ -285,6 +307,8 @@ mod tests {
         "query($s: Boolean!) { rows { id @skip(if: $s) } }",
         "query($s: Boolean!) { rows { inner { key @skip(if: $s) } id } }",
         "{ one { label id inner { count } } rows { id } }",
+        "{ rows { id inner { key maybe count } } }",
+        "{ rows { id inner { surely key } } one { inner { maybe surely } } }",
         "query($s: Boolean!) { one { ...R id @include(if: $s) } } fragment R on Row { inner { key } label inner { count } }",
     ];
 
@@ -304,7 +328,8 @@ mod tests {
                     .expect("an answer is JSON");
                 let answered = serde_json::to_string(&flat.execute(request()).await)
                     .expect("an answer is JSON");
-                assert!(!expected.contains("errors"), "{document}: {expected}");
+                let fails = document.contains("maybe") || document.contains("surely");
+                assert_eq!(expected.contains("errors"), fails, "{document}: {expected}");
                 assert_eq!(answered, expected, "{document} (s = {skip})");
             }
         }
