@@ -7,7 +7,7 @@
 use chrono::NaiveDateTime;
 use entity::stored::{StoredTime, StoredUuid};
 use sea_orm::DbBackend;
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Alias, Expr, JoinType, Query, SelectStatement};
 use uuid::Uuid;
 
 use super::events::NewEventRow;
@@ -77,34 +77,16 @@ impl Dialect {
         ]
     }
 
-    /// Whether `needle`, folded to ASCII lower case, occurs in `column` folded alike: the same
-    /// answer on both backends, whatever the database's locale.
-    pub(crate) fn contains_folded(self, column: &str, needle: &str) -> Expr {
-        let needle = needle.to_ascii_lowercase();
+    /// Whether `needle`, folded to ASCII lower case, occurs in `haystack` folded alike: the
+    /// same answer on both backends, whatever the database's locale.
+    pub(crate) fn contains_folded(self, haystack: Expr, needle: &str) -> Expr {
+        let needle = Expr::val(needle.to_ascii_lowercase());
         match self {
-            Dialect::Sqlite => {
-                Expr::cust_with_values(format!("instr(lower({column}), ?) > 0"), [needle])
-            }
-            Dialect::Postgres => Expr::cust_with_values(
-                format!("strpos(translate({column}, '{UPPER}', '{LOWER}'), $1) > 0"),
-                [needle],
+            Dialect::Sqlite => Expr::cust_with_exprs("instr(lower(?), ?) > 0", [haystack, needle]),
+            Dialect::Postgres => Expr::cust_with_exprs(
+                format!("strpos(translate($1, '{UPPER}', '{LOWER}'), $2) > 0"),
+                [haystack, needle],
             ),
-        }
-    }
-
-    /// `column` folded to ASCII lower case, as SQL text.
-    pub(crate) fn fold_ascii(self, column: &str) -> String {
-        match self {
-            Dialect::Sqlite => format!("lower({column})"),
-            Dialect::Postgres => format!("translate({column}, '{UPPER}', '{LOWER}')"),
-        }
-    }
-
-    /// The function giving the position of a needle in a haystack (0 when absent).
-    pub(crate) fn position_function(self) -> &'static str {
-        match self {
-            Dialect::Sqlite => "instr",
-            Dialect::Postgres => "strpos",
         }
     }
 
@@ -322,6 +304,31 @@ impl Dialect {
                 };
                 format!(" CROSS JOIN LATERAL (SELECT {parsed} AS j OFFSET 0) AS {alias}")
             }
+        }
+    }
+
+    /// [`Dialect::parsed_description`] for a statement built with sea-query: on PostgreSQL,
+    /// `select` joins each row with its description parsed as `j`, under `alias`.
+    pub(crate) fn join_parsed_description(
+        self,
+        select: &mut SelectStatement,
+        column: &str,
+        alias: &str,
+    ) {
+        if self == Dialect::Postgres {
+            let parsed = Query::select()
+                .expr_as(
+                    Expr::cust(format!("user_events_jsonb({column})")),
+                    Alias::new("j"),
+                )
+                .offset(0)
+                .to_owned();
+            select.join_lateral(
+                JoinType::InnerJoin,
+                parsed,
+                Alias::new(alias),
+                Expr::cust("TRUE"),
+            );
         }
     }
 }

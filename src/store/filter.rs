@@ -153,7 +153,7 @@ impl EventFilter {
             all = all.add(Expr::col(Alias::new(time_column)).lt(dialect.bound(to)));
         }
         if let Some(needle) = &self.search {
-            all = all.add(dialect.contains_folded(DESCRIPTION, needle));
+            all = all.add(dialect.contains_folded(Expr::cust(DESCRIPTION), needle));
         }
         all
     }

@@ -9,11 +9,15 @@ use entity::stored::{StoredTime, StoredUuid};
 use std::collections::HashMap;
 
 use chrono::NaiveDateTime;
+use entity::user_events::{Column, Entity as UserEvents};
+use sea_orm::sea_query::{
+    Alias, Asterisk, CommonTableExpression, Expr, ExprTrait, Func, Order, Query, SelectStatement,
+    WindowStatement, WithClause,
+};
 use sea_orm::{ConnectionTrait, QueryResult};
 use uuid::Uuid;
 
 use super::cursor::{open, seal};
-use super::sql::Sql;
 use super::time::parse_db_time;
 use super::{CursorError, Store, StoreError};
 use crate::details::UserType;
@@ -76,25 +80,46 @@ impl Store {
         if ids.is_empty() {
             return Ok(out);
         }
-        let mut sql = Sql::new(self.dialect);
-        sql.push("WITH u(id) AS (VALUES ");
-        for (i, id) in ids.iter().enumerate() {
-            if i > 0 {
-                sql.push(", ");
-            }
-            sql.push("(").bind(self.dialect.uuid(*id)).push(")");
-        }
-        sql.push(
-            ") SELECT u.id, \
-             (SELECT MIN(created_at) FROM user_events e WHERE e.user_id = u.id), \
-             (SELECT MAX(created_at) FROM user_events e WHERE e.user_id = u.id), \
-             (SELECT COUNT(*) FROM user_events e WHERE e.user_id = u.id), ",
-        );
-        self.push_newest_key(&mut sql, "username", None);
-        sql.push(", ");
-        self.push_newest_key(&mut sql, "user_type", Some(&["NORMAL", "ADMIN"]));
-        sql.push(" FROM u");
-        let rows = self.db.query_all_raw(sql.into_statement()).await?;
+        // WITH u(id) AS (SELECT * FROM (VALUES (id1), (id2), ...)): one row per id asked for,
+        // each read by correlated subqueries that walk the user's index.
+        let listed = Query::select()
+            .column(Asterisk)
+            .from_values(ids.iter().map(|id| self.dialect.uuid(*id)), Alias::new("v"))
+            .to_owned();
+        let asked = WithClause::new()
+            .cte(
+                CommonTableExpression::new()
+                    .query(listed)
+                    .column(Alias::new(ID))
+                    .table_name(Alias::new(U))
+                    .to_owned(),
+            )
+            .to_owned();
+        let asked_id = || Expr::col((Alias::new(U), Alias::new(ID)));
+        let per_user = |aggregate: Expr| -> Expr {
+            let select = Query::select()
+                .expr(aggregate)
+                .from_as(UserEvents, Alias::new(E))
+                .and_where(of_user(asked_id()))
+                .to_owned();
+            sub_query(select)
+        };
+        let created_at = || Expr::col((Alias::new(E), Column::CreatedAt));
+        let select = Query::select()
+            .expr(asked_id())
+            .expr(per_user(Func::min(created_at()).into()))
+            .expr(per_user(Func::max(created_at()).into()))
+            .expr(per_user(Func::count(Expr::col(Asterisk)).into()))
+            .expr(sub_query(self.newest_key("username", None, asked_id())))
+            .expr(sub_query(self.newest_key(
+                "user_type",
+                Some(&["NORMAL", "ADMIN"]),
+                asked_id(),
+            )))
+            .from(Alias::new(U))
+            .to_owned();
+        let statement = self.dialect.backend().build(&select.with(asked));
+        let rows = self.db.query_all_raw(statement).await?;
         for row in &rows {
             if let Some(user) = self.decode_user(row)? {
                 out.insert(user.id, user);
@@ -119,38 +144,43 @@ impl Store {
         first: u64,
         after: Option<&UserCursor>,
     ) -> Result<UserPage, StoreError> {
-        let mut sql = Sql::new(self.dialect);
-        sql.push(
-            "SELECT id, last_seen FROM (SELECT user_id AS id, MAX(created_at) AS last_seen \
-             FROM user_events WHERE user_id IS NOT NULL GROUP BY user_id) AS s WHERE 1 = 1",
-        );
+        // One row per user: (id, last_seen).
+        let seen = Query::select()
+            .expr_as(Expr::col(Column::UserId), Alias::new(ID))
+            .expr_as(
+                Func::max(Expr::col(Column::CreatedAt)),
+                Alias::new(LAST_SEEN),
+            )
+            .from(UserEvents)
+            .and_where(Expr::col(Column::UserId).is_not_null())
+            .group_by_col(Column::UserId)
+            .to_owned();
+        let id = || Expr::col((Alias::new(S), Alias::new(ID)));
+        let last_seen = || Expr::col((Alias::new(S), Alias::new(LAST_SEEN)));
+        let mut select = Query::select()
+            .expr(id())
+            .expr(last_seen())
+            .from_subquery(seen, Alias::new(S))
+            .order_by_expr(last_seen(), Order::Desc)
+            .order_by_expr(id(), Order::Desc)
+            .limit(Ord::min(first.saturating_add(1), i64::MAX as u64))
+            .to_owned();
         if let Some(after) = after {
-            sql.push(" AND (last_seen, id) < (");
             let at = parse_db_time(&after.last_seen_text).unwrap_or_default();
-            sql.bind(self.dialect.position(at, &after.last_seen_text));
-            sql.push(", ").bind(self.dialect.uuid(after.id)).push(")");
+            select.and_where(Expr::tuple([last_seen(), id()]).lt(Expr::tuple([
+                Expr::val(self.dialect.position(at, &after.last_seen_text)),
+                Expr::val(self.dialect.uuid(after.id)),
+            ])));
         }
         if let Some(needle) = search {
-            sql.push(" AND ");
-            let mut newest = Sql::new(self.dialect);
-            newest.push("(SELECT ");
-            self.push_key_value(&mut newest, "username");
-            newest.push(" FROM user_events e");
-            self.push_json_join(&mut newest);
-            newest.push(" WHERE e.user_id = s.id AND ");
-            self.push_key_present(&mut newest, "username", None);
-            newest.push(" ORDER BY e.created_at DESC, e.id DESC LIMIT 1)");
-            let username = self.dialect.fold_ascii(&newest.into_text());
-            sql.push(self.dialect.position_function())
-                .push("(")
-                .push(&username)
-                .push(", ")
-                .bind(needle.to_ascii_lowercase())
-                .push(") > 0");
+            // The user's newest username, folded, contains the folded needle.
+            let username = sub_query(self.newest_key("username", None, id()));
+            select.and_where(self.dialect.contains_folded(username, needle));
         }
-        sql.push(" ORDER BY last_seen DESC, id DESC LIMIT ")
-            .bind(i64::try_from(first.saturating_add(1)).unwrap_or(i64::MAX));
-        let rows = self.db.query_all_raw(sql.into_statement()).await?;
+        let rows = self
+            .db
+            .query_all_raw(self.dialect.backend().build(&select))
+            .await?;
         let mut keys = Vec::with_capacity(rows.len());
         for row in &rows {
             let id = row.try_get_by_index::<StoredUuid>(0)?.0;
@@ -177,17 +207,44 @@ impl Store {
         if names.is_empty() {
             return Ok(out);
         }
-        let mut sql = Sql::new(self.dialect);
-        sql.push("SELECT t, b FROM (SELECT t, b, ROW_NUMBER() OVER (PARTITION BY t ORDER BY created_at DESC, id DESC) AS rn FROM (SELECT e.id, e.created_at, ");
-        self.push_key_value(&mut sql, "target_username");
-        sql.push(" AS t, ");
-        sql.push(&self.dialect.json_is_true("e.description", "banned"));
-        sql.push(" AS b FROM user_events e");
-        self.push_json_join(&mut sql);
-        sql.push(" WHERE e.event_name = 'update user') AS c WHERE t IN ")
-            .bind_list(names.iter().cloned());
-        sql.push(") AS n WHERE rn = 1");
-        for row in self.db.query_all_raw(sql.into_statement()).await? {
+        let target = || Expr::col(Alias::new(TARGET));
+        // Each `update user` event: its target username and whether it bans.
+        let mut updates = Query::select()
+            .column((Alias::new(E), Column::Id))
+            .column((Alias::new(E), Column::CreatedAt))
+            .expr_as(
+                Expr::cust(self.dialect.json_string("e.description", "target_username")),
+                Alias::new(TARGET),
+            )
+            .expr_as(
+                Expr::cust(self.dialect.json_is_true("e.description", "banned")),
+                Alias::new(BANS),
+            )
+            .from_as(UserEvents, Alias::new(E))
+            .to_owned();
+        self.dialect
+            .join_parsed_description(&mut updates, "e.description", "p");
+        updates.and_where(Expr::col((Alias::new(E), Column::EventName)).eq("update user"));
+        // The newest of each target among `names`.
+        let newest_first = WindowStatement::partition_by(Alias::new(TARGET))
+            .order_by(Column::CreatedAt, Order::Desc)
+            .order_by(Column::Id, Order::Desc)
+            .to_owned();
+        let ranked = Query::select()
+            .column(Alias::new(TARGET))
+            .column(Alias::new(BANS))
+            .expr_window_as(Expr::cust("ROW_NUMBER()"), newest_first, Alias::new(RANK))
+            .from_subquery(updates, Alias::new("c"))
+            .and_where(target().is_in(names.iter().cloned()))
+            .to_owned();
+        let select = Query::select()
+            .column(Alias::new(TARGET))
+            .column(Alias::new(BANS))
+            .from_subquery(ranked, Alias::new("n"))
+            .and_where(Expr::col(Alias::new(RANK)).eq(1))
+            .to_owned();
+        let statement = self.dialect.backend().build(&select);
+        for row in self.db.query_all_raw(statement).await? {
             let name: String = row.try_get_by_index(0)?;
             let banned: bool = row.try_get_by_index(1)?;
             out.insert(name, banned);
@@ -195,45 +252,31 @@ impl Store {
         Ok(out)
     }
 
-    /// `(SELECT key FROM the user's newest event that has it)`; with `allowed`, only values
-    /// that are one of these (compared upper-cased).
-    fn push_newest_key(&self, sql: &mut Sql, key: &str, allowed: Option<&[&str]>) {
-        sql.push("(SELECT ");
-        self.push_key_value(sql, key);
-        sql.push(" FROM user_events e");
-        self.push_json_join(sql);
-        sql.push(" WHERE e.user_id = u.id AND ");
-        self.push_key_present(sql, key, allowed);
-        sql.push(" ORDER BY e.created_at DESC, e.id DESC LIMIT 1)");
-    }
-
-    /// On PostgreSQL, the guarded parse of `e.description` as `j`.
-    fn push_json_join(&self, sql: &mut Sql) {
-        sql.push(&self.dialect.parsed_description("e.description", None, "p"));
-    }
-
-    /// A string key of `e.description` (NULL when absent or not a string).
-    fn push_key_value(&self, sql: &mut Sql, key: &str) {
-        sql.push(&self.dialect.json_string("e.description", key));
-    }
-
-    /// Whether `e.description` has a string under `key` (one of `allowed`, upper-cased).
-    fn push_key_present(&self, sql: &mut Sql, key: &str, allowed: Option<&[&str]>) {
+    /// `SELECT key FROM the newest event of user` (a column of the enclosing statement) that
+    /// has it; with `allowed`, only values that are one of these (compared upper-cased).
+    fn newest_key(&self, key: &str, allowed: Option<&[&str]>, user: Expr) -> SelectStatement {
+        let value = self.dialect.json_string("e.description", key);
+        let mut select = Query::select()
+            .expr(Expr::cust(value.clone()))
+            .from_as(UserEvents, Alias::new(E))
+            .to_owned();
+        self.dialect
+            .join_parsed_description(&mut select, "e.description", "p");
         // A cheap text test before the parse.
-        sql.push(&self.dialect.may_have_keys("e.description", &[key]))
-            .push(" AND ");
-        match allowed {
-            None => {
-                self.push_key_value(sql, key);
-                sql.push(" IS NOT NULL");
-            }
-            Some(values) => {
-                sql.push("upper(");
-                self.push_key_value(sql, key);
-                let list: Vec<String> = values.iter().map(|v| format!("'{v}'")).collect();
-                sql.push(&format!(") IN ({})", list.join(", ")));
-            }
-        }
+        let present = match allowed {
+            None => Expr::cust(value).is_not_null(),
+            Some(values) => Expr::cust(format!("upper({value})")).is_in(values.iter().copied()),
+        };
+        select
+            .and_where(of_user(user))
+            .and_where(Expr::cust(
+                self.dialect.may_have_keys("e.description", &[key]),
+            ))
+            .and_where(present)
+            .order_by((Alias::new(E), Column::CreatedAt), Order::Desc)
+            .order_by((Alias::new(E), Column::Id), Order::Desc)
+            .limit(1)
+            .to_owned()
     }
 
     fn decode_user(&self, row: &QueryResult) -> Result<Option<UserRow>, StoreError> {
@@ -262,4 +305,25 @@ impl Store {
             banned: false,
         }))
     }
+}
+
+/// Names of the statements' tables and columns of their own: the events read per user (`e`),
+/// the users asked for (`u`), the users seen (`s`), and their columns.
+const E: &str = "e";
+const U: &str = "u";
+const S: &str = "s";
+const ID: &str = "id";
+const LAST_SEEN: &str = "last_seen";
+const TARGET: &str = "t";
+const BANS: &str = "b";
+const RANK: &str = "rn";
+
+/// `e.user_id = user`: the events of a user of the enclosing statement.
+fn of_user(user: Expr) -> Expr {
+    Expr::col((Alias::new(E), Column::UserId)).eq(user)
+}
+
+/// A subquery as an expression.
+fn sub_query(select: SelectStatement) -> Expr {
+    Expr::SubQuery(None, Box::new(select.into()))
 }

@@ -335,3 +335,25 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod schema_tests {
+    /// [`super::Flat`] expands every fragment in place and drives fields without custom
+    /// directives: right only while the schema has no unions, interfaces or custom directives.
+    #[test]
+    fn the_schema_has_nothing_flat_objects_would_ignore() {
+        let sdl = crate::graphql::sdl();
+        for line in sdl.lines() {
+            assert!(!line.starts_with("union "), "{line}");
+            assert!(!line.starts_with("interface "), "{line}");
+            assert!(!line.contains(" implements "), "{line}");
+            if let Some(directive) = line.strip_prefix("directive @") {
+                let name = directive.split(['(', ' ']).next().unwrap_or_default();
+                assert!(
+                    ["include", "skip", "deprecated", "specifiedBy", "oneOf"].contains(&name),
+                    "{line}"
+                );
+            }
+        }
+    }
+}
