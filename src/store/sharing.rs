@@ -1,12 +1,15 @@
 //! Sharing-status changes of sessions and jobs, and which resources were exposed at a moment.
 
 use chrono::NaiveDateTime;
-use sea_orm::ConnectionTrait;
+use entity::user_events::{Column, Entity as UserEvents};
+use sea_orm::sea_query::{
+    Alias, Asterisk, CaseStatement, Expr, ExprTrait, Order, OverStatement, Query, WindowStatement,
+};
+use sea_orm::{ConnectionTrait, Iterable};
 
-use super::events::{COLUMNS, EventColumns};
+use super::events::EventColumns;
 use super::filter::EventFilter;
 use super::report::row_limit;
-use super::sql::Sql;
 use super::{EventRow, Page, PageRequest, Store, StoreError};
 use crate::details::SharingStatus;
 
@@ -102,37 +105,61 @@ impl Store {
             .iter()
             .flat_map(|r| r.event_names().iter().copied())
             .collect();
-        let mut sql = Sql::new(self.dialect);
-        sql.push("SELECT ")
-            .push(COLUMNS)
-            .push(
-                ", rid FROM (SELECT c.*, ROW_NUMBER() OVER (PARTITION BY event_name, rid \
-                   ORDER BY created_at DESC, id DESC) AS rn FROM (SELECT ",
+        // Each sharing change up to `as_of`: its columns, its resource id and the status it
+        // changed to.
+        let mut changes = Query::select();
+        for column in Column::iter() {
+            changes.column((UserEvents, column));
+        }
+        changes
+            .expr_as(self.resource_id(), Alias::new(RESOURCE))
+            .expr_as(
+                Expr::cust(format!(
+                    "upper(trim({}))",
+                    self.dialect.json_string("description", "to")
+                )),
+                Alias::new(STATUS),
             )
-            .push(COLUMNS)
-            .push(", ");
-        self.push_resource_id(&mut sql);
-        sql.push(" AS rid, ");
-        self.push_json_text(&mut sql, "to");
-        sql.push(" AS st FROM user_events");
-        sql.push(
-            &self
-                .dialect
-                .parsed_description("description", None, "parsed"),
-        );
-        sql.push(" WHERE event_name IN ").bind_list(names);
-        sql.push(" AND created_at <= ")
-            .bind(self.dialect.time(as_of));
-        sql.push(") AS c WHERE rid IS NOT NULL) AS latest WHERE rn = 1 AND st IN ");
-        sql.bind_list(
-            statuses
-                .iter()
-                .flat_map(|s| s.spellings())
-                .map(str::to_ascii_uppercase),
-        );
-        sql.push(" ORDER BY created_at DESC, id DESC LIMIT ")
-            .bind(row_limit(max_rows));
-        let rows = self.db.query_all_raw(sql.into_statement()).await?;
+            .from(UserEvents);
+        self.dialect
+            .join_parsed_description(&mut changes, "description", "parsed");
+        changes
+            .and_where(Expr::col((UserEvents, Column::EventName)).is_in(names))
+            .and_where(Expr::col((UserEvents, Column::CreatedAt)).lte(self.dialect.time(as_of)));
+        // Numbered newest first per resource.
+        let mut newest_first = WindowStatement::partition_by(Column::EventName);
+        newest_first
+            .partition_by(Alias::new(RESOURCE))
+            .order_by(Column::CreatedAt, Order::Desc)
+            .order_by(Column::Id, Order::Desc);
+        let ranked = Query::select()
+            .column((Alias::new("c"), Asterisk))
+            .expr_window_as(Expr::cust("ROW_NUMBER()"), newest_first, Alias::new(RANK))
+            .from_subquery(changes, Alias::new("c"))
+            .and_where(Expr::col(Alias::new(RESOURCE)).is_not_null())
+            .to_owned();
+        // The newest change of each resource, where it left the resource in one of `statuses`.
+        let mut select = Query::select();
+        for column in Column::iter() {
+            select.column(column);
+        }
+        select
+            .column(Alias::new(RESOURCE))
+            .from_subquery(ranked, Alias::new("latest"))
+            .and_where(Expr::col(Alias::new(RANK)).eq(1))
+            .and_where(
+                Expr::col(Alias::new(STATUS)).is_in(
+                    statuses
+                        .iter()
+                        .flat_map(|s| s.spellings())
+                        .map(str::to_ascii_uppercase),
+                ),
+            )
+            .order_by(Column::CreatedAt, Order::Desc)
+            .order_by(Column::Id, Order::Desc)
+            .limit(row_limit(max_rows).unsigned_abs());
+        let statement = self.dialect.backend().build(&select);
+        let rows = self.db.query_all_raw(statement).await?;
         let mut out = Vec::with_capacity(rows.len());
         let columns = match rows.first() {
             Some(first) => EventColumns::of(first)?,
@@ -143,7 +170,7 @@ impl Store {
             let Some(resource) = SharedResource::of_event(&change.event_name) else {
                 continue;
             };
-            let resource_id: String = row.try_get_by_index(7)?;
+            let resource_id: String = row.try_get("", RESOURCE)?;
             out.push(Exposure {
                 resource,
                 resource_id,
@@ -154,23 +181,22 @@ impl Store {
     }
 
     /// The resource id of a sharing change: the integer or string under its id key.
-    fn push_resource_id(&self, sql: &mut Sql) {
-        sql.push("(CASE");
+    fn resource_id(&self) -> Expr {
+        let mut case = CaseStatement::new();
         for resource in SharedResource::ALL {
-            let key = resource.id_key();
+            let id = Expr::cust(self.dialect.json_id("description", resource.id_key()));
             for name in resource.event_names() {
-                sql.push(&format!(" WHEN event_name = '{name}' THEN "));
-                sql.push(&self.dialect.json_id("description", key));
+                case = case.case(
+                    Expr::col((UserEvents, Column::EventName)).eq(*name),
+                    id.clone(),
+                );
             }
         }
-        sql.push(" END)");
-    }
-
-    /// A string key of the description, trimmed and upper-cased; NULL when absent.
-    fn push_json_text(&self, sql: &mut Sql, key: &str) {
-        sql.push(&format!(
-            "upper(trim({}))",
-            self.dialect.json_string("description", key)
-        ));
+        case.into()
     }
 }
+
+/// Names the exposure statement gives: the resource id, the status changed to, the rank.
+const RESOURCE: &str = "rid";
+const STATUS: &str = "st";
+const RANK: &str = "rn";
