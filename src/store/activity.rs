@@ -4,12 +4,11 @@ use chrono::NaiveDateTime;
 use entity::stored::StoredTime;
 use entity::user_events::{Column, Entity as UserEvents};
 use jiff::tz::TimeZone;
-use sea_orm::sea_query::{Asterisk, Expr, Func};
+use sea_orm::sea_query::{Asterisk, Expr, ExprTrait, Func, Query};
 use sea_orm::{ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 
 use super::filter::EventFilter;
 use super::report::{Shape, row_limit};
-use super::sql::Sql;
 use super::{Store, StoreError, TimeBucket};
 
 /// Logins and logouts in one bucket.
@@ -64,36 +63,34 @@ impl Store {
     ) -> Result<Vec<LoginRow>, StoreError> {
         let segments = self.zone_segments(filter, zone).await?;
         let shape = Shape::new(self.dialect, Some(bucket), &segments);
-        let mut sql = Sql::new(self.dialect);
-        let mut grouped = Vec::new();
-        sql.push("SELECT ");
-        shape.push_bucket_columns(&mut sql, bucket, &mut grouped);
+        let mut select = Query::select();
+        let grouped = shape.bucket_columns(&mut select, bucket);
         let method = format!(
             "upper(trim({}))",
             self.dialect.json_string("description", "auth_method")
         );
         let login = format!("event_name = '{LOGIN}'");
-        sql.push(&format!(
-            "COUNT(CASE WHEN {login} THEN 1 END), \
-             COUNT(DISTINCT CASE WHEN {login} THEN user_id END), \
-             COUNT(CASE WHEN event_name = '{LOGOUT}' THEN 1 END), \
-             COUNT(CASE WHEN {login} AND {method} = 'LDAP' THEN 1 END), \
-             COUNT(CASE WHEN {login} AND {method} = 'SAML' THEN 1 END), \
-             COUNT(CASE WHEN {login} AND {method} = 'LOCAL' THEN 1 END) \
-             FROM user_events"
-        ));
+        let count = |when: String| Expr::cust(format!("COUNT(CASE WHEN {when} THEN 1 END)"));
+        select
+            .expr(count(login.clone()))
+            .expr(Expr::cust(format!(
+                "COUNT(DISTINCT CASE WHEN {login} THEN user_id END)"
+            )))
+            .expr(count(format!("event_name = '{LOGOUT}'")));
+        for method_name in ["LDAP", "SAML", "LOCAL"] {
+            select.expr(count(format!("{login} AND {method} = '{method_name}'")));
+        }
+        select.from(UserEvents);
         // Only logins are parsed; logouts need no description.
-        sql.push(
-            &self
-                .dialect
-                .parsed_description("description", Some(&login), "parsed"),
-        );
-        sql.push(" WHERE 1 = 1");
-        filter.push_conditions(&mut sql, self.dialect);
-        sql.push(" AND event_name IN ").bind_list([LOGIN, LOGOUT]);
-        sql.push(" GROUP BY ").push(&grouped.join(", "));
-        sql.push(" LIMIT ").bind(row_limit(max_rows));
-        let rows = self.db.query_all_raw(sql.into_statement()).await?;
+        self.dialect
+            .join_parsed_description(&mut select, "description", Some(&login), "parsed");
+        select
+            .cond_where(filter.condition(self.dialect))
+            .and_where(Expr::col(Column::EventName).is_in([LOGIN, LOGOUT]))
+            .add_group_by(grouped.into_iter().map(Expr::col))
+            .limit(row_limit(max_rows).unsigned_abs());
+        let statement = self.dialect.backend().build(&select);
+        let rows = self.db.query_all_raw(statement).await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in &rows {
             let mut at = 0;

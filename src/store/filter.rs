@@ -6,7 +6,6 @@ use uuid::Uuid;
 use entity::user_events::Column;
 use sea_orm::sea_query::{Alias, Condition, Expr, ExprTrait};
 
-use super::sql::Sql;
 use super::{Dialect, EventRow};
 use crate::catalog::{EventCategory, EventKind, known_names};
 
@@ -42,11 +41,6 @@ pub struct EventFilter {
 pub const INTERNAL_ADDRESS: &str = "127.0.0.1";
 
 impl EventFilter {
-    /// Appends ` AND ...` for every set field (nothing when the filter is empty).
-    pub(crate) fn push_conditions(&self, sql: &mut Sql, dialect: Dialect) {
-        self.push_conditions_on(sql, dialect, "created_at");
-    }
-
     /// Whether one event matches, with exactly the meaning of the SQL conditions (live events
     /// are matched here as they arrive; everything stored is filtered by the database).
     pub fn matches(&self, row: &EventRow) -> bool {
@@ -93,11 +87,6 @@ impl EventFilter {
             && self.search.is_none()
             && aligned(self.from)
             && aligned(self.to)
-    }
-
-    /// As [`EventFilter::push_conditions`], with the time bounds on `time_column`.
-    pub(crate) fn push_conditions_on(&self, sql: &mut Sql, dialect: Dialect, time_column: &str) {
-        sql.push_and(self.condition_on(dialect, time_column));
     }
 
     /// The filter as one condition over `user_events` (every set field, ANDed).

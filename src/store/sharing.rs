@@ -122,7 +122,7 @@ impl Store {
             )
             .from(UserEvents);
         self.dialect
-            .join_parsed_description(&mut changes, "description", "parsed");
+            .join_parsed_description(&mut changes, "description", None, "parsed");
         changes
             .and_where(Expr::col((UserEvents, Column::EventName)).is_in(names))
             .and_where(Expr::col((UserEvents, Column::CreatedAt)).lte(self.dialect.time(as_of)));

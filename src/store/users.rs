@@ -223,7 +223,7 @@ impl Store {
             .from_as(UserEvents, Alias::new(E))
             .to_owned();
         self.dialect
-            .join_parsed_description(&mut updates, "e.description", "p");
+            .join_parsed_description(&mut updates, "e.description", None, "p");
         updates.and_where(Expr::col((Alias::new(E), Column::EventName)).eq("update user"));
         // The newest of each target among `names`.
         let newest_first = WindowStatement::partition_by(Alias::new(TARGET))
@@ -261,7 +261,7 @@ impl Store {
             .from_as(UserEvents, Alias::new(E))
             .to_owned();
         self.dialect
-            .join_parsed_description(&mut select, "e.description", "p");
+            .join_parsed_description(&mut select, "e.description", None, "p");
         // A cheap text test before the parse.
         let present = match allowed {
             None => Expr::cust(value).is_not_null(),

@@ -252,8 +252,8 @@ impl Store {
         measure: Measure,
         max_rows: usize,
     ) -> Result<Vec<UsageRow>, StoreError> {
-        let sql = shape.statement(filter, grouping, measure, max_rows);
-        let rows = self.db.query_all_raw(sql.into_statement()).await?;
+        let statement = shape.statement(filter, grouping, measure, max_rows);
+        let rows = self.db.query_all_raw(statement).await?;
         let kinds = kind_names();
         rows.iter()
             .map(|row| shape.decode(row, grouping, measure, &kinds))

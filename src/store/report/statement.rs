@@ -6,7 +6,11 @@ use std::collections::HashMap;
 use chrono::NaiveDateTime;
 use entity::stored::{StoredTime, StoredUuid};
 use jiff::tz::TimeZone;
-use sea_orm::QueryResult;
+use sea_orm::sea_query::{
+    Alias, Asterisk, CommonTableExpression, Condition, Expr, JoinType, NullOrdering, Order, Query,
+    SelectStatement, WithClause,
+};
+use sea_orm::{QueryResult, Statement};
 
 use super::source::{EVENTS, Source};
 use super::{GroupKey, GroupValues, Grouping, Measure, TimeBucket, UsageRow};
@@ -77,104 +81,110 @@ impl<'a> Shape<'a> {
         grouping: &Grouping,
         measure: Measure,
         max_rows: usize,
-    ) -> Sql {
-        let mut sql = Sql::new(self.dialect);
-        let mut grouped: Vec<String> = Vec::new();
-        if grouping.limit.is_some() {
-            sql.push("WITH g AS (");
-        }
-        sql.push("SELECT ");
+    ) -> Statement {
+        let mut select = Query::select();
+        let mut grouped: Vec<Alias> = Vec::new();
         if let Some(bucket) = grouping.bucket {
-            self.push_bucket_columns(&mut sql, bucket, &mut grouped);
+            grouped.extend(self.bucket_columns(&mut select, bucket));
         }
-        for (i, key) in grouping.keys.iter().enumerate() {
+        let keys: Vec<Alias> = (0..grouping.keys.len())
+            .map(|i| Alias::new(format!("k{i}")))
+            .collect();
+        for (key, alias) in grouping.keys.iter().zip(&keys) {
             let expression = if self.folds(grouping) && key.is_derived() {
                 "event_name".to_string()
             } else {
                 key_expression(*key)
             };
-            sql.push(&expression).push(&format!(" AS k{i}, "));
-            grouped.push(format!("k{i}"));
+            select.expr_as(Expr::cust(expression), alias.clone());
+            grouped.push(alias.clone());
         }
         match measure {
             Measure::Count => {
-                sql.push(self.source.count()).push(" AS c");
+                select.expr_as(Expr::cust(self.source.count()), Alias::new(COUNT));
             }
-            Measure::Usage => self.push_usage_sums(&mut sql),
+            Measure::Usage => self.usage_sums(&mut select),
         }
-        sql.push(" FROM ").push(self.source.table());
+        select.from(Alias::new(self.source.table()));
         if measure == Measure::Usage {
-            sql.push(
-                &self
-                    .dialect
-                    .parsed_description("description", None, "parsed"),
-            );
+            self.dialect
+                .join_parsed_description(&mut select, "description", None, "parsed");
         }
-        sql.push(" WHERE 1 = 1");
-        filter.push_conditions_on(&mut sql, self.dialect, self.source.time());
+        select.cond_where(filter.condition_on(self.dialect, self.source.time()));
         if measure == Measure::Usage {
-            self.push_reports_usage(&mut sql);
+            select.cond_where(self.reports_usage());
         }
-        if !grouped.is_empty() {
-            sql.push(" GROUP BY ").push(&grouped.join(", "));
-        }
+        select.add_group_by(grouped.into_iter().map(Expr::col));
         if self.source.rollup() {
             // Rollup rows emptied by deletions stay behind with a zero.
-            sql.push(" HAVING SUM(n) > 0");
+            select.and_having(Expr::cust("SUM(n) > 0"));
         }
-        if let Some(limit) = grouping.limit {
-            let keys: Vec<String> = (0..grouping.keys.len()).map(|i| format!("k{i}")).collect();
-            sql.push("), top AS (SELECT ");
-            for key in &keys {
-                sql.push(key).push(", ");
-            }
-            sql.push("SUM(c) AS total FROM g");
-            if !keys.is_empty() {
-                sql.push(" GROUP BY ").push(&keys.join(", "));
-            }
-            sql.push(" ORDER BY total DESC");
-            for (key, kind) in keys.iter().zip(&grouping.keys) {
-                sql.push(", ").push(key);
-                if *kind != GroupKey::User {
-                    sql.push(self.dialect.byte_order());
-                }
-                sql.push(" NULLS FIRST");
-            }
-            sql.push(" LIMIT ")
-                .bind(i64::try_from(limit).unwrap_or(i64::MAX));
-            sql.push(") SELECT g.* FROM g JOIN top ON 1 = 1");
-            let same = self.dialect.same();
-            for key in &keys {
-                sql.push(" AND g.")
-                    .push(key)
-                    .push(same)
-                    .push("top.")
-                    .push(key);
-            }
+        let backend = self.dialect.backend();
+        let Some(limit) = grouping.limit else {
+            select.limit(row_limit(max_rows).unsigned_abs());
+            return backend.build(&select);
+        };
+        // WITH g AS (the groups), top AS (the `limit` largest groups over every bucket)
+        // SELECT g.* FROM g JOIN top ON each key is the same.
+        let (g, top, total) = (Alias::new("g"), Alias::new("top"), Alias::new("total"));
+        let mut largest = Query::select();
+        largest
+            .columns(keys.iter().cloned())
+            .expr_as(Expr::cust(format!("SUM({COUNT})")), total.clone())
+            .from(g.clone())
+            .add_group_by(keys.iter().cloned().map(Expr::col))
+            .order_by(total, Order::Desc)
+            .limit(limit);
+        for (key, kind) in keys.iter().zip(&grouping.keys) {
+            let order = if *kind == GroupKey::User {
+                ""
+            } else {
+                self.dialect.byte_order()
+            };
+            largest.order_by_expr_with_nulls(
+                Expr::cust(format!("{}{order}", key.0)),
+                Order::Asc,
+                NullOrdering::First,
+            );
         }
-        sql.push(" LIMIT ").bind(row_limit(max_rows));
-        sql
+        let mut same = Condition::all().add(Expr::cust("1 = 1"));
+        for key in &keys {
+            let key = &key.0;
+            same = same.add(Expr::cust(format!(
+                "g.{key}{}top.{key}",
+                self.dialect.same()
+            )));
+        }
+        let answer = Query::select()
+            .column((g.clone(), Asterisk))
+            .from(g.clone())
+            .join(JoinType::InnerJoin, top.clone(), same)
+            .limit(row_limit(max_rows).unsigned_abs())
+            .to_owned();
+        let with = WithClause::new()
+            .cte(common_table(select, g))
+            .cte(common_table(largest, top))
+            .to_owned();
+        backend.build(&answer.with(with))
     }
 
-    /// `bucket AS b, [offset AS o, ]` (hour buckets group by offset too, so that a repeated
-    /// autumn hour stays two buckets); their aliases are added to `grouped`.
-    pub(in crate::store) fn push_bucket_columns(
+    /// Adds `bucket AS b[, offset AS o]` to `select` (hour buckets group by offset too, so that
+    /// a repeated autumn hour stays two buckets) and returns their names.
+    pub(in crate::store) fn bucket_columns(
         &self,
-        sql: &mut Sql,
+        select: &mut SelectStatement,
         bucket: TimeBucket,
-        grouped: &mut Vec<String>,
-    ) {
-        self.push_bucket(sql, bucket);
-        sql.push(" AS b, ");
-        grouped.push("b".into());
+    ) -> Vec<Alias> {
+        let mut names = vec![Alias::new("b")];
+        select.expr_as(Expr::cust(self.bucket(bucket)), names[0].clone());
         if self.with_offset {
-            self.push_offset(sql);
-            sql.push(" AS o, ");
-            grouped.push("o".into());
+            names.push(Alias::new("o"));
+            select.expr_as(Expr::cust(self.offset()), names[1].clone());
         }
+        names
     }
 
-    /// Reads the columns of [`Shape::push_bucket_columns`] as the bucket's UTC start.
+    /// Reads the columns of [`Shape::bucket_columns`] as the bucket's UTC start.
     pub(in crate::store) fn decode_bucket(
         &self,
         row: &QueryResult,
@@ -192,8 +202,8 @@ impl<'a> Shape<'a> {
         })
     }
 
-    /// The offset in seconds of each row's segment.
-    fn push_offset(&self, sql: &mut Sql) {
+    /// The offset in seconds of each row's segment, as SQL text (literals only).
+    fn offset(&self) -> String {
         let mut offset = Sql::new(self.dialect);
         match self.segments {
             [] => {
@@ -201,7 +211,7 @@ impl<'a> Shape<'a> {
             }
             segments => self.push_segment_search(&mut offset, segments),
         }
-        sql.push(&self.dialect.bigint(&offset.into_text()));
+        self.dialect.bigint(&offset.into_text())
     }
 
     /// The offset of the segment a row falls in, among `segments` (not empty): a `CASE` over a
@@ -246,44 +256,46 @@ impl<'a> Shape<'a> {
         }
     }
 
-    /// The local start of each row's bucket (see [`Dialect::bucket_start`]).
-    fn push_bucket(&self, sql: &mut Sql, bucket: TimeBucket) {
+    /// The local start of each row's bucket (see [`Dialect::bucket_start`]), as SQL text.
+    fn bucket(&self, bucket: TimeBucket) -> String {
         let offset = if self.segments.iter().all(|s| s.offset == 0) {
             None
         } else {
-            let mut offset = Sql::new(self.dialect);
-            self.push_offset(&mut offset);
-            Some(offset.into_text())
+            Some(self.offset())
         };
-        sql.push(
-            &self
-                .dialect
-                .bucket_start(bucket, self.source.time(), offset.as_deref()),
-        );
+        self.dialect
+            .bucket_start(bucket, self.source.time(), offset.as_deref())
     }
 
     /// `COUNT(*) AS c` and the sums of `cpu`, `memory` and whole `gpu`.
-    fn push_usage_sums(&self, sql: &mut Sql) {
+    fn usage_sums(&self, select: &mut SelectStatement) {
         let d = self.dialect;
-        sql.push(&format!(
-            "COUNT(*) AS c, {}, {}, {}",
-            d.float_total(&d.json_number("description", "cpu")),
-            d.float_total(&d.json_number("description", "memory")),
-            d.integer_total(&d.json_whole_number("description", "gpu")),
-        ));
+        select
+            .expr_as(Expr::cust("COUNT(*)"), Alias::new(COUNT))
+            .expr(Expr::cust(
+                d.float_total(&d.json_number("description", "cpu")),
+            ))
+            .expr(Expr::cust(
+                d.float_total(&d.json_number("description", "memory")),
+            ))
+            .expr(Expr::cust(
+                d.integer_total(&d.json_whole_number("description", "gpu")),
+            ));
     }
 
     /// Only events whose description has a number under `cpu`, `memory` or `gpu`.
-    fn push_reports_usage(&self, sql: &mut Sql) {
+    fn reports_usage(&self) -> Condition {
         let d = self.dialect;
-        sql.push(" AND ")
-            .push(&d.may_have_keys("description", &["cpu", "memory", "gpu"]))
-            .push(&format!(
-                " AND ({} IS NOT NULL OR {} IS NOT NULL OR {} IS NOT NULL)",
+        Condition::all()
+            .add(Expr::cust(
+                d.may_have_keys("description", &["cpu", "memory", "gpu"]),
+            ))
+            .add(Expr::cust(format!(
+                "({} IS NOT NULL OR {} IS NOT NULL OR {} IS NOT NULL)",
                 d.json_number("description", "cpu"),
                 d.json_number("description", "memory"),
                 d.json_whole_number("description", "gpu"),
-            ));
+            )))
     }
 
     pub(super) fn decode(
@@ -397,4 +409,15 @@ fn key_expression(key: GroupKey) -> String {
 /// A catalog name as an SQL string literal.
 fn literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
+}
+
+/// The name of a grouped statement's count.
+const COUNT: &str = "c";
+
+/// `name AS (select)`, for a `WITH`.
+fn common_table(select: SelectStatement, name: Alias) -> CommonTableExpression {
+    CommonTableExpression::new()
+        .query(select)
+        .table_name(name)
+        .to_owned()
 }
