@@ -7,7 +7,7 @@
 //! into one Rust value and say how a value is bound on each backend; nothing else in the server
 //! converts these two columns.
 
-use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};
+use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
 use sea_orm::sea_query::{ArrayType, ColumnType, Nullable, ValueType, ValueTypeErr};
 use sea_orm::{ColIdx, DbBackend, DbErr, QueryResult, TryGetError, TryGetable, Value};
 use uuid::Uuid;
@@ -269,6 +269,14 @@ fn digits(out: &mut Vec<u8>, value: u32, width: u32) {
         out.push(b'0' + (value / 10u32.pow(power) % 10) as u8);
     }
 }
+
+/// The earliest time a stored time can hold on every backend: PostgreSQL's `timestamp` starts
+/// in 4713 BC (SQLite's text holds anything). No stored row is older, so no position taken from
+/// one (a cursor) is either.
+pub const EARLIEST_STORED: NaiveDateTime = match NaiveDate::from_ymd_opt(-4712, 1, 1) {
+    Some(date) => date.and_time(NaiveTime::MIN),
+    None => NaiveDateTime::MIN,
+};
 
 /// Reads a stored timestamp: `YYYY-MM-DD HH:MM[:SS[.f]]` with a space or `T`, or a bare date.
 pub fn parse_db_time(text: &str) -> Option<NaiveDateTime> {

@@ -10,6 +10,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::NaiveDateTime;
 
 use super::time::parse_db_time;
+use entity::stored::EARLIEST_STORED;
 
 /// A position in an ordered list of events.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -47,7 +48,11 @@ pub(crate) fn open(tag: &str, text: &str) -> Result<(String, String), CursorErro
     }
     let key = parts.next().ok_or(CursorError)?.to_owned();
     let time = parts.next().ok_or(CursorError)?.to_owned();
-    parse_db_time(&time).ok_or(CursorError)?;
+    // A time no stored row can have is no position this server issued (and PostgreSQL would
+    // refuse to compare with it).
+    parse_db_time(&time)
+        .filter(|at| *at >= EARLIEST_STORED)
+        .ok_or(CursorError)?;
     Ok((key, time))
 }
 

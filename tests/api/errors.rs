@@ -23,6 +23,13 @@ on_both_backends! {
         assert_bad_input(&app.query_error(&q("first: 2, last: 2"), json!({})).await, "last");
         assert_bad_input(&app.query_error(&q("after: \"not-a-cursor\""), json!({})).await, "after");
         assert_bad_input(&app.query_error(&q("before: \"djE6eDp5\""), json!({})).await, "before");
+        // A forged cursor whose time no database column can hold (PostgreSQL's timestamps start
+        // in 4713 BC) is refused like any other forged cursor, on both backends.
+        let forged = base64::Engine::encode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            "v1:5:-262000-01-01 00:00:00",
+        );
+        assert_bad_input(&app.query_error(&q(&format!("after: \"{forged}\"")), json!({})).await, "after");
         assert_bad_input(&app.query_error(&q("filter: { userIds: [\"nope\"] }"), json!({})).await, "filter.userIds");
         assert_bad_input(
             &app.query_error("query($u: [UUID!]) { events(filter: { userIds: $u }) { totalCount } }", json!({ "u": ["12345"] })).await,
