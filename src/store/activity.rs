@@ -65,10 +65,7 @@ impl Store {
         let shape = Shape::new(self.dialect, Some(bucket), &segments);
         let mut select = Query::select();
         let grouped = shape.bucket_columns(&mut select, bucket);
-        let method = format!(
-            "upper(trim({}))",
-            self.dialect.json_string("description", "auth_method")
-        );
+        let method = self.dialect.json_word("description", "auth_method");
         let login = format!("event_name = '{LOGIN}'");
         let count = |when: String| Expr::cust(format!("COUNT(CASE WHEN {when} THEN 1 END)"));
         select

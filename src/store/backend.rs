@@ -124,6 +124,12 @@ impl Dialect {
         }
     }
 
+    /// The string under `key` of `column`, trimmed and upper-cased: how a word-like value (an
+    /// auth method, a sharing status) is compared.
+    pub(crate) fn json_word(self, column: &str, key: &str) -> String {
+        format!("upper(trim({}))", self.json_string(column, key))
+    }
+
     /// The string or the integer under `key` of `column`, as text (an identifier).
     pub(crate) fn json_id(self, column: &str, key: &str) -> String {
         match self {

@@ -4,7 +4,8 @@ use chrono::NaiveDateTime;
 use entity::stored::{StoredTime, StoredUuid};
 use entity::user_events::{self, Column, Entity as UserEvents};
 use sea_orm::sea_query::{
-    Asterisk, Condition, Expr, ExprTrait, Func, InsertStatement, Order, Query,
+    Alias, Asterisk, Condition, Expr, ExprTrait, Func, InsertStatement, Order, OverStatement,
+    Query, SelectStatement, WindowStatement,
 };
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, IdenStatic, Iterable, QueryFilter, QueryOrder,
@@ -109,6 +110,27 @@ pub struct Page {
 
 pub(super) const COLUMNS: &str =
     "id, user_id, ipaddr, user_agent, event_name, description, created_at";
+
+/// The name [`newest_first_per`] gives each row's rank.
+pub(super) const RANK: &str = "rn";
+
+/// `SELECT c.*, ROW_NUMBER() OVER (PARTITION BY partition ORDER BY created_at DESC, id DESC)
+/// AS rn FROM (rows) AS c`: the rows numbered newest first within each partition (`rn = 1` is
+/// the newest of each). `rows` must carry `created_at` and `id`.
+pub(super) fn newest_first_per(rows: SelectStatement, partition: &[&str]) -> SelectStatement {
+    let mut window = WindowStatement::new();
+    for column in partition {
+        window.partition_by(Alias::new(*column));
+    }
+    window
+        .order_by(Column::CreatedAt, Order::Desc)
+        .order_by(Column::Id, Order::Desc);
+    Query::select()
+        .column((Alias::new("c"), Asterisk))
+        .expr_window_as(Expr::cust("ROW_NUMBER()"), window, Alias::new(RANK))
+        .from_subquery(rows, Alias::new("c"))
+        .to_owned()
+}
 
 /// The largest `LIMIT` bound (the drivers bind it as a signed 64-bit integer).
 const MAX_LIMIT: u64 = i64::MAX as u64;

@@ -2,12 +2,10 @@
 
 use chrono::NaiveDateTime;
 use entity::user_events::{Column, Entity as UserEvents};
-use sea_orm::sea_query::{
-    Alias, Asterisk, CaseStatement, Expr, ExprTrait, Order, OverStatement, Query, WindowStatement,
-};
-use sea_orm::{ConnectionTrait, Iterable};
+use sea_orm::sea_query::{Alias, CaseStatement, Expr, ExprTrait, Order, Query};
+use sea_orm::{ConnectionTrait, IdenStatic, Iterable};
 
-use super::events::EventColumns;
+use super::events::{EventColumns, RANK, newest_first_per};
 use super::filter::EventFilter;
 use super::report::row_limit;
 use super::{EventRow, Page, PageRequest, Store, StoreError};
@@ -114,10 +112,7 @@ impl Store {
         changes
             .expr_as(self.resource_id(), Alias::new(RESOURCE))
             .expr_as(
-                Expr::cust(format!(
-                    "upper(trim({}))",
-                    self.dialect.json_string("description", "to")
-                )),
+                Expr::cust(self.dialect.json_word("description", "to")),
                 Alias::new(STATUS),
             )
             .from(UserEvents);
@@ -127,15 +122,7 @@ impl Store {
             .and_where(Expr::col((UserEvents, Column::EventName)).is_in(names))
             .and_where(Expr::col((UserEvents, Column::CreatedAt)).lte(self.dialect.time(as_of)));
         // Numbered newest first per resource.
-        let mut newest_first = WindowStatement::partition_by(Column::EventName);
-        newest_first
-            .partition_by(Alias::new(RESOURCE))
-            .order_by(Column::CreatedAt, Order::Desc)
-            .order_by(Column::Id, Order::Desc);
-        let ranked = Query::select()
-            .column((Alias::new("c"), Asterisk))
-            .expr_window_as(Expr::cust("ROW_NUMBER()"), newest_first, Alias::new(RANK))
-            .from_subquery(changes, Alias::new("c"))
+        let ranked = newest_first_per(changes, &[Column::EventName.as_str(), RESOURCE])
             .and_where(Expr::col(Alias::new(RESOURCE)).is_not_null())
             .to_owned();
         // The newest change of each resource, where it left the resource in one of `statuses`.
@@ -196,7 +183,6 @@ impl Store {
     }
 }
 
-/// Names the exposure statement gives: the resource id, the status changed to, the rank.
+/// Names the exposure statement gives: the resource id, the status changed to.
 const RESOURCE: &str = "rid";
 const STATUS: &str = "st";
-const RANK: &str = "rn";

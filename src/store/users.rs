@@ -12,12 +12,13 @@ use chrono::NaiveDateTime;
 use entity::user_events::{Column, Entity as UserEvents};
 use sea_orm::sea_query::{
     Alias, Asterisk, CommonTableExpression, Expr, ExprTrait, Func, Order, Query, SelectStatement,
-    WindowStatement, WithClause,
+    WithClause,
 };
 use sea_orm::{ConnectionTrait, QueryResult};
 use uuid::Uuid;
 
 use super::cursor::{open, seal};
+use super::events::{RANK, newest_first_per};
 use super::time::parse_db_time;
 use super::{CursorError, Store, StoreError};
 use crate::details::UserType;
@@ -226,15 +227,7 @@ impl Store {
             .join_parsed_description(&mut updates, "e.description", None, "p");
         updates.and_where(Expr::col((Alias::new(E), Column::EventName)).eq("update user"));
         // The newest of each target among `names`.
-        let newest_first = WindowStatement::partition_by(Alias::new(TARGET))
-            .order_by(Column::CreatedAt, Order::Desc)
-            .order_by(Column::Id, Order::Desc)
-            .to_owned();
-        let ranked = Query::select()
-            .column(Alias::new(TARGET))
-            .column(Alias::new(BANS))
-            .expr_window_as(Expr::cust("ROW_NUMBER()"), newest_first, Alias::new(RANK))
-            .from_subquery(updates, Alias::new("c"))
+        let ranked = newest_first_per(updates, &[TARGET])
             .and_where(target().is_in(names.iter().cloned()))
             .to_owned();
         let select = Query::select()
@@ -316,7 +309,6 @@ const ID: &str = "id";
 const LAST_SEEN: &str = "last_seen";
 const TARGET: &str = "t";
 const BANS: &str = "b";
-const RANK: &str = "rn";
 
 /// `e.user_id = user`: the events of a user of the enclosing statement.
 fn of_user(user: Expr) -> Expr {

@@ -172,11 +172,8 @@ impl Store {
                 count: r.events,
             })
             .collect();
-        out.sort_by(|a, b| {
-            a.bucket_start
-                .cmp(&b.bucket_start)
-                .then(b.count.cmp(&a.count))
-                .then_with(|| compare_groups(&grouping.keys, &a.group, &b.group))
+        report_order(&mut out, &grouping.keys, |r| {
+            (r.bucket_start, r.count, &r.group)
         });
         Ok(out)
     }
@@ -198,11 +195,8 @@ impl Store {
                 max_rows,
             )
             .await?;
-        out.sort_by(|a, b| {
-            a.bucket_start
-                .cmp(&b.bucket_start)
-                .then(b.events.cmp(&a.events))
-                .then_with(|| compare_groups(&grouping.keys, &a.group, &b.group))
+        report_order(&mut out, &grouping.keys, |r| {
+            (r.bucket_start, r.events, &r.group)
         });
         Ok(out)
     }
@@ -259,4 +253,19 @@ impl Store {
             .map(|row| shape.decode(row, grouping, measure, &kinds))
             .collect()
     }
+}
+
+/// The order of a report's rows: by bucket, then the larger count first, then by group keys.
+fn report_order<R>(
+    rows: &mut [R],
+    keys: &[GroupKey],
+    of: impl Fn(&R) -> (Option<NaiveDateTime>, i64, &GroupValues),
+) {
+    rows.sort_by(|a, b| {
+        let ((a_bucket, a_count, a_group), (b_bucket, b_count, b_group)) = (of(a), of(b));
+        a_bucket
+            .cmp(&b_bucket)
+            .then(b_count.cmp(&a_count))
+            .then_with(|| compare_groups(keys, a_group, b_group))
+    });
 }
