@@ -200,7 +200,7 @@ async fn demo_is_deterministic_and_covers_every_kind_and_description_key() {
 #[tokio::test]
 async fn demo_writes_the_same_events_on_postgres_as_on_sqlite() {
     let (sqlite, _dir) = fresh_database(Backend::Sqlite).await;
-    let (postgres, _) = fresh_database(Backend::Postgres).await;
+    let (postgres, _pg) = fresh_database(Backend::Postgres).await;
     run_ok(&[
         "demo",
         "--events",

@@ -25,7 +25,7 @@ async fn demo_database(
     backend: Backend,
     events: u32,
     seed: u32,
-) -> (String, Option<tempfile::TempDir>) {
+) -> (String, crate::helpers::Scratch) {
     let (url, dir) = fresh_database(backend).await;
     let out = bin()
         .args(["--database-url", &url, "demo"])
@@ -637,7 +637,7 @@ async fn the_live_feed_reconnects_without_losing_or_repeating_an_event() {
 #[tokio::test]
 async fn the_console_works_under_an_allow_list() {
     let (url, dir) = demo_database(Backend::Sqlite, 1000, 5).await;
-    let list = dir.as_ref().expect("temp dir").path().join("allowed.json");
+    let list = dir.dir().join("allowed.json");
     std::fs::write(&list, r#"["{ eventCatalog { name } }"]"#).expect("allow-list");
     let list = list.display().to_string();
     let server = ServerProcess::start(&url, &["--allow-list", &list]);

@@ -48,7 +48,7 @@ pub struct TestApp {
     pub store: Store,
     pub router: Router,
     pub state: AppState,
-    _dir: Option<tempfile::TempDir>,
+    _scratch: Scratch,
 }
 
 /// The admin URL of the test PostgreSQL server.
@@ -62,8 +62,53 @@ pub fn postgres_admin_url() -> String {
     })
 }
 
-/// A fresh, empty database (not migrated): its URL and the temp dir that holds it.
-pub async fn fresh_database(backend: Backend) -> (String, Option<tempfile::TempDir>) {
+/// What a fresh database leaves behind: the temp dir of a SQLite file, or the name of a
+/// PostgreSQL database, which is dropped when the guard goes (a full run creates hundreds, and
+/// each costs megabytes of disk until the cluster is removed).
+pub struct Scratch {
+    dir: Option<tempfile::TempDir>,
+    postgres: Option<String>,
+}
+
+impl Scratch {
+    /// The temp dir of a SQLite database, for files a test puts beside it.
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir
+            .as_ref()
+            .expect("a SQLite database's temp dir")
+            .path()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let Some(name) = self.postgres.take() else {
+            return;
+        };
+        // Drop runs inside the test's runtime, which cannot be blocked on: a thread of its own
+        // with a runtime of its own ends the database's connections and drops it.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async {
+                let admin = Database::connect(&postgres_admin_url()).await?;
+                admin
+                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .await?;
+                admin.close().await
+            })
+        })
+        .join();
+        if let Ok(Err(e)) = dropped {
+            eprintln!("could not drop a test database: {e}");
+        }
+    }
+}
+
+/// A fresh, empty database (not migrated): its URL and the guard that removes it.
+pub async fn fresh_database(backend: Backend) -> (String, Scratch) {
     match backend {
         Backend::Sqlite => {
             let dir = tempfile::tempdir().expect("temp dir");
@@ -71,7 +116,11 @@ pub async fn fresh_database(backend: Backend) -> (String, Option<tempfile::TempD
                 "sqlite://{}?mode=rwc",
                 dir.path().join("events.db").display()
             );
-            (url, Some(dir))
+            let scratch = Scratch {
+                dir: Some(dir),
+                postgres: None,
+            };
+            (url, scratch)
         }
         Backend::Postgres => {
             let admin = postgres_admin_url();
@@ -86,7 +135,11 @@ pub async fn fresh_database(backend: Backend) -> (String, Option<tempfile::TempD
             let base = admin
                 .rsplit_once('/')
                 .map_or(admin.as_str(), |(base, _)| base);
-            (format!("{base}/{name}"), None)
+            let scratch = Scratch {
+                dir: None,
+                postgres: Some(name.clone()),
+            };
+            (format!("{base}/{name}"), scratch)
         }
     }
 }
@@ -149,7 +202,7 @@ impl TestApp {
             store,
             router,
             state,
-            _dir: dir,
+            _scratch: dir,
         }
     }
 
