@@ -1,5 +1,4 @@
-//! Records each GraphQL operation run by the engine in the access log (the edge records the
-//! answers it gives directly): its kind, name, variables and outcome.
+//! Records each GraphQL operation in the access log: its kind, name, variables and outcome.
 
 use std::sync::Mutex;
 

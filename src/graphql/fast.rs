@@ -1,30 +1,33 @@
-//! The direct path for the hottest request shapes: a page of `events` with scalar fields, and a
-//! page of sharing changes with their events' scalar fields.
+//! The direct path for the hottest request shapes: a page of `events` with plain fields, and a
+//! page of sharing changes with their events' plain fields.
 //!
 //! The engine resolves every field of every row as its own future and builds a value tree before
-//! serializing it; for a 50-row page that costs more CPU than the SQL. A query document whose
-//! only root field is `events`, selecting plain fields of the connection, its edges, nodes and
-//! page info, is answered here instead: the page is read from the store and written straight to
-//! JSON in the document's field order and with its aliases.
+//! serializing it; for a 50-row page that costs more CPU than the SQL. A document whose only root
+//! field is `events` (or a sharing-changes page), selecting plain fields of the connection, its
+//! edges, nodes and page info, is answered here instead: the page is read from the store and
+//! written straight to JSON in the document's field order and with its aliases.
 //!
-//! GraphQL semantics are kept by construction:
-//! - a document is planned only after the engine has executed it once without error, so it is
-//!   known to parse and validate, and to pass the limits that depend on its text alone (size,
-//!   fields, aliases, depth); what depends on each request's variables (their coercion, the
-//!   page size and with it the cost against `--max-complexity`) is checked again on every
-//!   request, and over a limit the request goes to the engine, which refuses it;
-//! - arguments are coerced by the same `InputType` code the engine uses, and any doubt (a
-//!   variable that does not coerce, an unknown operation name, a store error) sends the request
-//!   to the engine, which answers it, errors included, exactly as it always would;
+//! It is a step of the request [`super::pipeline`], not a second executor beside it:
+//! - the request is prepared, parsed, validated and limited exactly as every other request (the
+//!   persisted query and allow-list, size, fields, aliases, depth, cost with the request's
+//!   variables, variables that do not coerce); the document is planned when it is parsed, and
+//!   only the execution of a planned document is done here, under the same deadline, with the
+//!   outcome recorded in the access log by the same step;
+//! - every plain field is written through the table of field meanings its type keeps beside its
+//!   resolvers ([`super::types::leaf`]), and arguments are coerced by the same `InputType` code
+//!   the engine uses;
+//! - any doubt (a variable that does not coerce, another operation name, a store error) sends the
+//!   request on to the engine, which answers it, errors included, exactly as it always would;
 //! - anything beyond the plain shape (fragments, directives, repeated response keys, `details`,
 //!   `user`) is never planned.
 //!
-//! `tests/api/direct.rs` generates documents of the planned shapes (fields, their order,
-//! aliases, filters, orders, page sizes, cursors) and holds both paths to the same bytes on both
-//! backends.
+//! The answer leaves the pipeline in a [`DirectAnswer`] slot the edge put in the request's data;
+//! only the edge's single requests carry one, for a principal who may read every event (this
+//! path reads without scope). `tests/api/direct.rs` generates documents of the planned shapes
+//! (fields, their order, aliases, filters, orders, page sizes, cursors) and holds both paths to
+//! the same bytes on both backends.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -37,16 +40,11 @@ use serde::Serialize;
 
 use super::AppSchema;
 use super::query::page_request;
-use super::scalars::DateTime;
-use super::types::{EventFilterInput, SortOrderInput};
-use crate::catalog::EventKind;
-use crate::details::Details;
+use super::types::leaf::{PlainFields, WriteField};
+use super::types::{
+    Event, EventFilterInput, PageInfo, SharingChange, SortOrderInput, event_cursor,
+};
 use crate::store::{EventRow, Page, SharedResource, Store};
-
-/// Documents remembered at most; beyond this, one is let go for each new one.
-const MAX_PLANS: usize = 1024;
-/// Longer documents are never planned (the cache keys on the whole text).
-const MAX_DOCUMENT_LENGTH: usize = 16 * 1024;
 
 /// The answer to one request: JSON written directly, or the engine's response.
 pub enum Answer {
@@ -56,32 +54,38 @@ pub enum Answer {
     Engine(Response),
 }
 
-/// Executes single requests, answering planned documents directly.
+/// Where the pipeline leaves a direct answer for the edge that asked for one.
+#[derive(Default)]
+pub struct DirectAnswer(Mutex<Option<Vec<u8>>>);
+
+impl DirectAnswer {
+    fn put(&self, body: Vec<u8>) {
+        if let Ok(mut slot) = self.0.lock() {
+            *slot = Some(body);
+        }
+    }
+
+    fn take(&self) -> Option<Vec<u8>> {
+        self.0.lock().ok().and_then(|mut slot| slot.take())
+    }
+}
+
+/// Runs single requests through the schema, taking a direct answer where the pipeline gave one.
 pub struct Executor {
     schema: AppSchema,
-    store: Store,
-    /// The largest page allowed, as the schema's resolvers allow it.
-    max_page: i32,
-    /// `--max-complexity`, checked on this path as the engine checks it.
-    max_complexity: usize,
-    plans: Mutex<HashMap<Arc<str>, Option<Arc<Plan>>>>,
     direct: AtomicU64,
 }
 
 impl Executor {
-    /// An executor over a schema and the store it reads, with the schema's page limit.
-    pub fn new(schema: AppSchema, store: Store, max_page: i32, max_complexity: usize) -> Executor {
+    /// An executor over a schema.
+    pub fn new(schema: AppSchema) -> Executor {
         Executor {
             schema,
-            store,
-            max_page,
-            max_complexity,
-            plans: Mutex::new(HashMap::new()),
             direct: AtomicU64::new(0),
         }
     }
 
-    /// The schema, for requests that always take the engine's path (batches).
+    /// The schema, for requests that always take the engine's path (batches, streams).
     pub fn schema(&self) -> &AppSchema {
         &self.schema
     }
@@ -91,87 +95,84 @@ impl Executor {
         self.direct.load(Ordering::Relaxed)
     }
 
-    /// Answers one request for `principal`. The direct path reads without scope, so it
-    /// answers only those who may read every event.
+    /// Answers one request for `principal`. The direct path reads without scope, so only the
+    /// requests of those who may read every event carry a slot for its answer.
     pub async fn execute(&self, request: Request, principal: Principal) -> Answer {
         let direct = principal.reads_everything();
         let request = request.data(principal);
         if !direct {
             return Answer::Engine(self.schema.execute(request).await);
         }
-        let known = self.lookup(&request.query);
-        match known {
-            Some(Some(plan)) => {
-                if let Some(body) = plan
-                    .run(&self.store, &request, self.max_page, self.max_complexity)
-                    .await
-                {
-                    self.direct.fetch_add(1, Ordering::Relaxed);
-                    return Answer::Json(body);
-                }
-                Answer::Engine(self.schema.execute(request).await)
+        let slot = Arc::new(DirectAnswer::default());
+        let response = self.schema.execute(request.data(slot.clone())).await;
+        match slot.take() {
+            Some(body) => {
+                self.direct.fetch_add(1, Ordering::Relaxed);
+                Answer::Json(body)
             }
-            Some(None) => Answer::Engine(self.schema.execute(request).await),
-            None => {
-                let query = request.query.clone();
-                let plan = Plan::compile(&query).map(Arc::new);
-                let response = self.schema.execute(request).await;
-                // Only a document the engine accepted may be answered directly.
-                if plan.is_none() || response.errors.is_empty() {
-                    self.remember(query, plan);
-                }
-                Answer::Engine(response)
-            }
+            None => Answer::Engine(response),
         }
-    }
-
-    fn lookup(&self, query: &str) -> Option<Option<Arc<Plan>>> {
-        if query.len() > MAX_DOCUMENT_LENGTH {
-            return Some(None);
-        }
-        let plans = self.plans.lock().unwrap_or_else(|e| e.into_inner());
-        plans.get(query).cloned()
-    }
-
-    fn remember(&self, query: String, plan: Option<Arc<Plan>>) {
-        if query.len() > MAX_DOCUMENT_LENGTH {
-            return;
-        }
-        let mut plans = self.plans.lock().unwrap_or_else(|e| e.into_inner());
-        // Full: one planned document makes room, so that the cache keeps learning new ones
-        // (a document let go is planned again the next time it comes).
-        if plans.len() >= MAX_PLANS
-            && let Some(out) = plans.keys().next().cloned()
-        {
-            plans.remove(&out);
-        }
-        plans.insert(query.into(), plan);
     }
 }
 
-/// A planned document: one `events` field and what to write of each row.
+/// A parsed document of a planned shape with the request's arguments, ready to be answered
+/// directly (made by the pipeline when it parses the document).
+pub struct Ready {
+    plan: Plan,
+    arguments: EventsArguments,
+}
+
+impl Ready {
+    /// Plans a request whose data holds a slot for a direct answer; `None` leaves it to the
+    /// engine.
+    pub fn prepare(
+        data: &async_graphql::extensions::ExtensionContext<'_>,
+        document: &ExecutableDocument,
+        variables: &Variables,
+    ) -> Option<Ready> {
+        data.data_opt::<Arc<DirectAnswer>>()?;
+        let (plan, root) = Plan::from_document(document)?;
+        let arguments = Plan::arguments(root, &plan.variables, variables)?;
+        Some(Ready { plan, arguments })
+    }
+
+    /// Answers the request into its slot; `false` sends it on to the engine.
+    pub async fn answer(
+        self,
+        data: &async_graphql::extensions::ExtensionContext<'_>,
+        operation_name: Option<&str>,
+    ) -> bool {
+        let (Some(slot), Some(store)) = (
+            data.data_opt::<Arc<DirectAnswer>>(),
+            data.data_opt::<Store>(),
+        ) else {
+            return false;
+        };
+        if operation_name.is_some() && self.plan.operation_name.as_deref() != operation_name {
+            return false;
+        }
+        let max_page = data
+            .data_opt::<super::query::PageLimit>()
+            .map_or(super::query::MAX_PAGE_SIZE, |limit| limit.0);
+        match self.plan.run(store, self.arguments, max_page).await {
+            Some(body) => {
+                slot.put(body);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// A planned document: one connection field and what to write of it.
 #[derive(Debug)]
 pub struct Plan {
     kind: RootKind,
     operation_name: Option<String>,
     variables: Vec<VariableSpec>,
     response_key: String,
-    root: Field,
     selection: Vec<(String, ConnectionItem)>,
     needs_count: bool,
-    /// The cost of one row's fields: every field below the root counts 1.
-    child_cost: usize,
-}
-
-/// Fields in a selection, nested ones included (the cost of a selection without pages).
-fn field_count(set: &SelectionSet) -> usize {
-    set.items
-        .iter()
-        .map(|item| match &item.node {
-            Selection::Field(field) => 1 + field_count(&field.node.selection_set.node),
-            _ => 0,
-        })
-        .sum()
 }
 
 #[derive(Debug)]
@@ -201,15 +202,11 @@ impl RootKind {
         }
     }
 
-    /// The GraphQL names of the connection, its edge and its node.
-    fn type_names(self) -> [&'static str; 3] {
+    /// The GraphQL names of the connection and its edge.
+    fn type_names(self) -> [&'static str; 2] {
         match self {
-            RootKind::Events => ["EventConnection", "EventEdge", "Event"],
-            RootKind::Sharing(_) => [
-                "SharingChangeConnection",
-                "SharingChangeEdge",
-                "SharingChange",
-            ],
+            RootKind::Events => ["EventConnection", "EventEdge"],
+            RootKind::Sharing(_) => ["SharingChangeConnection", "SharingChangeEdge"],
         }
     }
 }
@@ -220,7 +217,7 @@ enum ConnectionItem {
     TotalCount,
     Edges(Vec<(String, EdgeItem)>),
     Nodes(NodeShape),
-    PageInfo(Vec<(String, PageInfoField)>),
+    PageInfo(Fields<PageInfo>),
 }
 
 #[derive(Debug)]
@@ -230,56 +227,38 @@ enum EdgeItem {
     Node(NodeShape),
 }
 
+/// Plain fields to write, each under its response key.
+type Fields<T> = Vec<(String, WriteField<T>)>;
+
 /// What to write of each node.
 #[derive(Debug)]
 enum NodeShape {
-    Event(Vec<(String, NodeField)>),
+    Event(Fields<Event>),
     Change(Vec<(String, ChangeField)>),
 }
 
 #[derive(Debug)]
 enum ChangeField {
-    Typename,
-    At,
-    UserId,
-    ResourceId,
-    From,
-    To,
-    Event(Vec<(String, NodeField)>),
+    Plain(WriteField<SharingChange>),
+    Event(Fields<Event>),
 }
 
-#[derive(Debug, Clone, Copy)]
-enum PageInfoField {
-    Typename,
-    HasNextPage,
-    HasPreviousPage,
-    StartCursor,
-    EndCursor,
-}
-
-#[derive(Debug, Clone, Copy)]
-enum NodeField {
-    Typename,
-    Id,
-    UserId,
-    IpAddress,
-    Internal,
-    UserAgent,
-    EventName,
-    Kind,
-    Category,
-    Description,
-    CreatedAt,
+/// The plain fields of a selection, by the type's own table; `None` if any is not plain.
+fn plain<T: PlainFields>(set: &SelectionSet) -> Option<Fields<T>> {
+    keyed(set)?
+        .into_iter()
+        .map(|(key, field)| {
+            if !field.selection_set.node.items.is_empty() {
+                return None;
+            }
+            Some((key, T::plain_field(field.name.node.as_str())?))
+        })
+        .collect()
 }
 
 impl Plan {
-    /// Plans a document, or `None` when it is not one of the plain shapes.
-    pub fn compile(query: &str) -> Option<Plan> {
-        let document = async_graphql::parser::parse_query(query).ok()?;
-        Self::from_document(&document)
-    }
-
-    fn from_document(document: &ExecutableDocument) -> Option<Plan> {
+    /// Plans a document, with its root field; `None` when it is not one of the plain shapes.
+    fn from_document(document: &ExecutableDocument) -> Option<(Plan, &Field)> {
         if !document.fragments.is_empty() {
             return None;
         }
@@ -303,7 +282,7 @@ impl Plan {
         }
         let node = |set: &SelectionSet| -> Option<NodeShape> {
             match kind {
-                RootKind::Events => node_fields(set).map(NodeShape::Event),
+                RootKind::Events => plain(set).map(NodeShape::Event),
                 RootKind::Sharing(_) => change_fields(set).map(NodeShape::Change),
             }
         };
@@ -356,59 +335,29 @@ impl Plan {
                     ConnectionItem::Edges(items)
                 }
                 "nodes" => ConnectionItem::Nodes(node(&field.selection_set.node)?),
-                "pageInfo" => {
-                    let mut items = Vec::new();
-                    for (key, field) in keyed(&field.selection_set.node)? {
-                        items.push((
-                            key,
-                            match field.name.node.as_str() {
-                                "__typename" => PageInfoField::Typename,
-                                "hasNextPage" => PageInfoField::HasNextPage,
-                                "hasPreviousPage" => PageInfoField::HasPreviousPage,
-                                "startCursor" => PageInfoField::StartCursor,
-                                "endCursor" => PageInfoField::EndCursor,
-                                _ => return None,
-                            },
-                        ));
-                    }
-                    ConnectionItem::PageInfo(items)
-                }
+                "pageInfo" => ConnectionItem::PageInfo(plain(&field.selection_set.node)?),
                 _ => return None,
             };
             selection.push((key, item));
         }
-        Some(Plan {
+        let plan = Plan {
             kind,
             operation_name,
             variables,
             response_key: root.response_key().node.to_string(),
-            root: root.clone(),
             selection,
             needs_count,
-            child_cost: field_count(&root.selection_set.node),
-        })
+        };
+        Some((plan, root))
     }
 
-    /// Runs the plan; `None` sends the request to the engine.
+    /// Reads the page and writes the answer; `None` sends the request to the engine.
     async fn run(
         &self,
         store: &Store,
-        request: &Request,
+        arguments: EventsArguments,
         max_page: i32,
-        max_complexity: usize,
     ) -> Option<Vec<u8>> {
-        if let Some(name) = &request.operation_name
-            && self.operation_name.as_deref() != Some(name.as_str())
-        {
-            return None;
-        }
-        let arguments = self.arguments(&request.variables)?;
-        // The cost of the request as sent, by the rule the engine's validation applies: over
-        // the limit, the engine answers (and refuses it).
-        let cost = super::query::page_cost(arguments.first, arguments.last, self.child_cost);
-        if cost > max_complexity {
-            return None;
-        }
         let filter = EventFilterInput::unscoped(arguments.filter, "filter").ok()?;
         let page = page_request(
             max_page,
@@ -435,13 +384,18 @@ impl Plan {
             }
         };
         let (rows, total) = tokio::join!(rows, count);
-        self.write(&rows.ok()?, total.ok()?).ok()
+        self.write(rows.ok()?, total.ok()?)
     }
 
-    /// The `events` arguments with variables substituted, coerced as the engine coerces them.
-    fn arguments(&self, variables: &Variables) -> Option<EventsArguments> {
-        let mut values: HashMap<&Name, Value> = HashMap::with_capacity(self.variables.len());
-        for spec in &self.variables {
+    /// The root field's arguments with the request's variables substituted, coerced as the
+    /// engine coerces them.
+    fn arguments(
+        root: &Field,
+        specs: &[VariableSpec],
+        variables: &Variables,
+    ) -> Option<EventsArguments> {
+        let mut values: HashMap<&Name, Value> = HashMap::with_capacity(specs.len());
+        for spec in specs {
             // As the engine does: a given value (even null) wins over the default; a null for a
             // non-null variable is the engine's error to report.
             let value = match variables.get(&spec.name) {
@@ -451,9 +405,8 @@ impl Plan {
             };
             values.insert(&spec.name, value);
         }
-        let field = &self.root;
         let argument = |name: &str| -> Option<Option<Value>> {
-            match field.get_argument(name) {
+            match root.get_argument(name) {
                 None => Some(None),
                 Some(value) => value
                     .node
@@ -484,8 +437,9 @@ impl Plan {
         })
     }
 
-    fn write(&self, page: &Page, total: Option<i64>) -> Result<Vec<u8>, serde_json::Error> {
-        let mut out = Vec::with_capacity(256 + page.rows.len() * 512);
+    fn write(&self, page: Page, total: Option<i64>) -> Option<Vec<u8>> {
+        let rows: Vec<Arc<EventRow>> = page.rows.into_iter().map(Arc::new).collect();
+        let mut out = Vec::with_capacity(256 + rows.len() * 512);
         let w = &mut out;
         raw(w, b"{\"data\":{");
         key(w, &self.response_key)?;
@@ -498,7 +452,7 @@ impl Plan {
                 ConnectionItem::TotalCount => json(w, total.unwrap_or_default())?,
                 ConnectionItem::Edges(items) => {
                     raw(w, b"[");
-                    for (r, row) in page.rows.iter().enumerate() {
+                    for (r, row) in rows.iter().enumerate() {
                         comma(w, r);
                         raw(w, b"{");
                         for (j, (name, item)) in items.iter().enumerate() {
@@ -506,8 +460,8 @@ impl Plan {
                             key(w, name)?;
                             match item {
                                 EdgeItem::Typename => json(w, self.kind.type_names()[1])?,
-                                EdgeItem::Cursor => json(w, row.cursor().encode())?,
-                                EdgeItem::Node(shape) => self.write_shape(w, row, shape)?,
+                                EdgeItem::Cursor => json(w, event_cursor(row))?,
+                                EdgeItem::Node(shape) => self.write_node(w, row, shape)?,
                             }
                         }
                         raw(w, b"}");
@@ -516,110 +470,65 @@ impl Plan {
                 }
                 ConnectionItem::Nodes(shape) => {
                     raw(w, b"[");
-                    for (r, row) in page.rows.iter().enumerate() {
+                    for (r, row) in rows.iter().enumerate() {
                         comma(w, r);
-                        self.write_shape(w, row, shape)?;
+                        self.write_node(w, row, shape)?;
                     }
                     raw(w, b"]");
                 }
-                ConnectionItem::PageInfo(items) => {
-                    raw(w, b"{");
-                    for (j, (name, field)) in items.iter().enumerate() {
-                        comma(w, j);
-                        key(w, name)?;
-                        match field {
-                            PageInfoField::Typename => json(w, "PageInfo")?,
-                            PageInfoField::HasNextPage => json(w, page.has_next)?,
-                            PageInfoField::HasPreviousPage => json(w, page.has_previous)?,
-                            PageInfoField::StartCursor => {
-                                json(w, page.rows.first().map(|r| r.cursor().encode()))?;
-                            }
-                            PageInfoField::EndCursor => {
-                                json(w, page.rows.last().map(|r| r.cursor().encode()))?;
-                            }
-                        }
-                    }
-                    raw(w, b"}");
+                ConnectionItem::PageInfo(fields) => {
+                    let info = PageInfo::of_rows(&rows, page.has_next, page.has_previous);
+                    object(w, &info, fields)?;
                 }
             }
         }
         raw(w, b"}}}");
-        Ok(out)
+        Some(out)
     }
-}
 
-impl Plan {
-    fn write_shape(
-        &self,
-        w: &mut Vec<u8>,
-        row: &EventRow,
-        shape: &NodeShape,
-    ) -> Result<(), serde_json::Error> {
+    fn write_node(&self, w: &mut Vec<u8>, row: &Arc<EventRow>, shape: &NodeShape) -> Option<()> {
         match (shape, self.kind) {
-            (NodeShape::Event(fields), _) => write_node(w, row, fields),
+            (NodeShape::Event(fields), _) => object(w, &Event::new(row.clone()), fields),
             (NodeShape::Change(fields), RootKind::Sharing(resource)) => {
-                write_change(w, row, fields, resource)
+                let change = SharingChange::new(row.clone(), resource);
+                raw(w, b"{");
+                for (i, (name, field)) in fields.iter().enumerate() {
+                    comma(w, i);
+                    key(w, name)?;
+                    match field {
+                        ChangeField::Plain(write) => write(&change, w)?,
+                        ChangeField::Event(fields) => object(w, &change.event, fields)?,
+                    }
+                }
+                raw(w, b"}");
+                Some(())
             }
-            (NodeShape::Change(_), RootKind::Events) => {
-                Err(serde::ser::Error::custom("a change under events"))
-            }
+            (NodeShape::Change(_), RootKind::Events) => None,
         }
     }
 }
 
-/// A sharing change, read from its description exactly as `SharingChange` reads it.
-fn write_change(
-    w: &mut Vec<u8>,
-    row: &EventRow,
-    fields: &[(String, ChangeField)],
-    resource: SharedResource,
-) -> Result<(), serde_json::Error> {
-    let details = Details::parse(&row.description);
-    let sharing = details.sharing.clone().unwrap_or_default();
+/// An object of plain fields.
+fn object<T>(w: &mut Vec<u8>, value: &T, fields: &Fields<T>) -> Option<()> {
     raw(w, b"{");
-    for (i, (name, field)) in fields.iter().enumerate() {
+    for (i, (name, write)) in fields.iter().enumerate() {
         comma(w, i);
         key(w, name)?;
-        match field {
-            ChangeField::Typename => json(w, "SharingChange")?,
-            ChangeField::At => time(w, row.created_at),
-            ChangeField::UserId => json(w, row.user_id.map(|u| u.hyphenated().to_string()))?,
-            ChangeField::ResourceId => json(
-                w,
-                match resource {
-                    SharedResource::Session => &details.session_id,
-                    SharedResource::Job => &details.job_id,
-                },
-            )?,
-            ChangeField::From => json(w, sharing.from.map(enum_name))?,
-            ChangeField::To => json(w, sharing.to.map(enum_name))?,
-            ChangeField::Event(fields) => write_node(w, row, fields)?,
-        }
+        write(value, w)?;
     }
     raw(w, b"}");
-    Ok(())
+    Some(())
 }
 
 fn change_fields(set: &SelectionSet) -> Option<Vec<(String, ChangeField)>> {
     keyed(set)?
         .into_iter()
         .map(|(key, field)| {
+            let set = &field.selection_set.node;
             let f = match field.name.node.as_str() {
-                "event" => ChangeField::Event(node_fields(&field.selection_set.node)?),
-                other => {
-                    if !field.selection_set.node.items.is_empty() {
-                        return None;
-                    }
-                    match other {
-                        "__typename" => ChangeField::Typename,
-                        "at" => ChangeField::At,
-                        "userId" => ChangeField::UserId,
-                        "resourceId" => ChangeField::ResourceId,
-                        "from" => ChangeField::From,
-                        "to" => ChangeField::To,
-                        _ => return None,
-                    }
-                }
+                "event" => ChangeField::Event(plain(set)?),
+                _ if !set.items.is_empty() => return None,
+                name => ChangeField::Plain(SharingChange::plain_field(name)?),
             };
             Some((key, f))
         })
@@ -660,74 +569,6 @@ fn keyed(set: &SelectionSet) -> Option<Vec<(String, &Field)>> {
     Some(out)
 }
 
-fn node_fields(set: &SelectionSet) -> Option<Vec<(String, NodeField)>> {
-    keyed(set)?
-        .into_iter()
-        .map(|(key, field)| {
-            if !field.selection_set.node.items.is_empty() {
-                return None;
-            }
-            let f = match field.name.node.as_str() {
-                "__typename" => NodeField::Typename,
-                "id" => NodeField::Id,
-                "userId" => NodeField::UserId,
-                "ipAddress" => NodeField::IpAddress,
-                "internal" => NodeField::Internal,
-                "userAgent" => NodeField::UserAgent,
-                "eventName" => NodeField::EventName,
-                "kind" => NodeField::Kind,
-                "category" => NodeField::Category,
-                "description" => NodeField::Description,
-                "createdAt" => NodeField::CreatedAt,
-                _ => return None,
-            };
-            Some((key, f))
-        })
-        .collect()
-}
-
-fn write_node(
-    w: &mut Vec<u8>,
-    row: &EventRow,
-    fields: &[(String, NodeField)],
-) -> Result<(), serde_json::Error> {
-    raw(w, b"{");
-    for (i, (name, field)) in fields.iter().enumerate() {
-        comma(w, i);
-        key(w, name)?;
-        match field {
-            NodeField::Typename => json(w, "Event")?,
-            NodeField::Id => {
-                raw(w, b"\"");
-                let _ = write!(w, "{}", row.id);
-                raw(w, b"\"");
-            }
-            NodeField::UserId => json(w, row.user_id.map(|u| u.hyphenated().to_string()))?,
-            NodeField::IpAddress => json(w, &row.ipaddr)?,
-            NodeField::Internal => json(w, row.ipaddr == crate::store::INTERNAL_ADDRESS)?,
-            NodeField::UserAgent => json(w, &row.user_agent)?,
-            NodeField::EventName => json(w, &row.event_name)?,
-            NodeField::Kind => json(w, enum_name(EventKind::from_name(&row.event_name)))?,
-            NodeField::Category => json(
-                w,
-                enum_name(EventKind::from_name(&row.event_name).category()),
-            )?,
-            NodeField::Description => json(w, &row.description)?,
-            NodeField::CreatedAt => time(w, row.created_at),
-        }
-    }
-    raw(w, b"}");
-    Ok(())
-}
-
-/// An enum value's GraphQL name, exactly as the engine writes it.
-fn enum_name<T: InputType>(value: T) -> String {
-    match value.to_value() {
-        Value::Enum(name) => name.to_string(),
-        other => other.to_string(),
-    }
-}
-
 fn raw(w: &mut Vec<u8>, bytes: &[u8]) {
     w.extend_from_slice(bytes);
 }
@@ -738,14 +579,14 @@ fn comma(w: &mut Vec<u8>, index: usize) {
     }
 }
 
-fn key(w: &mut Vec<u8>, name: &str) -> Result<(), serde_json::Error> {
+fn key(w: &mut Vec<u8>, name: &str) -> Option<()> {
     json(w, name)?;
     w.push(b':');
-    Ok(())
+    Some(())
 }
 
-fn json<T: Serialize>(w: &mut Vec<u8>, value: T) -> Result<(), serde_json::Error> {
-    serde_json::to_writer(w, &value)
+fn json<T: Serialize>(w: &mut Vec<u8>, value: T) -> Option<()> {
+    serde_json::to_writer(w, &value).ok()
 }
 
 /// `EventFilter` and the types it holds, as the engine registers them.
@@ -759,18 +600,14 @@ fn filter_types() -> &'static async_graphql::registry::Registry {
     })
 }
 
-/// A `DateTime` as a JSON string: its text needs no escaping.
-fn time(w: &mut Vec<u8>, t: chrono::NaiveDateTime) {
-    let mut text = String::with_capacity(29);
-    text.push('"');
-    DateTime(t).write_rfc3339(&mut text);
-    text.push('"');
-    w.extend_from_slice(text.as_bytes());
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn compile(query: &str) -> Option<Plan> {
+        let document = async_graphql::parser::parse_query(query).ok()?;
+        Plan::from_document(&document).map(|(plan, _)| plan)
+    }
 
     #[test]
     fn plans_only_the_plain_events_shape() {
@@ -779,7 +616,7 @@ mod tests {
             "query Q($u: UUID!) { e: events(filter: {userIds: [$u]}, first: 50) { totalCount edges { cursor node { id kind category createdAt } } pageInfo { hasNextPage endCursor } nodes { __typename userId } } }",
             "{ sessionSharingChanges(first: 50) { edges { node { at userId resourceId from to event { id userAgent ipAddress description } } } } }",
         ] {
-            assert!(Plan::compile(planned).is_some(), "{planned}");
+            assert!(compile(planned).is_some(), "{planned}");
         }
         for engine in [
             "{ events { edges { node { id details { username } } } } }",
@@ -795,38 +632,29 @@ mod tests {
             "{ event(id: 1) { id } }",
             "not graphql",
         ] {
-            assert!(Plan::compile(engine).is_none(), "{engine}");
+            assert!(compile(engine).is_none(), "{engine}");
         }
     }
 
     #[test]
     fn arguments_are_coerced_like_the_engine_and_doubt_goes_to_it() {
-        let plan = Plan::compile(
+        let document = async_graphql::parser::parse_query(
             "query($u: [UUID!], $n: Int = 7) { events(filter: {userIds: $u}, first: $n) { totalCount } }",
         )
-        .expect("planned");
-        let vars = |v: serde_json::Value| Variables::from_json(v);
-        let args = plan
-            .arguments(&vars(serde_json::json!({})))
-            .expect("defaults apply");
+        .expect("parses");
+        let (plan, root) = Plan::from_document(&document).expect("planned");
+        let arguments =
+            |v: serde_json::Value| Plan::arguments(root, &plan.variables, &Variables::from_json(v));
+        let args = arguments(serde_json::json!({})).expect("defaults apply");
         assert_eq!(args.first, Some(7));
         assert!(args.filter.as_ref().is_some_and(|f| f.user_ids.is_none()));
-        let args = plan
-            .arguments(&vars(
-                serde_json::json!({"u": "0a0a0a0a-0000-4000-8000-000000000001"}),
-            ))
+        let args = arguments(serde_json::json!({"u": "0a0a0a0a-0000-4000-8000-000000000001"}))
             .expect("a single value coerces to a list");
         assert_eq!(
             args.filter.and_then(|f| f.user_ids).map(|v| v.len()),
             Some(1)
         );
-        assert!(
-            plan.arguments(&vars(serde_json::json!({"u": ["nope"]})))
-                .is_none()
-        );
-        assert!(
-            plan.arguments(&vars(serde_json::json!({"n": "seven"})))
-                .is_none()
-        );
+        assert!(arguments(serde_json::json!({"u": ["nope"]})).is_none());
+        assert!(arguments(serde_json::json!({"n": "seven"})).is_none());
     }
 }

@@ -4,10 +4,12 @@
 //! 2. **prepare**: the access log notes who asks; a persisted query is filled in or the
 //!    operation refused off the allow-list; the document's size and fields are checked before
 //!    the engine parses it; the request gets its report-row budget;
-//! 3. **parse**: aliases are counted; the document is kept to restore field order;
+//! 3. **parse**: aliases are counted; the document is kept to restore field order, and planned
+//!    with the request's variables if it may be answered directly;
 //! 4. **validate**: depth and cost (with the request's variables) are checked, then variables
 //!    that do not coerce;
-//! 5. **execute**: queries and mutations over a stream get a deadline; the answer gets the
+//! 5. **execute**: queries and mutations over a stream get a deadline; a document of a planned
+//!    shape is answered directly ([`super::fast`]), any other by the engine; the answer gets the
 //!    document's field order; the access log records the outcome;
 //! 6. **resolve** (every field): root fields are checked against the principal's role.
 //!
@@ -17,7 +19,7 @@
 //! one extension, not one each, because the engine wraps every resolved field in one boxed
 //! hook per extension: eight extensions cost a quarter of a 90-day timeline's CPU.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextPrepareRequest,
@@ -32,6 +34,7 @@ use async_graphql::{
 
 use super::audit::Trail;
 use super::error::{label, new_request_id};
+use super::fast::Ready;
 use super::limits::{self, Deadline, DocumentLimit, PendingVariableError, ReportRowBudget};
 use super::order::KeptDocument;
 use super::persisted::Persisted;
@@ -60,6 +63,7 @@ impl ExtensionFactory for Pipeline {
             trail: Trail::default(),
             kept: KeptDocument::default(),
             pending: PendingVariableError::default(),
+            direct: Mutex::default(),
         })
     }
 }
@@ -70,6 +74,8 @@ struct RequestPipeline {
     trail: Trail,
     kept: KeptDocument,
     pending: PendingVariableError,
+    /// The document planned for a direct answer, when it is of a planned shape.
+    direct: Mutex<Option<Ready>>,
 }
 
 impl RequestPipeline {
@@ -143,6 +149,9 @@ impl Extension for RequestPipeline {
         let parsed = next.run(ctx, query, variables).await.and_then(|document| {
             self.kept.keep(&document, variables);
             limits::check_aliases(&document, self.rules.max_aliases)?;
+            if let Ok(mut direct) = self.direct.lock() {
+                *direct = Ready::prepare(ctx, &document, variables);
+            }
             Ok(document)
         });
         match &parsed {
@@ -174,10 +183,19 @@ impl Extension for RequestPipeline {
         operation_name: Option<&str>,
         next: NextExecute<'_>,
     ) -> Response {
+        let direct = self.direct.lock().ok().and_then(|mut d| d.take());
         let mut response = self
             .rules
             .deadline
-            .run(ctx, next.run(ctx, operation_name))
+            .run(ctx, async {
+                if let Some(ready) = direct
+                    && ready.answer(ctx, operation_name).await
+                {
+                    // The answer is in the request's slot; the edge sends it.
+                    return Response::new(Value::Null);
+                }
+                next.run(ctx, operation_name).await
+            })
             .await;
         self.kept.restore(&mut response, operation_name);
         self.trail.executed(&response);

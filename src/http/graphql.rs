@@ -155,8 +155,8 @@ fn attach(state: &AppState, request: Request, peer: &Peer) -> Request {
     }
 }
 
-/// Runs one request. The engine's extension records what it runs; an answer given directly is
-/// recorded here.
+/// Runs one request; the request pipeline records it in the access log, whether the engine
+/// or the direct path answered it.
 async fn single(
     state: &AppState,
     mut request: Request,
@@ -164,16 +164,11 @@ async fn single(
     peer: &Peer,
     media: Media,
 ) -> Response {
-    // Resolved here, so that the direct path sees the query a hash stands for.
+    // A hash stands for its query from here on, for POST as for GET (where the query decides
+    // whether GET may run it), so that an unknown hash is refused alike on both.
     if let Err(error) = state.persisted.resolve(&mut request) {
         return refused(state, &principal, peer, &request, error, media);
     }
-    let recorded = principal.token.is_some().then(|| {
-        (
-            request.operation_name.clone(),
-            serde_json::to_value(&request.variables).unwrap_or_default(),
-        )
-    });
     let operation = request.operation_name.clone();
     let started = std::time::Instant::now();
     let request = attach(state, request, peer);
@@ -196,16 +191,6 @@ async fn single(
         Answer::Json(_) => "OK".to_string(),
     };
     crate::observe::request(operation.as_deref(), &outcome, started.elapsed());
-    if let (Answer::Json(_), Some((operation_name, variables))) = (&result, recorded) {
-        state.access_log.record(crate::audit::Request {
-            principal: Some(&principal),
-            kind: "query",
-            operation_name: operation_name.as_deref(),
-            variables,
-            address: peer.0.as_ref(),
-            outcome: "OK".into(),
-        });
-    }
     answer(result, media)
 }
 

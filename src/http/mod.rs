@@ -81,12 +81,7 @@ impl AppState {
     ) -> AppState {
         crate::observe::install();
         AppState {
-            executor: Arc::new(Executor::new(
-                schema,
-                store.clone(),
-                i32::try_from(limits.max_page_size).unwrap_or(i32::MAX),
-                limits.max_complexity,
-            )),
+            executor: Arc::new(Executor::new(schema)),
             access_log: AccessLog::start(store.clone(), retention),
             store,
             live,

@@ -182,7 +182,9 @@ on_both_backends! {
         let look = format!(
             "{{\"query\": \"query LookAtAna($ids: [UUID!]) {{ events(filter: {{userIds: $ids}}) {{ totalCount }} }}\", \"operationName\": \"LookAtAna\", \"variables\": {{\"ids\": [\"{ANA}\"]}}}}"
         );
-        // The same document twice: once through the engine, once answered directly.
+        // The same document twice, answered directly both times and recorded by the pipeline as
+        // any other request.
+        let direct = app.state.executor.direct_answers();
         for _ in 0..2 {
             let request = Request::post("/graphql")
                 .header(header::CONTENT_TYPE, "application/json")
@@ -192,6 +194,7 @@ on_both_backends! {
             let (status, _, body) = app.send(request).await;
             assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
         }
+        assert_eq!(app.state.executor.direct_answers(), direct + 2);
         let (_, body) = post(&app, Some(&analyst), RECORD).await;
         assert_eq!(code(&body), "FORBIDDEN");
         let (status, _) = post(&app, Some("ue_stolen"), COUNT).await;

@@ -112,8 +112,8 @@ on_both_backends! {
         ];
         let before = app.state.executor.direct_answers();
         for (query, variables) in &cases {
-            // The first request of a document is the engine's; later ones are answered directly.
-            // Both paths answer in the media type asked for.
+            // Every request of a planned document is answered directly, in the media type asked
+            // for.
             for (round, (accept, media)) in [
                 ("application/json", "application/json"),
                 ("application/graphql-response+json", "application/graphql-response+json"),
@@ -174,22 +174,60 @@ on_both_backends! {
     }
 }
 
+/// A planned document is answered directly from its first request on, however many distinct
+/// documents came before it (nothing is cached that could fill up).
 #[tokio::test]
-async fn the_plan_cache_keeps_learning_once_full() {
+async fn every_planned_document_is_answered_directly_from_its_first_request() {
     let app = TestApp::new(Backend::Sqlite).await;
     dataset(&app).await;
-    let document =
-        |n: usize| format!("query Q{n} {{ events(first: 1) {{ edges {{ node {{ id }} }} }} }}");
-    // More documents than the cache holds, each planned by its first answer.
     for n in 0..1100 {
-        app.query(&document(n), json!({})).await;
+        let document = format!("query Q{n} {{ events(first: 1) {{ edges {{ node {{ id }} }} }} }}");
+        let before = app.state.executor.direct_answers();
+        let data = app.query(&document, json!({})).await;
+        assert_eq!(data["events"]["edges"].as_array().map(Vec::len), Some(1));
+        assert_eq!(
+            app.state.executor.direct_answers(),
+            before + 1,
+            "{document}"
+        );
     }
-    // A new one is still learned: its second answer comes from the direct path.
-    let late = document(5000);
-    app.query(&late, json!({})).await;
+}
+
+/// A planned document passes through the pipeline every request does: its cost is checked with
+/// the request's own variables and its aliases are counted before anything is answered, and a
+/// refusal is the pipeline's, not a direct answer.
+#[tokio::test]
+async fn planned_documents_are_held_to_the_request_limits() {
+    let limits = user_events::config::Limits {
+        max_complexity: 100,
+        max_aliases: 2,
+        ..user_events::config::Limits::default()
+    };
+    let app = TestApp::with_limits(Backend::Sqlite, limits).await;
+    dataset(&app).await;
+    // Two fields below the page, counted once per row it may hold: 10 rows cost 21, 50 cost 101.
+    let query = "query($n: Int) { events(first: $n) { edges { node { id } } } }";
     let before = app.state.executor.direct_answers();
-    app.query(&late, json!({})).await;
+    let data = app.query(query, json!({ "n": 10 })).await;
+    assert_eq!(data["events"]["edges"].as_array().map(Vec::len), Some(6));
     assert_eq!(app.state.executor.direct_answers(), before + 1);
+    let error = app.query_error(query, json!({ "n": 50 })).await;
+    assert_eq!(error["extensions"]["code"], "LIMIT_EXCEEDED", "{error}");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("--max-complexity"),
+        "{error}"
+    );
+    let aliased = "{ events(first: 1) { a: edges { b: node { c: id } } } }";
+    let error = app.query_error(aliased, json!({})).await;
+    assert_eq!(error["extensions"]["code"], "LIMIT_EXCEEDED", "{error}");
+    assert_eq!(
+        app.state.executor.direct_answers(),
+        before + 1,
+        "no refusal was answered directly"
+    );
 }
 
 /// One generated request of a planned shape.
@@ -410,8 +448,8 @@ on_both_backends! {
                     map.insert("c".into(), Value::Null);
                 }
             }
-            // The first request of a document is the engine's; the second is planned.
-            let (_, engine) = http_answer(&app, &case.query, &case.variables, "application/json").await;
+            // The engine's answer, then the same request over HTTP, answered directly.
+            let engine = engine_answer(&app, &case.query, &case.variables).await;
             let answered = app.state.executor.direct_answers();
             let (_, direct) = http_answer(&app, &case.query, &case.variables, "application/json").await;
             let engine = String::from_utf8(engine).expect("UTF-8");

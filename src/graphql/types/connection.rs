@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::event::page_users;
 use super::flat::{Flat, FlatOne, Plain};
+use super::leaf::{PlainFields, WriteField, optional_text, text, value};
 use super::{Event, User};
 use crate::graphql::error::{OrInternal, store};
 use crate::store::{EventFilter, EventRow, Page};
@@ -37,12 +38,17 @@ impl EventConnection {
 /// One event and its cursor.
 pub struct EventEdge(Arc<EventRow>, Option<Arc<HashMap<Uuid, User>>>);
 
+/// The cursor of a row, for `after` / `before`: what every edge and page of events answers.
+pub fn cursor(row: &EventRow) -> String {
+    row.cursor().encode()
+}
+
 /// One event and its cursor.
 #[Object]
 impl EventEdge {
     /// Where this event stands, for `after` / `before`.
     async fn cursor(&self) -> String {
-        self.0.cursor().encode()
+        cursor(&self.0)
     }
     /// The event.
     async fn node(&self) -> FlatOne<Event> {
@@ -71,9 +77,22 @@ impl PageInfo {
         PageInfo {
             has_next_page: has_next,
             has_previous_page: has_previous,
-            start_cursor: rows.first().map(|r| r.cursor().encode()),
-            end_cursor: rows.last().map(|r| r.cursor().encode()),
+            start_cursor: rows.first().map(|r| cursor(r)),
+            end_cursor: rows.last().map(|r| cursor(r)),
         }
+    }
+}
+
+impl PlainFields for PageInfo {
+    fn plain_field(name: &str) -> Option<WriteField<PageInfo>> {
+        Some(match name {
+            "__typename" => |_, w| text(w, "PageInfo"),
+            "hasNextPage" => |p, w| value(w, p.has_next_page),
+            "hasPreviousPage" => |p, w| value(w, p.has_previous_page),
+            "startCursor" => |p, w| optional_text(w, p.start_cursor.as_deref()),
+            "endCursor" => |p, w| optional_text(w, p.end_cursor.as_deref()),
+            _ => return None,
+        })
     }
 }
 

@@ -10,6 +10,7 @@ use super::{User, UserLoader};
 use crate::graphql::error::internal_shared;
 
 use super::EventDetails;
+use super::leaf::{PlainFields, WriteField, text, value};
 use crate::catalog::{EventCategory, EventKind};
 use crate::details::Details;
 use crate::graphql::scalars::{DateTime, UuidValue};
@@ -62,6 +63,62 @@ pub async fn page_users(
     Ok(Some(Arc::new(users)))
 }
 
+/// What each plain field of an event means, defined once: its resolver returns it, and the
+/// direct path ([`crate::graphql::fast`]) writes it through [`PlainFields`].
+mod meaning {
+    use super::*;
+
+    pub fn id(row: &EventRow) -> ID {
+        ID(row.id.to_string())
+    }
+    pub fn user_id(row: &EventRow) -> Option<UuidValue> {
+        row.user_id.map(UuidValue)
+    }
+    pub fn ip_address(row: &EventRow) -> &str {
+        &row.ipaddr
+    }
+    pub fn internal(row: &EventRow) -> bool {
+        row.ipaddr == crate::store::INTERNAL_ADDRESS
+    }
+    pub fn user_agent(row: &EventRow) -> &str {
+        &row.user_agent
+    }
+    pub fn event_name(row: &EventRow) -> &str {
+        &row.event_name
+    }
+    pub fn kind(row: &EventRow) -> EventKind {
+        EventKind::from_name(&row.event_name)
+    }
+    pub fn category(row: &EventRow) -> EventCategory {
+        kind(row).category()
+    }
+    pub fn description(row: &EventRow) -> &str {
+        &row.description
+    }
+    pub fn created_at(row: &EventRow) -> DateTime {
+        DateTime(row.created_at)
+    }
+}
+
+impl PlainFields for Event {
+    fn plain_field(name: &str) -> Option<WriteField<Event>> {
+        Some(match name {
+            "__typename" => |_, w| text(w, "Event"),
+            "id" => |e, w| value(w, meaning::id(&e.row)),
+            "userId" => |e, w| value(w, meaning::user_id(&e.row)),
+            "ipAddress" => |e, w| text(w, meaning::ip_address(&e.row)),
+            "internal" => |e, w| value(w, meaning::internal(&e.row)),
+            "userAgent" => |e, w| text(w, meaning::user_agent(&e.row)),
+            "eventName" => |e, w| text(w, meaning::event_name(&e.row)),
+            "kind" => |e, w| value(w, meaning::kind(&e.row)),
+            "category" => |e, w| value(w, meaning::category(&e.row)),
+            "description" => |e, w| text(w, meaning::description(&e.row)),
+            "createdAt" => |e, w| value(w, meaning::created_at(&e.row)),
+            _ => return None,
+        })
+    }
+}
+
 // Its user waits at most once per page: a page loads its users in one batch before its events
 // are resolved, and an event on its own loads its user through the batching loader.
 impl super::flat::Plain for Event {}
@@ -71,12 +128,12 @@ impl super::flat::Plain for Event {}
 impl Event {
     /// The row id.
     async fn id(&self) -> ID {
-        ID(self.row.id.to_string())
+        meaning::id(&self.row)
     }
 
     /// The acting user; null for some internal components.
     async fn user_id(&self) -> Option<UuidValue> {
-        self.row.user_id.map(UuidValue)
+        meaning::user_id(&self.row)
     }
 
     /// The acting user, loaded in batches with the rest of the response.
@@ -103,37 +160,37 @@ impl Event {
 
     /// The address of the user or component.
     async fn ip_address(&self) -> &str {
-        &self.row.ipaddr
+        meaning::ip_address(&self.row)
     }
 
     /// Whether an internal component acted (address `127.0.0.1`).
     async fn internal(&self) -> bool {
-        self.row.ipaddr == crate::store::INTERNAL_ADDRESS
+        meaning::internal(&self.row)
     }
 
     /// The client's user agent.
     async fn user_agent(&self) -> &str {
-        &self.row.user_agent
+        meaning::user_agent(&self.row)
     }
 
     /// The event name, exactly as logged.
     async fn event_name(&self) -> &str {
-        &self.row.event_name
+        meaning::event_name(&self.row)
     }
 
     /// The event's kind (`UNKNOWN` for names the catalog does not list).
     async fn kind(&self) -> EventKind {
-        EventKind::from_name(&self.row.event_name)
+        meaning::kind(&self.row)
     }
 
     /// The event's category (`OTHER` for names the catalog does not list).
     async fn category(&self) -> EventCategory {
-        EventKind::from_name(&self.row.event_name).category()
+        meaning::category(&self.row)
     }
 
     /// The raw description, unchanged.
     async fn description(&self) -> &str {
-        &self.row.description
+        meaning::description(&self.row)
     }
 
     /// What the description says, parsed into typed fields.
@@ -143,6 +200,6 @@ impl Event {
 
     /// When it happened.
     async fn created_at(&self) -> DateTime {
-        DateTime(self.row.created_at)
+        meaning::created_at(&self.row)
     }
 }

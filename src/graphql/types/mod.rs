@@ -7,13 +7,14 @@ mod details;
 mod event;
 mod filter;
 mod flat;
+pub mod leaf;
 mod report;
 mod sharing;
 mod user;
 
 pub use activity::{AuthMethodCount, LoginBucket, TimelineBucket, UserTimeline};
 pub use catalog::{CategoryCount, EventTypeInfo};
-pub use connection::{EventConnection, EventEdge, PageInfo};
+pub use connection::{EventConnection, EventEdge, PageInfo, cursor as event_cursor};
 pub use details::EventDetails;
 pub use event::Event;
 pub use filter::{EventFilterInput, SortOrderInput};

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use async_graphql::{Context, Object, SimpleObject};
 
+use super::leaf::{PlainFields, WriteField, optional_text, text, value};
 use super::{Event, PageInfo};
 use crate::catalog::EventKind;
 use crate::details::{Details, SharingStatus};
@@ -29,7 +30,8 @@ pub struct SharingChange {
 }
 
 impl SharingChange {
-    fn new(row: Arc<EventRow>, resource: SharedResource) -> SharingChange {
+    /// The change an event of `resource` records, read from its description.
+    pub fn new(row: Arc<EventRow>, resource: SharedResource) -> SharingChange {
         let details = Details::parse(&row.description);
         let resource_id = match resource {
             SharedResource::Session => details.session_id,
@@ -44,6 +46,20 @@ impl SharingChange {
             to: sharing.to,
             event: Event::new(row),
         }
+    }
+}
+
+impl PlainFields for SharingChange {
+    fn plain_field(name: &str) -> Option<WriteField<SharingChange>> {
+        Some(match name {
+            "__typename" => |_, w| text(w, "SharingChange"),
+            "at" => |c, w| value(w, c.at),
+            "userId" => |c, w| value(w, c.user_id),
+            "resourceId" => |c, w| optional_text(w, c.resource_id.as_deref()),
+            "from" => |c, w| value(w, c.from),
+            "to" => |c, w| value(w, c.to),
+            _ => return None,
+        })
     }
 }
 
@@ -86,7 +102,7 @@ impl SharingChangeConnection {
         self.rows
             .iter()
             .map(|row| SharingChangeEdge {
-                cursor: row.cursor().encode(),
+                cursor: super::connection::cursor(row),
                 node: SharingChange::new(row.clone(), self.resource),
             })
             .collect()

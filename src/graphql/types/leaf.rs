@@ -1,0 +1,36 @@
+//! The plain fields of the types a page is made of, as the direct path writes them.
+//!
+//! Each type that a planned page holds lists its plain fields (no arguments, no selection) in
+//! one table next to its resolvers: the field's GraphQL name and a function that writes the
+//! field's value as JSON. The value comes from the same definition the field's resolver returns
+//! (a function both call, or the field a derived object's resolver reads), so a field means the
+//! same on both paths; only the writing differs, and it writes what the engine would: the
+//! value's GraphQL form, serialized.
+
+use async_graphql::InputType;
+
+/// Writes one plain field of a `T` as JSON; `None` when it cannot be written (which sends the
+/// request to the engine).
+pub type WriteField<T> = fn(&T, &mut Vec<u8>) -> Option<()>;
+
+/// A type whose plain fields the direct path can write.
+pub trait PlainFields: Sized {
+    /// The writer of the plain field called `name` (`__typename` included), or `None` for a
+    /// field that is not plain or not known.
+    fn plain_field(name: &str) -> Option<WriteField<Self>>;
+}
+
+/// A string field, written as the engine writes a `String`.
+pub fn text(w: &mut Vec<u8>, value: &str) -> Option<()> {
+    serde_json::to_writer(w, value).ok()
+}
+
+/// A scalar or enum field (an `Option` of one included), written as its GraphQL value.
+pub fn value<T: InputType>(w: &mut Vec<u8>, value: T) -> Option<()> {
+    serde_json::to_writer(w, &value.to_value()).ok()
+}
+
+/// A nullable string field.
+pub fn optional_text(w: &mut Vec<u8>, value: Option<&str>) -> Option<()> {
+    serde_json::to_writer(w, &value).ok()
+}
