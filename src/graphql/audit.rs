@@ -105,8 +105,11 @@ impl Trail {
     pub fn begin(&self, ctx: &ExtensionContext<'_>, request: &Request) {
         if let Ok(mut seen) = self.seen.lock() {
             seen.operation_name = request.operation_name.clone();
-            seen.variables = serde_json::to_value(&request.variables).unwrap_or_default();
             seen.principal = attached(request, ctx);
+            // Only a token's requests are recorded.
+            if seen.principal.as_ref().is_some_and(|p| p.token.is_some()) {
+                seen.variables = serde_json::to_value(&request.variables).unwrap_or_default();
+            }
             seen.log = attached(request, ctx);
             seen.address = attached(request, ctx);
         }

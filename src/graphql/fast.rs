@@ -118,22 +118,24 @@ impl Executor {
 /// A parsed document of a planned shape with the request's arguments, ready to be answered
 /// directly (made by the pipeline when it parses the document).
 pub struct Ready {
-    plan: Plan,
+    plan: Arc<Plan>,
     arguments: EventsArguments,
 }
 
 impl Ready {
-    /// Plans a request whose data holds a slot for a direct answer; `None` leaves it to the
-    /// engine.
+    /// Readies a document's plan with the request's variables, for a request whose data holds
+    /// a slot for a direct answer; `None` leaves it to the engine.
     pub fn prepare(
         data: &async_graphql::extensions::ExtensionContext<'_>,
-        document: &ExecutableDocument,
+        plan: &Arc<Plan>,
         variables: &Variables,
     ) -> Option<Ready> {
         data.data_opt::<Arc<DirectAnswer>>()?;
-        let (plan, root) = Plan::from_document(document)?;
-        let arguments = Plan::arguments(root, &plan.variables, variables)?;
-        Some(Ready { plan, arguments })
+        let arguments = plan.arguments(variables)?;
+        Some(Ready {
+            plan: plan.clone(),
+            arguments,
+        })
     }
 
     /// Answers the request into its slot; `false` sends it on to the engine.
@@ -170,6 +172,8 @@ pub struct Plan {
     kind: RootKind,
     operation_name: Option<String>,
     variables: Vec<VariableSpec>,
+    /// The root field, for its arguments as written (variables not yet substituted).
+    root: Field,
     response_key: String,
     selection: Vec<(String, ConnectionItem)>,
     needs_count: bool,
@@ -257,8 +261,8 @@ fn plain<T: PlainFields>(set: &SelectionSet) -> Option<Fields<T>> {
 }
 
 impl Plan {
-    /// Plans a document, with its root field; `None` when it is not one of the plain shapes.
-    fn from_document(document: &ExecutableDocument) -> Option<(Plan, &Field)> {
+    /// Plans a document; `None` when it is not one of the plain shapes.
+    pub fn of(document: &ExecutableDocument) -> Option<Plan> {
         if !document.fragments.is_empty() {
             return None;
         }
@@ -340,15 +344,15 @@ impl Plan {
             };
             selection.push((key, item));
         }
-        let plan = Plan {
+        Some(Plan {
             kind,
             operation_name,
             variables,
+            root: root.clone(),
             response_key: root.response_key().node.to_string(),
             selection,
             needs_count,
-        };
-        Some((plan, root))
+        })
     }
 
     /// Reads the page and writes the answer; `None` sends the request to the engine.
@@ -389,13 +393,9 @@ impl Plan {
 
     /// The root field's arguments with the request's variables substituted, coerced as the
     /// engine coerces them.
-    fn arguments(
-        root: &Field,
-        specs: &[VariableSpec],
-        variables: &Variables,
-    ) -> Option<EventsArguments> {
-        let mut values: HashMap<&Name, Value> = HashMap::with_capacity(specs.len());
-        for spec in specs {
+    fn arguments(&self, variables: &Variables) -> Option<EventsArguments> {
+        let mut values: HashMap<&Name, Value> = HashMap::with_capacity(self.variables.len());
+        for spec in &self.variables {
             // As the engine does: a given value (even null) wins over the default; a null for a
             // non-null variable is the engine's error to report.
             let value = match variables.get(&spec.name) {
@@ -406,7 +406,7 @@ impl Plan {
             values.insert(&spec.name, value);
         }
         let argument = |name: &str| -> Option<Option<Value>> {
-            match root.get_argument(name) {
+            match self.root.get_argument(name) {
                 None => Some(None),
                 Some(value) => value
                     .node
@@ -606,7 +606,7 @@ mod tests {
 
     fn compile(query: &str) -> Option<Plan> {
         let document = async_graphql::parser::parse_query(query).ok()?;
-        Plan::from_document(&document).map(|(plan, _)| plan)
+        Plan::of(&document)
     }
 
     #[test]
@@ -638,13 +638,11 @@ mod tests {
 
     #[test]
     fn arguments_are_coerced_like_the_engine_and_doubt_goes_to_it() {
-        let document = async_graphql::parser::parse_query(
+        let plan = compile(
             "query($u: [UUID!], $n: Int = 7) { events(filter: {userIds: $u}, first: $n) { totalCount } }",
         )
-        .expect("parses");
-        let (plan, root) = Plan::from_document(&document).expect("planned");
-        let arguments =
-            |v: serde_json::Value| Plan::arguments(root, &plan.variables, &Variables::from_json(v));
+        .expect("planned");
+        let arguments = |v: serde_json::Value| plan.arguments(&Variables::from_json(v));
         let args = arguments(serde_json::json!({})).expect("defaults apply");
         assert_eq!(args.first, Some(7));
         assert!(args.filter.as_ref().is_some_and(|f| f.user_ids.is_none()));

@@ -8,6 +8,7 @@ use async_graphql::extensions::ExtensionContext;
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 use async_graphql::{ErrorExtensions, ServerResult};
 
+use super::documents::{Checked, Documents};
 use crate::graphql::error::LIMIT_EXCEEDED;
 
 fn aliases(set: &SelectionSet) -> usize {
@@ -298,30 +299,32 @@ pub struct DocumentLimit {
 pub type PendingVariableError = std::sync::Mutex<Option<async_graphql::ServerError>>;
 
 impl DocumentLimit {
-    /// Checks the document's text before the engine parses it, and hands the engine the parsed
-    /// document so that it is parsed once; a bad variable is kept in `pending`.
+    /// Checks the document's text before the engine parses it (or finds it among the
+    /// `documents` already checked), and hands the engine the parsed document so that it is
+    /// parsed once; a bad variable is kept in `pending`.
     pub fn prepare(
         &self,
         registry: &async_graphql::registry::Registry,
         mut request: async_graphql::Request,
         pending: &PendingVariableError,
-    ) -> ServerResult<async_graphql::Request> {
-        match check_document(&request.query, self.max_bytes, self.max_fields) {
-            Ok(Some(document)) => {
+        documents: &Documents,
+    ) -> ServerResult<(async_graphql::Request, Option<Arc<Checked>>)> {
+        match documents.check(&request.query, self) {
+            Ok(Some(checked)) => {
                 // Variables that do not coerce refuse the whole request, before it runs.
                 if let Err(error) = super::variables::check(
                     registry,
-                    &document,
+                    &checked.document,
                     request.operation_name.as_deref(),
                     &request.variables,
                 ) && let Ok(mut slot) = pending.lock()
                 {
                     *slot = Some(error);
                 }
-                request.set_parsed_query(document);
-                Ok(request)
+                request.set_parsed_query(ExecutableDocument::clone(&checked.document));
+                Ok((request, Some(checked)))
             }
-            Ok(None) => Ok(request),
+            Ok(None) => Ok((request, None)),
             Err(refusal) => Err(refusal
                 .to_error()
                 .into_server_error(async_graphql::Pos::default())),

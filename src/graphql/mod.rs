@@ -6,6 +6,7 @@
 
 pub mod access;
 pub mod audit;
+pub mod documents;
 pub mod error;
 pub mod fast;
 pub mod limits;
@@ -66,6 +67,7 @@ pub fn build_schema_with(
     ))
     .extension(pipeline::Pipeline {
         persisted,
+        documents: std::sync::Arc::default(),
         document: limits::DocumentLimit {
             max_bytes: limits.max_document_bytes,
             max_fields: limits.max_fields,

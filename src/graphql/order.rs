@@ -22,7 +22,7 @@ use async_graphql::{Name, Positioned, Response, Value, Variables};
 /// [`super::pipeline`].)
 #[derive(Default)]
 pub struct KeptDocument {
-    parsed: Mutex<Option<(ExecutableDocument, Variables)>>,
+    parsed: Mutex<Option<(Arc<ExecutableDocument>, Variables)>>,
     /// The order of a subscription's events, shared with its stream.
     events: Arc<Mutex<Option<Arc<Plan>>>>,
 }
@@ -31,7 +31,7 @@ impl KeptDocument {
     /// Keeps the document and the variables it ran with; not a document of subscriptions only,
     /// whose events do not pass through here (so their fields come in the engine's order) and
     /// which would otherwise hold the document for the subscription's life.
-    pub fn keep(&self, document: &ExecutableDocument, variables: &Variables) {
+    pub fn keep(&self, document: &Arc<ExecutableDocument>, variables: &Variables) {
         let answered_once = document
             .operations
             .iter()
@@ -66,6 +66,10 @@ impl KeptDocument {
 
     /// Puts the answer of `operation_name` in the document's order.
     pub fn restore(&self, response: &mut Response, operation_name: Option<&str>) {
+        // No data (a refusal, or an answer the direct path wrote itself): nothing to order.
+        if response.data == Value::Null {
+            return;
+        }
         let Ok(parsed) = self.parsed.lock() else {
             return;
         };

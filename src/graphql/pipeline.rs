@@ -33,6 +33,7 @@ use async_graphql::{
 };
 
 use super::audit::Trail;
+use super::documents::{Checked, Documents};
 use super::error::{label, new_request_id};
 use super::fast::Ready;
 use super::limits::{self, Deadline, DocumentLimit, PendingVariableError, ReportRowBudget};
@@ -44,6 +45,8 @@ use super::persisted::Persisted;
 pub struct Pipeline {
     /// The persisted queries and the allow-list.
     pub persisted: Arc<Persisted>,
+    /// The documents already checked.
+    pub documents: Arc<Documents>,
     /// Size, fields, depth and cost of a document.
     pub document: DocumentLimit,
     /// `--max-aliases`.
@@ -63,6 +66,7 @@ impl ExtensionFactory for Pipeline {
             trail: Trail::default(),
             kept: KeptDocument::default(),
             pending: PendingVariableError::default(),
+            checked: Mutex::default(),
             direct: Mutex::default(),
         })
     }
@@ -74,6 +78,8 @@ struct RequestPipeline {
     trail: Trail,
     kept: KeptDocument,
     pending: PendingVariableError,
+    /// The request's document, once checked.
+    checked: Mutex<Option<Arc<Checked>>>,
     /// The document planned for a direct answer, when it is of a planned shape.
     direct: Mutex<Option<Ready>>,
 }
@@ -84,10 +90,15 @@ impl RequestPipeline {
             .persisted
             .resolve(&mut request)
             .map_err(|e| e.into_server_error(async_graphql::Pos::default()))?;
-        let request =
-            self.rules
-                .document
-                .prepare(&ctx.schema_env.registry, request, &self.pending)?;
+        let (request, checked) = self.rules.document.prepare(
+            &ctx.schema_env.registry,
+            request,
+            &self.pending,
+            &self.rules.documents,
+        )?;
+        if let Ok(mut slot) = self.checked.lock() {
+            *slot = checked;
+        }
         Ok(self.rules.report_rows.attach_unless_given(request))
     }
 }
@@ -147,10 +158,16 @@ impl Extension for RequestPipeline {
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
         let parsed = next.run(ctx, query, variables).await.and_then(|document| {
-            self.kept.keep(&document, variables);
+            let checked = self.checked.lock().ok().and_then(|mut c| c.take());
+            let shared = checked
+                .as_ref()
+                .map_or_else(|| Arc::new(document.clone()), |c| c.document.clone());
+            self.kept.keep(&shared, variables);
             limits::check_aliases(&document, self.rules.max_aliases)?;
-            if let Ok(mut direct) = self.direct.lock() {
-                *direct = Ready::prepare(ctx, &document, variables);
+            if let Some(plan) = checked.as_ref().and_then(|c| c.plan.as_ref())
+                && let Ok(mut direct) = self.direct.lock()
+            {
+                *direct = Ready::prepare(ctx, plan, variables);
             }
             Ok(document)
         });
