@@ -84,10 +84,15 @@ impl AccessLog {
         AccessLog { sender, queued }
     }
 
+    /// Whether the requests of `principal` are recorded: those made with a token.
+    pub fn records(principal: &Principal) -> bool {
+        principal.token.is_some()
+    }
+
     /// Records a request when it was made with a token (or with one that was refused).
     pub fn record(&self, request: Request<'_>) {
         let (token_name, role) = match request.principal {
-            Some(Principal { token: None, .. }) => return,
+            Some(p) if !Self::records(p) => return,
             Some(p) => (p.token.clone(), Some(p.role.name().to_string())),
             None => (None, None),
         };

@@ -69,23 +69,32 @@ pub fn check_field(
     if info.path_node.parent.is_some() {
         return Ok(());
     }
-    if !introspection && (info.name == "__schema" || info.name == "__type") {
-        return Err(forbidden("introspection is switched off on this server")
-            .into_server_error(info.field.name.pos));
+    check_root(ctx, info.name, info.parent_type, introspection)
+        .map_err(|e| e.into_server_error(info.field.name.pos))
+}
+
+/// Checks the root field `name` of the root type `parent_type` against the principal's role
+/// (the rule of [`check_field`], also asked by the direct path before it answers).
+pub fn check_root(
+    ctx: &ExtensionContext<'_>,
+    name: &str,
+    parent_type: &str,
+    introspection: bool,
+) -> async_graphql::Result<()> {
+    if !introspection && (name == "__schema" || name == "__type") {
+        return Err(forbidden("introspection is switched off on this server"));
     }
-    if !info.name.starts_with("__") {
-        let principal = principal_of(ctx.data_opt::<Principal>())
-            .map_err(|e| e.into_server_error(info.field.name.pos))?;
+    if !name.starts_with("__") {
+        let principal = principal_of(ctx.data_opt::<Principal>())?;
         // A socket keeps the principal it was opened with: its token is checked again on
         // every operation.
         if let (Some(name), Some(live)) = (&principal.token, ctx.data_opt::<crate::live::Live>())
             && live.is_revoked(name)
         {
             return Err(async_graphql::Error::new("the token was revoked")
-                .extend_with(|_, e| e.set("code", "UNAUTHENTICATED"))
-                .into_server_error(info.field.name.pos));
+                .extend_with(|_, e| e.set("code", "UNAUTHENTICATED")));
         }
-        let mutation = info.parent_type == MUTATION_ROOT;
+        let mutation = parent_type == MUTATION_ROOT;
         let allowed = if mutation {
             principal.may_write()
         } else {
@@ -97,7 +106,7 @@ pub fn check_field(
             } else {
                 "this token's role may not read events"
             };
-            return Err(forbidden(message).into_server_error(info.field.name.pos));
+            return Err(forbidden(message));
         }
     }
     Ok(())

@@ -106,8 +106,7 @@ impl Trail {
         if let Ok(mut seen) = self.seen.lock() {
             seen.operation_name = request.operation_name.clone();
             seen.principal = attached(request, ctx);
-            // Only a token's requests are recorded.
-            if seen.principal.as_ref().is_some_and(|p| p.token.is_some()) {
+            if seen.principal.as_ref().is_some_and(AccessLog::records) {
                 seen.variables = serde_json::to_value(&request.variables).unwrap_or_default();
             }
             seen.log = attached(request, ctx);

@@ -7,8 +7,11 @@
 //! what parsing and checking it again would give. What depends on the request (its variables:
 //! their coercion, the cost of its pages, `@skip`/`@include`) is checked on every request.
 //!
-//! Bounded: at most [`KEPT`] documents of at most [`MAX_KEPT_BYTES`] each, the least recently
-//! used let go first; a longer document is checked every time it comes.
+//! Bounded: at most [`KEPT`] documents of at most [`MAX_KEPT_BYTES`] of text each, the least
+//! recently used let go first; a longer document is checked every time it comes. Only a document
+//! that passed validation once is kept, so text that does not validate cannot take a place. A
+//! parsed document is larger than its text (up to a few dozen times for long lists of literals),
+//! which the small count keeps to a few megabytes at worst.
 
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
@@ -20,7 +23,7 @@ use super::fast::Plan;
 use super::limits::{DocumentLimit, DocumentRefusal, check_document};
 
 /// How many documents are kept.
-pub const KEPT: usize = 128;
+pub const KEPT: usize = 64;
 /// The longest document kept, in bytes.
 pub const MAX_KEPT_BYTES: usize = 4 * 1024;
 
@@ -32,46 +35,68 @@ pub struct Checked {
     pub plan: Option<Arc<Plan>>,
 }
 
-/// The documents kept (one per schema, shared by its requests).
+/// A document checked now, not yet kept: it is kept once it has passed validation.
+pub struct Unkept {
+    query: Box<str>,
+    checked: Arc<Checked>,
+}
+
+/// A checked document, and what to keep once it validates when it was checked just now.
+pub type Found = (Arc<Checked>, Option<Unkept>);
+
+/// The documents kept for one schema, checked under its limits.
 pub struct Documents {
+    limit: DocumentLimit,
     kept: Mutex<LruCache<Box<str>, Arc<Checked>>>,
 }
 
-impl Default for Documents {
-    fn default() -> Self {
+impl Documents {
+    /// No documents yet; they will be checked under `limit`.
+    pub fn new(limit: DocumentLimit) -> Documents {
         let size = NonZeroUsize::new(KEPT).unwrap_or(NonZeroUsize::MIN);
         Documents {
+            limit,
             kept: Mutex::new(LruCache::new(size)),
         }
     }
-}
 
-impl Documents {
-    /// The checked document of `query`: kept, or parsed and checked under `limit` now.
-    /// `Ok(None)` when it does not parse (the engine reports why).
-    pub fn check(
-        &self,
-        query: &str,
-        limit: &DocumentLimit,
-    ) -> Result<Option<Arc<Checked>>, DocumentRefusal> {
-        let keep = query.len() <= MAX_KEPT_BYTES;
-        if keep
+    /// The limits documents are checked under.
+    pub fn limit(&self) -> &DocumentLimit {
+        &self.limit
+    }
+
+    /// The checked document of `query`: kept, or parsed and checked now (then also what to
+    /// [`Documents::keep`] once it validates, if it is short enough to be kept). `Ok(None)` when
+    /// it does not parse (the engine reports why).
+    pub fn check(&self, query: &str) -> Result<Option<Found>, DocumentRefusal> {
+        let keepable = query.len() <= MAX_KEPT_BYTES;
+        if keepable
             && let Ok(mut kept) = self.kept.lock()
             && let Some(checked) = kept.get(query)
         {
-            return Ok(Some(checked.clone()));
+            return Ok(Some((checked.clone(), None)));
         }
+        let limit = &self.limit;
         let Some(document) = check_document(query, limit.max_bytes, limit.max_fields)? else {
             return Ok(None);
         };
+        let document = Arc::new(document);
         let checked = Arc::new(Checked {
             plan: Plan::of(&document).map(Arc::new),
-            document: Arc::new(document),
+            document,
         });
-        if keep && let Ok(mut kept) = self.kept.lock() {
-            kept.put(query.into(), checked.clone());
+        let unkept = keepable.then(|| Unkept {
+            query: query.into(),
+            checked: checked.clone(),
+        });
+        Ok(Some((checked, unkept)))
+    }
+
+    /// Keeps a checked document that passed validation.
+    pub fn keep(&self, unkept: Unkept) {
+        if let Ok(mut kept) = self.kept.lock() {
+            kept.put(unkept.query, unkept.checked);
         }
-        Ok(Some(checked))
     }
 
     /// How many documents are kept now.
@@ -89,67 +114,65 @@ impl Documents {
 mod tests {
     use super::*;
 
-    const LIMIT: DocumentLimit = DocumentLimit {
-        max_bytes: 64 * 1024,
-        max_fields: 20,
-        max_depth: 10,
-        max_complexity: 1000,
-    };
+    fn documents() -> Documents {
+        Documents::new(DocumentLimit {
+            max_bytes: 64 * 1024,
+            max_fields: 20,
+            max_depth: 10,
+            max_complexity: 1000,
+        })
+    }
+
+    /// Checks `query` and keeps it, as a request that validates does.
+    fn validated(documents: &Documents, query: &str) -> Arc<Checked> {
+        let Ok(Some((checked, unkept))) = documents.check(query) else {
+            panic!("{query} does not pass");
+        };
+        if let Some(unkept) = unkept {
+            documents.keep(unkept);
+        }
+        checked
+    }
 
     #[test]
     fn a_document_is_parsed_once_and_the_kept_ones_are_bounded() {
-        let documents = Documents::default();
+        let documents = documents();
         let query = "{ events(first: 1) { edges { node { id } } } }";
-        let first = documents
-            .check(query, &LIMIT)
-            .ok()
-            .flatten()
-            .expect("parses");
-        let again = documents.check(query, &LIMIT).ok().flatten().expect("kept");
+        let first = validated(&documents, query);
+        let again = validated(&documents, query);
         assert!(Arc::ptr_eq(&first, &again));
         assert!(first.plan.is_some(), "a plain page is planned");
         for n in 0..KEPT + 10 {
-            let other = format!("query Q{n} {{ lastEventId }}");
-            let checked = documents
-                .check(&other, &LIMIT)
-                .ok()
-                .flatten()
-                .expect("parses");
+            let checked = validated(&documents, &format!("query Q{n} {{ lastEventId }}"));
             assert!(checked.plan.is_none());
         }
         assert_eq!(documents.len(), KEPT);
         // The least recently used went first.
-        let later = documents
-            .check(query, &LIMIT)
-            .ok()
-            .flatten()
-            .expect("parses");
-        assert!(!Arc::ptr_eq(&first, &later));
+        assert!(!Arc::ptr_eq(&first, &validated(&documents, query)));
         // A long document is checked every time, never kept.
         let long = format!("{{ lastEventId }}{}", " ".repeat(MAX_KEPT_BYTES));
-        let a = documents
-            .check(&long, &LIMIT)
-            .ok()
-            .flatten()
-            .expect("parses");
-        let b = documents
-            .check(&long, &LIMIT)
-            .ok()
-            .flatten()
-            .expect("parses");
-        assert!(!Arc::ptr_eq(&a, &b));
+        let a = validated(&documents, &long);
+        assert!(!Arc::ptr_eq(&a, &validated(&documents, &long)));
     }
 
     #[test]
-    fn refusals_and_bad_documents_are_not_kept() {
-        let documents = Documents::default();
-        let wide = format!("{{ {} }}", "lastEventId ".repeat(LIMIT.max_fields + 1));
+    fn only_documents_that_validated_are_kept() {
+        let documents = documents();
+        let wide = format!(
+            "{{ {} }}",
+            "lastEventId ".repeat(documents.limit().max_fields + 1)
+        );
         for _ in 0..2 {
             assert!(matches!(
-                documents.check(&wide, &LIMIT),
+                documents.check(&wide),
                 Err(DocumentRefusal::TooManyFields { .. })
             ));
-            assert!(matches!(documents.check("{ oops", &LIMIT), Ok(None)));
+            assert!(matches!(documents.check("{ oops"), Ok(None)));
+            // Checked, but not kept until it is known to validate.
+            let Ok(Some((_, unkept))) = documents.check("{ noSuchField }") else {
+                panic!("parses");
+            };
+            assert!(unkept.is_some());
         }
         assert!(documents.is_empty());
     }

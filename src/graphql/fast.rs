@@ -10,14 +10,16 @@
 //! It is a step of the request [`super::pipeline`], not a second executor beside it:
 //! - the request is prepared, parsed, validated and limited exactly as every other request (the
 //!   persisted query and allow-list, size, fields, aliases, depth, cost with the request's
-//!   variables, variables that do not coerce); the document is planned when it is parsed, and
-//!   only the execution of a planned document is done here, under the same deadline, with the
-//!   outcome recorded in the access log by the same step;
+//!   variables, variables that do not coerce); a document is planned when its text is first
+//!   checked ([`super::documents`]), the plan is given the request's variables once the
+//!   document is parsed, and only the execution of a planned document is done here, after the
+//!   root field's access check, under the same deadline, with the outcome recorded in the
+//!   access log by the same step;
 //! - every plain field is written through the table of field meanings its type keeps beside its
 //!   resolvers ([`super::types::leaf`]), and arguments are coerced by the same `InputType` code
 //!   the engine uses;
-//! - any doubt (a variable that does not coerce, another operation name, a store error) sends the
-//!   request on to the engine, which answers it, errors included, exactly as it always would;
+//! - any doubt (an argument that does not coerce, a store error) sends the request on to the
+//!   engine, which answers it, errors included, exactly as it always would;
 //! - anything beyond the plain shape (fragments, directives, repeated response keys, `details`,
 //!   `user`) is never planned.
 //!
@@ -33,7 +35,8 @@ use std::sync::{Arc, Mutex};
 
 use crate::auth::Principal;
 use async_graphql::parser::types::{
-    DocumentOperations, ExecutableDocument, Field, OperationType, Selection, SelectionSet,
+    DocumentOperations, ExecutableDocument, Field, OperationDefinition, OperationType, Selection,
+    SelectionSet,
 };
 use async_graphql::{InputType, Name, Positioned, Request, Response, Value, Variables};
 use serde::Serialize;
@@ -138,21 +141,20 @@ impl Ready {
         })
     }
 
-    /// Answers the request into its slot; `false` sends it on to the engine.
-    pub async fn answer(
-        self,
-        data: &async_graphql::extensions::ExtensionContext<'_>,
-        operation_name: Option<&str>,
-    ) -> bool {
+    /// The name of the root field it answers.
+    pub fn root(&self) -> &str {
+        self.plan.root().map_or("", |root| root.name.node.as_str())
+    }
+
+    /// Answers the request into its slot (a validated request of the document's one
+    /// operation); `false` sends it on to the engine.
+    pub async fn answer(self, data: &async_graphql::extensions::ExtensionContext<'_>) -> bool {
         let (Some(slot), Some(store)) = (
             data.data_opt::<Arc<DirectAnswer>>(),
             data.data_opt::<Store>(),
         ) else {
             return false;
         };
-        if operation_name.is_some() && self.plan.operation_name.as_deref() != operation_name {
-            return false;
-        }
         let max_page = data
             .data_opt::<super::query::PageLimit>()
             .map_or(super::query::MAX_PAGE_SIZE, |limit| limit.0);
@@ -170,10 +172,10 @@ impl Ready {
 #[derive(Debug)]
 pub struct Plan {
     kind: RootKind,
-    operation_name: Option<String>,
     variables: Vec<VariableSpec>,
-    /// The root field, for its arguments as written (variables not yet substituted).
-    root: Field,
+    /// The document, for the root field's arguments as written (variables not yet
+    /// substituted).
+    document: Arc<ExecutableDocument>,
     response_key: String,
     selection: Vec<(String, ConnectionItem)>,
     needs_count: bool,
@@ -260,20 +262,24 @@ fn plain<T: PlainFields>(set: &SelectionSet) -> Option<Fields<T>> {
         .collect()
 }
 
+/// The one operation of a document, when it has one.
+fn only_operation(document: &ExecutableDocument) -> Option<&OperationDefinition> {
+    match &document.operations {
+        DocumentOperations::Single(op) => Some(&op.node),
+        DocumentOperations::Multiple(ops) if ops.len() == 1 => {
+            ops.values().next().map(|op| &op.node)
+        }
+        DocumentOperations::Multiple(_) => None,
+    }
+}
+
 impl Plan {
     /// Plans a document; `None` when it is not one of the plain shapes.
-    pub fn of(document: &ExecutableDocument) -> Option<Plan> {
+    pub fn of(document: &Arc<ExecutableDocument>) -> Option<Plan> {
         if !document.fragments.is_empty() {
             return None;
         }
-        let (operation_name, operation) = match &document.operations {
-            DocumentOperations::Single(op) => (None, &op.node),
-            DocumentOperations::Multiple(ops) if ops.len() == 1 => {
-                let (name, op) = ops.iter().next()?;
-                (Some(name.to_string()), &op.node)
-            }
-            DocumentOperations::Multiple(_) => return None,
-        };
+        let operation = only_operation(document)?;
         if operation.ty != OperationType::Query || !operation.directives.is_empty() {
             return None;
         }
@@ -301,18 +307,6 @@ impl Plan {
                 nullable: definition.var_type.node.nullable,
                 default: definition.default_value().cloned(),
             });
-        }
-        // A declared variable that no argument uses is still coerced by the engine; leave
-        // such documents to it so that a bad value is reported the same way.
-        let mut used: Vec<Name> = Vec::new();
-        for (_, value) in &root.arguments {
-            let _ = value.node.clone().into_const_with(|name| {
-                used.push(name);
-                Ok::<_, ()>(Value::Null)
-            });
-        }
-        if variables.iter().any(|v| !used.contains(&v.name)) {
-            return None;
         }
         let mut selection = Vec::new();
         let mut needs_count = false;
@@ -346,9 +340,8 @@ impl Plan {
         }
         Some(Plan {
             kind,
-            operation_name,
             variables,
-            root: root.clone(),
+            document: document.clone(),
             response_key: root.response_key().node.to_string(),
             selection,
             needs_count,
@@ -391,9 +384,16 @@ impl Plan {
         self.write(rows.ok()?, total.ok()?)
     }
 
+    /// The root field of the planned document.
+    fn root(&self) -> Option<&Field> {
+        let operation = only_operation(&self.document)?;
+        fields(&operation.selection_set.node)?.first().copied()
+    }
+
     /// The root field's arguments with the request's variables substituted, coerced as the
     /// engine coerces them.
     fn arguments(&self, variables: &Variables) -> Option<EventsArguments> {
+        let root = self.root()?;
         let mut values: HashMap<&Name, Value> = HashMap::with_capacity(self.variables.len());
         for spec in &self.variables {
             // As the engine does: a given value (even null) wins over the default; a null for a
@@ -406,7 +406,7 @@ impl Plan {
             values.insert(&spec.name, value);
         }
         let argument = |name: &str| -> Option<Option<Value>> {
-            match self.root.get_argument(name) {
+            match root.get_argument(name) {
                 None => Some(None),
                 Some(value) => value
                     .node
@@ -416,16 +416,8 @@ impl Plan {
                     .map(Some),
             }
         };
-        let filter = argument("filter")?;
-        // An input object with a key it does not have is the engine's error to report (the
-        // parsing below would pass over the key).
-        if let Some(value) = &filter
-            && !super::variables::fits(filter_types(), "EventFilter", value)
-        {
-            return None;
-        }
         Some(EventsArguments {
-            filter: InputType::parse(filter).ok()?,
+            filter: InputType::parse(argument("filter")?).ok()?,
             first: InputType::parse(argument("first")?).ok()?,
             after: InputType::parse(argument("after")?).ok()?,
             last: InputType::parse(argument("last")?).ok()?,
@@ -589,24 +581,13 @@ fn json<T: Serialize>(w: &mut Vec<u8>, value: T) -> Option<()> {
     serde_json::to_writer(w, &value).ok()
 }
 
-/// `EventFilter` and the types it holds, as the engine registers them.
-fn filter_types() -> &'static async_graphql::registry::Registry {
-    static TYPES: std::sync::OnceLock<async_graphql::registry::Registry> =
-        std::sync::OnceLock::new();
-    TYPES.get_or_init(|| {
-        let mut registry = async_graphql::registry::Registry::default();
-        <EventFilterInput as InputType>::create_type_info(&mut registry);
-        registry
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn compile(query: &str) -> Option<Plan> {
         let document = async_graphql::parser::parse_query(query).ok()?;
-        Plan::of(&document)
+        Plan::of(&Arc::new(document))
     }
 
     #[test]
@@ -627,7 +608,6 @@ mod tests {
             "{ events { edges { node { id @include(if: true) } } } }",
             "{ events { edges { node { id id } } } }",
             "{ events { totalCount } categoryCounts { count } }",
-            "query($unused: Int) { events { totalCount } }",
             "mutation { events { totalCount } }",
             "{ event(id: 1) { id } }",
             "not graphql",

@@ -8,7 +8,7 @@ use async_graphql::extensions::ExtensionContext;
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 use async_graphql::{ErrorExtensions, ServerResult};
 
-use super::documents::{Checked, Documents};
+use super::documents::{Documents, Found};
 use crate::graphql::error::LIMIT_EXCEEDED;
 
 fn aliases(set: &SelectionSet) -> usize {
@@ -299,18 +299,17 @@ pub struct DocumentLimit {
 pub type PendingVariableError = std::sync::Mutex<Option<async_graphql::ServerError>>;
 
 impl DocumentLimit {
-    /// Checks the document's text before the engine parses it (or finds it among the
-    /// `documents` already checked), and hands the engine the parsed document so that it is
-    /// parsed once; a bad variable is kept in `pending`.
+    /// Checks the document's text under the limits of `documents` before the engine parses it
+    /// (or finds it among those already checked), and hands the engine the parsed document so
+    /// that it is parsed once; a bad variable is kept in `pending`.
     pub fn prepare(
-        &self,
         registry: &async_graphql::registry::Registry,
         mut request: async_graphql::Request,
         pending: &PendingVariableError,
         documents: &Documents,
-    ) -> ServerResult<(async_graphql::Request, Option<Arc<Checked>>)> {
-        match documents.check(&request.query, self) {
-            Ok(Some(checked)) => {
+    ) -> ServerResult<(async_graphql::Request, Option<Found>)> {
+        match documents.check(&request.query) {
+            Ok(Some((checked, unkept))) => {
                 // Variables that do not coerce refuse the whole request, before it runs.
                 if let Err(error) = super::variables::check(
                     registry,
@@ -322,7 +321,7 @@ impl DocumentLimit {
                     *slot = Some(error);
                 }
                 request.set_parsed_query(ExecutableDocument::clone(&checked.document));
-                Ok((request, Some(checked)))
+                Ok((request, Some((checked, unkept))))
             }
             Ok(None) => Ok((request, None)),
             Err(refusal) => Err(refusal

@@ -67,13 +67,12 @@ pub fn build_schema_with(
     ))
     .extension(pipeline::Pipeline {
         persisted,
-        documents: std::sync::Arc::default(),
-        document: limits::DocumentLimit {
+        documents: std::sync::Arc::new(documents::Documents::new(limits::DocumentLimit {
             max_bytes: limits.max_document_bytes,
             max_fields: limits.max_fields,
             max_depth: limits.max_depth,
             max_complexity: limits.max_complexity,
-        },
+        })),
         max_aliases: limits.max_aliases,
         report_rows: limits::ReportRowBudget(limits.max_report_rows),
         introspection: !limits.no_introspection,

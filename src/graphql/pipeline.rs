@@ -11,7 +11,8 @@
 //! 5. **execute**: queries and mutations over a stream get a deadline; a document of a planned
 //!    shape is answered directly ([`super::fast`]), any other by the engine; the answer gets the
 //!    document's field order; the access log records the outcome;
-//! 6. **resolve** (every field): root fields are checked against the principal's role.
+//! 6. **resolve** (every field): root fields are checked against the principal's role (a
+//!    planned document's root field is checked by the same rule before it is answered).
 //!
 //! Every refusal on the way is recorded in the access log and given a code. The steps live in
 //! their own modules ([`super::audit`], [`super::persisted`], [`super::limits`],
@@ -33,7 +34,7 @@ use async_graphql::{
 };
 
 use super::audit::Trail;
-use super::documents::{Checked, Documents};
+use super::documents::{Checked, Documents, Unkept};
 use super::error::{label, new_request_id};
 use super::fast::Ready;
 use super::limits::{self, Deadline, DocumentLimit, PendingVariableError, ReportRowBudget};
@@ -45,10 +46,9 @@ use super::persisted::Persisted;
 pub struct Pipeline {
     /// The persisted queries and the allow-list.
     pub persisted: Arc<Persisted>,
-    /// The documents already checked.
+    /// Size, fields, depth and cost of a document, and the documents already checked under
+    /// these limits.
     pub documents: Arc<Documents>,
-    /// Size, fields, depth and cost of a document.
-    pub document: DocumentLimit,
     /// `--max-aliases`.
     pub max_aliases: usize,
     /// `--max-report-rows`, for a request that comes without a budget.
@@ -67,6 +67,7 @@ impl ExtensionFactory for Pipeline {
             kept: KeptDocument::default(),
             pending: PendingVariableError::default(),
             checked: Mutex::default(),
+            unkept: Mutex::default(),
             direct: Mutex::default(),
         })
     }
@@ -80,6 +81,8 @@ struct RequestPipeline {
     pending: PendingVariableError,
     /// The request's document, once checked.
     checked: Mutex<Option<Arc<Checked>>>,
+    /// The document checked for this request, to keep once it validates.
+    unkept: Mutex<Option<Unkept>>,
     /// The document planned for a direct answer, when it is of a planned shape.
     direct: Mutex<Option<Ready>>,
 }
@@ -90,14 +93,19 @@ impl RequestPipeline {
             .persisted
             .resolve(&mut request)
             .map_err(|e| e.into_server_error(async_graphql::Pos::default()))?;
-        let (request, checked) = self.rules.document.prepare(
+        let (request, checked) = DocumentLimit::prepare(
             &ctx.schema_env.registry,
             request,
             &self.pending,
             &self.rules.documents,
         )?;
-        if let Ok(mut slot) = self.checked.lock() {
-            *slot = checked;
+        if let Some((checked, unkept)) = checked {
+            if let Ok(mut slot) = self.checked.lock() {
+                *slot = Some(checked);
+            }
+            if let Ok(mut slot) = self.unkept.lock() {
+                *slot = unkept;
+            }
         }
         Ok(self.rules.report_rows.attach_unless_given(request))
     }
@@ -183,12 +191,17 @@ impl Extension for RequestPipeline {
         ctx: &ExtensionContext<'_>,
         next: NextValidation<'_>,
     ) -> Result<ValidationResult, Vec<ServerError>> {
-        let validated = next
-            .run(ctx)
-            .await
-            .and_then(|result| self.rules.document.validated(result, &self.pending));
+        let validated = next.run(ctx).await.and_then(|result| {
+            let limit = self.rules.documents.limit();
+            limit.validated(result, &self.pending)
+        });
         match &validated {
-            Ok(_) => self.trail.validated(),
+            Ok(_) => {
+                if let Some(unkept) = self.unkept.lock().ok().and_then(|mut u| u.take()) {
+                    self.rules.documents.keep(unkept);
+                }
+                self.trail.validated();
+            }
             Err(errors) => self.trail.refused(errors),
         }
         validated
@@ -205,8 +218,17 @@ impl Extension for RequestPipeline {
             .rules
             .deadline
             .run(ctx, async {
+                // The root field's access check first: refused, the engine answers (and
+                // refuses it in the resolve step).
                 if let Some(ready) = direct
-                    && ready.answer(ctx, operation_name).await
+                    && super::access::check_root(
+                        ctx,
+                        ready.root(),
+                        "Query",
+                        self.rules.introspection,
+                    )
+                    .is_ok()
+                    && ready.answer(ctx).await
                 {
                     // The answer is in the request's slot; the edge sends it.
                     return Response::new(Value::Null);

@@ -164,8 +164,8 @@ async fn single(
     peer: &Peer,
     media: Media,
 ) -> Response {
-    // A hash stands for its query from here on, for POST as for GET (where the query decides
-    // whether GET may run it), so that an unknown hash is refused alike on both.
+    // A hash stands for its query from here on (GET resolves it earlier, since the query decides
+    // whether GET may run it; the pipeline finds nothing left to resolve).
     if let Err(error) = state.persisted.resolve(&mut request) {
         return refused(state, &principal, peer, &request, error, media);
     }

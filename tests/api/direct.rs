@@ -175,7 +175,7 @@ on_both_backends! {
 }
 
 /// A planned document is answered directly from its first request on, however many distinct
-/// documents came before it (nothing is cached that could fill up).
+/// documents came before it (more than the server keeps parsed).
 #[tokio::test]
 async fn every_planned_document_is_answered_directly_from_its_first_request() {
     let app = TestApp::new(Backend::Sqlite).await;
@@ -462,4 +462,37 @@ on_both_backends! {
         let direct = app.state.executor.direct_answers() - before;
         assert!(planned_cases * 10 >= cases as u64 * 9, "{planned_cases} of {cases} planned ({direct})");
     }
+}
+
+/// A planned document is checked against its token like any other: a token revoked while the
+/// edge still accepts it (its answer is cached for a moment) is refused, not answered directly.
+#[tokio::test]
+async fn a_revoked_token_gets_no_direct_answer() {
+    let app = TestApp::new(Backend::Sqlite).await;
+    dataset(&app).await;
+    crate::auth::token(&app.url, &["create", "--role", "analyst", "--name", "bi"]);
+    crate::auth::token(&app.url, &["revoke", "bi"]);
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        app.state.live.revoked("bi"),
+    )
+    .await
+    .expect("the revocation is seen");
+    let principal = user_events::auth::Principal {
+        token: Some("bi".into()),
+        role: user_events::auth::Role::Analyst,
+        user_id: None,
+    };
+    let before = app.state.executor.direct_answers();
+    let request = async_graphql::Request::new("{ events(first: 1) { edges { node { id } } } }");
+    let answer = app.state.executor.execute(request, principal).await;
+    let user_events::graphql::fast::Answer::Engine(response) = answer else {
+        panic!("a revoked token was answered directly");
+    };
+    let body = serde_json::to_value(&response).expect("JSON");
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+        "{body}"
+    );
+    assert_eq!(app.state.executor.direct_answers(), before);
 }
