@@ -28,6 +28,9 @@ use std::time::Duration;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
 
+/// How long a pooled connection may sit idle before it is pinged on checkout.
+const IDLE_BEFORE_PING: Duration = Duration::from_secs(10);
+
 pub use access::{AccessEntry, AccessFilter};
 pub use activity::{LoginRow, Span};
 pub use backend::Dialect;
@@ -83,6 +86,10 @@ impl Store {
             .min_connections(1)
             .connect_timeout(Duration::from_secs(5))
             .acquire_timeout(Duration::from_secs(8))
+            // A connection in use is known to be alive; only one idle for a while (which a
+            // server, proxy or firewall may have dropped) is pinged before it is handed out.
+            // Pinging on every checkout cost each statement a second round trip.
+            .test_before_acquire_if_idle_for(IDLE_BEFORE_PING)
             .sqlx_logging(false);
         if let (Dialect::Postgres, Some(limit)) = (dialect, options.statement_timeout) {
             let value = format!("{}ms", limit.as_millis().max(1));
