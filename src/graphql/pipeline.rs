@@ -35,7 +35,7 @@ use async_graphql::{
 
 use super::audit::Trail;
 use super::documents::{Checked, Documents, Unkept};
-use super::error::{label, new_request_id};
+use super::error::{label, new_request_id, with_request_id};
 use super::fast::Ready;
 use super::limits::{self, Deadline, DocumentLimit, PendingVariableError, ReportRowBudget};
 use super::order::KeptDocument;
@@ -114,11 +114,10 @@ impl RequestPipeline {
 #[async_trait::async_trait]
 impl Extension for RequestPipeline {
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
-        // Every log line of the request carries its id; every error the client sees does too,
-        // so that an `INTERNAL` error can be found in the log.
+        // The request's error log lines carry its id; every error the client sees does too, so
+        // that an `INTERNAL` error can be found in the log.
         let request_id = new_request_id();
-        let span = tracing::info_span!("request", request_id = %request_id);
-        let mut response = tracing::Instrument::instrument(next.run(ctx), span).await;
+        let mut response = with_request_id(&request_id, next.run(ctx)).await;
         label(&mut response, &request_id);
         response
     }
