@@ -297,3 +297,37 @@ async fn a_stored_value_of_the_wrong_shape_fails_every_reader_alike() {
         assert!(internal(&body), "{query}: {body}");
     }
 }
+
+/// The server's log line for an internal error carries the request id its client was given.
+#[tokio::test]
+async fn an_internal_error_is_logged_under_its_request_id() {
+    use sea_orm::ConnectionTrait;
+    let (url, _dir) = fresh_database(Backend::Sqlite).await;
+    let server = ServerProcess::start(&url, &[]);
+    let db = sea_orm::Database::connect(&url).await.expect("connect");
+    db.execute_unprepared("DROP TABLE user_events_daily")
+        .await
+        .expect("drop the rollup");
+    let body = server
+        .graphql(
+            None,
+            "{ categoryCounts(filter: { from: \"2025-01-01T00:00:00Z\", to: \"2027-01-01T00:00:00Z\" }) { count } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "INTERNAL",
+        "{body}"
+    );
+    let id = body["errors"][0]["extensions"]["requestId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(id.len(), 32, "{body}");
+    let (_, log) = server.terminate();
+    assert!(
+        log.iter()
+            .any(|line| line.contains("store error") && line.contains(&id)),
+        "no store error logged under {id}: {log:#?}"
+    );
+}
