@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use entity::stored::StoredTime;
 use entity::user_events::{Column, Entity as UserEvents};
 use jiff::tz::TimeZone;
-use sea_orm::sea_query::{Asterisk, Expr, ExprTrait, Func, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
 use sea_orm::{ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 
 use super::filter::EventFilter;
@@ -37,15 +37,13 @@ impl LoginRow {
     }
 }
 
-/// The span and size of a set of events.
+/// The span of a set of events.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Span {
     /// The oldest event's time.
     pub first: Option<NaiveDateTime>,
     /// The newest event's time.
     pub last: Option<NaiveDateTime>,
-    /// How many events.
-    pub total: i64,
 }
 
 const LOGIN: &str = "user login";
@@ -107,22 +105,20 @@ impl Store {
         Ok(out)
     }
 
-    /// The first and last time and the number of the events matching `filter`.
+    /// The first and last time of the events matching `filter`.
     pub async fn span(&self, filter: &EventFilter) -> Result<Span, StoreError> {
         let span = UserEvents::find()
             .select_only()
             .expr(Func::min(Expr::col(Column::CreatedAt)))
             .expr(Func::max(Expr::col(Column::CreatedAt)))
-            .expr(Func::count(Expr::col(Asterisk)))
             .filter(filter.condition(self.dialect))
-            .into_tuple::<(Option<StoredTime>, Option<StoredTime>, i64)>()
+            .into_tuple::<(Option<StoredTime>, Option<StoredTime>)>()
             .one(&self.db)
             .await?;
         Ok(match span {
-            Some((first, last, total)) => Span {
+            Some((first, last)) => Span {
                 first: first.map(|t| t.at),
                 last: last.map(|t| t.at),
-                total,
             },
             None => Span::default(),
         })

@@ -124,5 +124,30 @@ on_both_backends! {
             .query_error(r#"{ userTimeline(userId: "nope") { total } }"#, json!({}))
             .await;
         assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT");
+
+        // firstSeen and lastSeen cost a statement of their own, run only when they are asked
+        // for; the total is the buckets'. (Fewest statements of three runs each: the store's
+        // count also sees the server's own upkeep.)
+        let window = "userId: \"0a0a0a0a-0000-4000-8000-000000000001\",
+            from: \"2026-01-01T00:00:00Z\", to: \"2027-01-01T00:00:00Z\"";
+        let lean = format!("{{ userTimeline({window}) {{ total t: total buckets {{ total }} }} }}");
+        let seen = format!("{{ userTimeline({window}) {{ ...F }} }}
+            fragment F on UserTimeline {{ lastSeen total }}");
+        let mut fewest = Vec::new();
+        for query in [&lean, &seen] {
+            let mut least = u64::MAX;
+            for _ in 0..3 {
+                let before = app.store.statements_run();
+                let data = app.query(query, json!({})).await;
+                least = least.min(app.store.statements_run() - before);
+                assert_eq!(data["userTimeline"]["total"], 5, "{query}");
+            }
+            fewest.push(least);
+        }
+        assert_eq!(fewest[1], fewest[0] + 1, "{fewest:?}");
+        let data = app.query(&lean, json!({})).await;
+        assert_eq!(data["userTimeline"]["t"], 5);
+        let data = app.query(&seen, json!({})).await;
+        assert_eq!(data["userTimeline"]["lastSeen"], "2026-05-09T11:00:00.000000Z");
     }
 }

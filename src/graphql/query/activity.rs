@@ -90,11 +90,19 @@ impl ActivityQuery {
         let store = store(ctx);
         let budget = ReportRows::of(ctx);
         let _turn = budget.turn().await;
-        let (span, counts) = tokio::try_join!(
-            store.span(&filter),
-            store.event_counts(&filter, &grouping, budget.ask())
-        )
-        .or_internal()?;
+        // The first and last event cost a statement of their own: read only when asked for
+        // (the total is the sum of the buckets).
+        let look = ctx.look_ahead();
+        let seen = look.field("firstSeen").exists() || look.field("lastSeen").exists();
+        let span = async {
+            match seen {
+                true => store.span(&filter).await.map(Some),
+                false => Ok(None),
+            }
+        };
+        let (span, counts) =
+            tokio::try_join!(span, store.event_counts(&filter, &grouping, budget.ask()))
+                .or_internal()?;
         budget.spend(counts.len())?;
         Ok(UserTimeline::new(user_id, filter, span, counts))
     }

@@ -95,9 +95,14 @@ pub struct UserTimeline {
 }
 
 impl UserTimeline {
-    /// Builds the timeline from the window's span and its per-category bucket counts (ordered
-    /// by bucket, then count descending, then category).
-    pub fn new(user_id: UuidValue, filter: EventFilter, span: Span, counts: Vec<CountRow>) -> Self {
+    /// Builds the timeline from its per-category bucket counts (ordered by bucket, then count
+    /// descending, then category) and, when asked for, the window's first and last event.
+    pub fn new(
+        user_id: UuidValue,
+        filter: EventFilter,
+        span: Option<Span>,
+        counts: Vec<CountRow>,
+    ) -> Self {
         let mut buckets: Vec<TimelineBucket> = Vec::new();
         for row in counts {
             let Some(start) = row.bucket_start else {
@@ -125,11 +130,13 @@ impl UserTimeline {
                 }),
             }
         }
+        let span = span.unwrap_or_default();
         UserTimeline {
             user_id,
             first_seen: span.first.map(DateTime),
             last_seen: span.last.map(DateTime),
-            total: span.total,
+            // Every event of the window is in one bucket and one category.
+            total: buckets.iter().map(|b| b.total).sum(),
             buckets: Flat(buckets),
             filter,
         }
