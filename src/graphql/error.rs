@@ -101,6 +101,23 @@ pub async fn with_request_id<F: std::future::Future>(request_id: &str, work: F) 
     REQUEST_ID.scope(request_id.into(), work).await
 }
 
+/// A stream (a subscription, or any operation over WebSocket or SSE) polled with its request
+/// id at hand for the log lines it writes.
+pub fn stream_with_request_id<'s, S>(
+    request_id: &str,
+    stream: S,
+) -> impl async_graphql::futures_util::Stream<Item = S::Item> + Send + 's
+where
+    S: async_graphql::futures_util::Stream + Send + 's,
+{
+    use async_graphql::futures_util::StreamExt;
+    let request_id: std::sync::Arc<str> = request_id.into();
+    let mut stream = Box::pin(stream);
+    async_graphql::futures_util::stream::poll_fn(move |cx| {
+        REQUEST_ID.sync_scope(request_id.clone(), || stream.poll_next_unpin(cx))
+    })
+}
+
 /// The id of the request being answered, as a log field (`-` outside of one).
 pub struct RequestId;
 

@@ -35,7 +35,7 @@ use async_graphql::{
 
 use super::audit::Trail;
 use super::documents::{Checked, Documents, Unkept};
-use super::error::{label, new_request_id, with_request_id};
+use super::error::{label, new_request_id, stream_with_request_id, with_request_id};
 use super::fast::Ready;
 use super::limits::{self, Deadline, DocumentLimit, PendingVariableError, ReportRowBudget};
 use super::order::KeptDocument;
@@ -131,7 +131,7 @@ impl Extension for RequestPipeline {
     ) -> BoxStream<'s, Response> {
         let request_id = new_request_id();
         let order = self.kept.event_order();
-        next.run(ctx, stream)
+        stream_with_request_id(&request_id, next.run(ctx, stream))
             .map(move |mut response| {
                 order(&mut response);
                 label(&mut response, &request_id);

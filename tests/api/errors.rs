@@ -298,7 +298,8 @@ async fn a_stored_value_of_the_wrong_shape_fails_every_reader_alike() {
     }
 }
 
-/// The server's log line for an internal error carries the request id its client was given.
+/// The server's log line for an internal error carries the request id its client was given, over
+/// HTTP and over SSE.
 #[tokio::test]
 async fn an_internal_error_is_logged_under_its_request_id() {
     use sea_orm::ConnectionTrait;
@@ -324,10 +325,37 @@ async fn an_internal_error_is_logged_under_its_request_id() {
         .unwrap_or_default()
         .to_string();
     assert_eq!(id.len(), 32, "{body}");
-    let (_, log) = server.terminate();
-    assert!(
-        log.iter()
-            .any(|line| line.contains("store error") && line.contains(&id)),
-        "no store error logged under {id}: {log:#?}"
+    // The same over SSE, where the engine runs the operation as a stream.
+    let events = reqwest::Client::new()
+        .post(format!("{}/graphql", server.url()))
+        .header("accept", "text/event-stream")
+        .json(&json!({ "query": "{ categoryCounts(filter: { from: \"2025-01-01T00:00:00Z\", to: \"2027-01-01T00:00:00Z\" }) { count } }" }))
+        .send()
+        .await
+        .expect("SSE request")
+        .text()
+        .await
+        .expect("SSE body");
+    let streamed: Value = events
+        .lines()
+        .find_map(|line| line.strip_prefix("data:"))
+        .and_then(|data| serde_json::from_str(data.trim()).ok())
+        .unwrap_or_else(|| panic!("no event in {events}"));
+    assert_eq!(
+        streamed["errors"][0]["extensions"]["code"], "INTERNAL",
+        "{streamed}"
     );
+    let streamed_id = streamed["errors"][0]["extensions"]["requestId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(streamed_id.len(), 32, "{streamed}");
+    let (_, log) = server.terminate();
+    for id in [id, streamed_id] {
+        assert!(
+            log.iter()
+                .any(|line| line.contains("store error") && line.contains(&id)),
+            "no store error logged under {id}: {log:#?}"
+        );
+    }
 }
