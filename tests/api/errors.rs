@@ -309,27 +309,25 @@ async fn an_internal_error_is_logged_under_its_request_id() {
     db.execute_unprepared("DROP TABLE user_events_daily")
         .await
         .expect("drop the rollup");
-    let body = server
-        .graphql(
-            None,
-            "{ categoryCounts(filter: { from: \"2025-01-01T00:00:00Z\", to: \"2027-01-01T00:00:00Z\" }) { count } }",
-            json!({}),
-        )
-        .await;
-    assert_eq!(
-        body["errors"][0]["extensions"]["code"], "INTERNAL",
-        "{body}"
-    );
-    let id = body["errors"][0]["extensions"]["requestId"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    assert_eq!(id.len(), 32, "{body}");
+    const FAILING: &str = "{ categoryCounts(filter: { from: \"2025-01-01T00:00:00Z\", to: \"2027-01-01T00:00:00Z\" }) { count } }";
+    // The id of an answer's internal error.
+    let internal_id = |answer: &Value| {
+        assert_eq!(
+            answer["errors"][0]["extensions"]["code"], "INTERNAL",
+            "{answer}"
+        );
+        let id = answer["errors"][0]["extensions"]["requestId"]
+            .as_str()
+            .unwrap_or_default();
+        assert_eq!(id.len(), 32, "{answer}");
+        id.to_string()
+    };
+    let id = internal_id(&server.graphql(None, FAILING, json!({})).await);
     // The same over SSE, where the engine runs the operation as a stream.
     let events = reqwest::Client::new()
         .post(format!("{}/graphql", server.url()))
         .header("accept", "text/event-stream")
-        .json(&json!({ "query": "{ categoryCounts(filter: { from: \"2025-01-01T00:00:00Z\", to: \"2027-01-01T00:00:00Z\" }) { count } }" }))
+        .json(&json!({ "query": FAILING }))
         .send()
         .await
         .expect("SSE request")
@@ -341,15 +339,7 @@ async fn an_internal_error_is_logged_under_its_request_id() {
         .find_map(|line| line.strip_prefix("data:"))
         .and_then(|data| serde_json::from_str(data.trim()).ok())
         .unwrap_or_else(|| panic!("no event in {events}"));
-    assert_eq!(
-        streamed["errors"][0]["extensions"]["code"], "INTERNAL",
-        "{streamed}"
-    );
-    let streamed_id = streamed["errors"][0]["extensions"]["requestId"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    assert_eq!(streamed_id.len(), 32, "{streamed}");
+    let streamed_id = internal_id(&streamed);
     let (_, log) = server.terminate();
     for id in [id, streamed_id] {
         assert!(
