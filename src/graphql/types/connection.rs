@@ -56,7 +56,9 @@ impl EventEdge {
     }
 }
 
-impl Plain for EventEdge {}
+impl Plain for EventEdge {
+    const WAITS: bool = true;
+}
 
 /// Where a page stands in the whole list.
 #[derive(SimpleObject)]

@@ -121,7 +121,9 @@ impl PlainFields for Event {
 
 // Its user waits at most once per page: a page loads its users in one batch before its events
 // are resolved, and an event on its own loads its user through the batching loader.
-impl super::flat::Plain for Event {}
+impl super::flat::Plain for Event {
+    const WAITS: bool = true;
+}
 
 /// One tracked user event.
 #[Object]

@@ -26,7 +26,12 @@ use async_graphql::{
 
 /// An object whose fields are values it holds, or wait at most once (a user loaded in batches
 /// with the rest of its list): its fields are resolved one after another.
-pub trait Plain: ContainerType + OutputType {}
+pub trait Plain: ContainerType + OutputType {
+    /// Whether a field may wait (for a batched load); if not, the items of a list are resolved
+    /// one after another, each done before the next begins, which holds one item's work in
+    /// memory at a time instead of all of them.
+    const WAITS: bool = false;
+}
 
 /// A list of [`Plain`] objects: `Vec<T>` in the schema, resolved in one pass.
 #[derive(Debug, Default)]
@@ -70,6 +75,13 @@ impl<T: Plain> OutputType for Flat<T> {
         ctx: &ContextSelectionSet<'_>,
         _field: &Positioned<Field>,
     ) -> ServerResult<Value> {
+        if !T::WAITS {
+            let mut items = Vec::with_capacity(self.0.len());
+            for (index, item) in self.0.iter().enumerate() {
+                items.push(resolve_object(&ctx.with_index(index), item).await?);
+            }
+            return Ok(Value::List(items));
+        }
         // The items are resolved together, so that a field that does wait (a user loaded in
         // batches) waits once for every item of the list.
         let contexts: Vec<ContextSelectionSet<'_>> = (0..self.0.len())
