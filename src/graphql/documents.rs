@@ -20,7 +20,9 @@ use async_graphql::parser::types::ExecutableDocument;
 use lru::LruCache;
 
 use super::fast::Plan;
-use super::limits::{DocumentLimit, DocumentRefusal, check_document};
+use async_graphql::ServerResult;
+
+use super::limits::{DocumentLimit, DocumentRefusal, PendingVariableError, check_document};
 
 /// How many documents are kept.
 pub const KEPT: usize = 64;
@@ -90,6 +92,37 @@ impl Documents {
             checked: checked.clone(),
         });
         Ok(Some((checked, unkept)))
+    }
+
+    /// Checks the request's document before the engine parses it (or finds it among those
+    /// already checked), and hands the engine the parsed document so that it is parsed once; a
+    /// bad variable is kept in `pending`.
+    pub fn prepare(
+        &self,
+        registry: &async_graphql::registry::Registry,
+        mut request: async_graphql::Request,
+        pending: &PendingVariableError,
+    ) -> ServerResult<(async_graphql::Request, Option<Found>)> {
+        match self.check(&request.query) {
+            Ok(Some((checked, unkept))) => {
+                // Variables that do not coerce refuse the whole request, before it runs.
+                if let Err(error) = super::variables::check(
+                    registry,
+                    &checked.document,
+                    request.operation_name.as_deref(),
+                    &request.variables,
+                ) && let Ok(mut slot) = pending.lock()
+                {
+                    *slot = Some(error);
+                }
+                request.set_parsed_query(ExecutableDocument::clone(&checked.document));
+                Ok((request, Some((checked, unkept))))
+            }
+            Ok(None) => Ok((request, None)),
+            Err(refusal) => Err(refusal
+                .to_error()
+                .into_server_error(async_graphql::Pos::default())),
+        }
     }
 
     /// Keeps a checked document that passed validation.

@@ -29,6 +29,7 @@
 //! (fields, their order, aliases, filters, orders, page sizes, cursors) and holds both paths to
 //! the same bytes on both backends.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -38,14 +39,15 @@ use async_graphql::parser::types::{
     DocumentOperations, ExecutableDocument, Field, OperationDefinition, OperationType, Selection,
     SelectionSet,
 };
-use async_graphql::{InputType, Name, Positioned, Request, Response, Value, Variables};
+use async_graphql::{InputType, Name, OutputType, Positioned, Request, Response, Value, Variables};
 use serde::Serialize;
 
 use super::AppSchema;
 use super::query::page_request;
 use super::types::leaf::{PlainFields, WriteField};
 use super::types::{
-    Event, EventFilterInput, PageInfo, SharingChange, SortOrderInput, event_cursor,
+    Event, EventConnection, EventEdge, EventFilterInput, PageInfo, SharingChange,
+    SharingChangeConnection, SharingChangeEdge, SortOrderInput, event_cursor,
 };
 use crate::store::{EventRow, Page, SharedResource, Store};
 
@@ -209,10 +211,13 @@ impl RootKind {
     }
 
     /// The GraphQL names of the connection and its edge.
-    fn type_names(self) -> [&'static str; 2] {
+    fn type_names(self) -> [Cow<'static, str>; 2] {
         match self {
-            RootKind::Events => ["EventConnection", "EventEdge"],
-            RootKind::Sharing(_) => ["SharingChangeConnection", "SharingChangeEdge"],
+            RootKind::Events => [EventConnection::type_name(), EventEdge::type_name()],
+            RootKind::Sharing(_) => [
+                SharingChangeConnection::type_name(),
+                SharingChangeEdge::type_name(),
+            ],
         }
     }
 }
@@ -257,7 +262,7 @@ fn plain<T: PlainFields>(set: &SelectionSet) -> Option<Fields<T>> {
             if !field.selection_set.node.items.is_empty() {
                 return None;
             }
-            Some((key, T::plain_field(field.name.node.as_str())?))
+            Some((key, T::field(field.name.node.as_str())?))
         })
         .collect()
 }
@@ -440,7 +445,7 @@ impl Plan {
             comma(w, i);
             key(w, name)?;
             match item {
-                ConnectionItem::Typename => json(w, self.kind.type_names()[0])?,
+                ConnectionItem::Typename => json(w, &self.kind.type_names()[0])?,
                 ConnectionItem::TotalCount => json(w, total.unwrap_or_default())?,
                 ConnectionItem::Edges(items) => {
                     raw(w, b"[");
@@ -451,7 +456,7 @@ impl Plan {
                             comma(w, j);
                             key(w, name)?;
                             match item {
-                                EdgeItem::Typename => json(w, self.kind.type_names()[1])?,
+                                EdgeItem::Typename => json(w, &self.kind.type_names()[1])?,
                                 EdgeItem::Cursor => json(w, event_cursor(row))?,
                                 EdgeItem::Node(shape) => self.write_node(w, row, shape)?,
                             }
@@ -520,7 +525,7 @@ fn change_fields(set: &SelectionSet) -> Option<Vec<(String, ChangeField)>> {
             let f = match field.name.node.as_str() {
                 "event" => ChangeField::Event(plain(set)?),
                 _ if !set.items.is_empty() => return None,
-                name => ChangeField::Plain(SharingChange::plain_field(name)?),
+                name => ChangeField::Plain(SharingChange::field(name)?),
             };
             Some((key, f))
         })

@@ -8,7 +8,6 @@ use async_graphql::extensions::ExtensionContext;
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 use async_graphql::{ErrorExtensions, ServerResult};
 
-use super::documents::{Documents, Found};
 use crate::graphql::error::LIMIT_EXCEEDED;
 
 fn aliases(set: &SelectionSet) -> usize {
@@ -299,39 +298,8 @@ pub struct DocumentLimit {
 pub type PendingVariableError = std::sync::Mutex<Option<async_graphql::ServerError>>;
 
 impl DocumentLimit {
-    /// Checks the document's text under the limits of `documents` before the engine parses it
-    /// (or finds it among those already checked), and hands the engine the parsed document so
-    /// that it is parsed once; a bad variable is kept in `pending`.
-    pub fn prepare(
-        registry: &async_graphql::registry::Registry,
-        mut request: async_graphql::Request,
-        pending: &PendingVariableError,
-        documents: &Documents,
-    ) -> ServerResult<(async_graphql::Request, Option<Found>)> {
-        match documents.check(&request.query) {
-            Ok(Some((checked, unkept))) => {
-                // Variables that do not coerce refuse the whole request, before it runs.
-                if let Err(error) = super::variables::check(
-                    registry,
-                    &checked.document,
-                    request.operation_name.as_deref(),
-                    &request.variables,
-                ) && let Ok(mut slot) = pending.lock()
-                {
-                    *slot = Some(error);
-                }
-                request.set_parsed_query(ExecutableDocument::clone(&checked.document));
-                Ok((request, Some((checked, unkept))))
-            }
-            Ok(None) => Ok((request, None)),
-            Err(refusal) => Err(refusal
-                .to_error()
-                .into_server_error(async_graphql::Pos::default())),
-        }
-    }
-
     /// Checks what validation measured (depth, and cost with the request's variables), then
-    /// tells a bad variable kept by [`DocumentLimit::prepare`].
+    /// tells a bad variable kept by [`super::documents::Documents::prepare`].
     pub fn validated(
         &self,
         result: async_graphql::ValidationResult,

@@ -3,7 +3,8 @@
 //! 1. **request**: a request id for its log lines and its errors;
 //! 2. **prepare**: the access log notes who asks; a persisted query is filled in or the
 //!    operation refused off the allow-list; the document's size and fields are checked before
-//!    the engine parses it; the request gets its report-row budget;
+//!    the engine parses it (once per text, see [`super::documents`]); the request gets its
+//!    report-row budget;
 //! 3. **parse**: aliases are counted; the document is kept to restore field order, and planned
 //!    with the request's variables if it may be answered directly;
 //! 4. **validate**: depth and cost (with the request's variables) are checked, then variables
@@ -37,7 +38,7 @@ use super::audit::Trail;
 use super::documents::{Checked, Documents, Unkept};
 use super::error::{label, new_request_id, stream_with_request_id, with_request_id};
 use super::fast::Ready;
-use super::limits::{self, Deadline, DocumentLimit, PendingVariableError, ReportRowBudget};
+use super::limits::{self, Deadline, PendingVariableError, ReportRowBudget};
 use super::order::KeptDocument;
 use super::persisted::Persisted;
 
@@ -93,12 +94,10 @@ impl RequestPipeline {
             .persisted
             .resolve(&mut request)
             .map_err(|e| e.into_server_error(async_graphql::Pos::default()))?;
-        let (request, checked) = DocumentLimit::prepare(
-            &ctx.schema_env.registry,
-            request,
-            &self.pending,
-            &self.rules.documents,
-        )?;
+        let (request, checked) =
+            self.rules
+                .documents
+                .prepare(&ctx.schema_env.registry, request, &self.pending)?;
         if let Some((checked, unkept)) = checked {
             if let Ok(mut slot) = self.checked.lock() {
                 *slot = Some(checked);

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::event::page_users;
 use super::flat::{Flat, FlatOne, Plain};
-use super::leaf::{PlainFields, WriteField, optional_text, text, value};
+use super::leaf::{PlainFields, WriteField, optional_text, value};
 use super::{Event, User};
 use crate::graphql::error::{OrInternal, store};
 use crate::store::{EventFilter, EventRow, Page};
@@ -88,7 +88,6 @@ impl PageInfo {
 impl PlainFields for PageInfo {
     fn plain_field(name: &str) -> Option<WriteField<PageInfo>> {
         Some(match name {
-            "__typename" => |_, w| text(w, "PageInfo"),
             "hasNextPage" => |p, w| value(w, p.has_next_page),
             "hasPreviousPage" => |p, w| value(w, p.has_previous_page),
             "startCursor" => |p, w| optional_text(w, p.start_cursor.as_deref()),

@@ -103,7 +103,6 @@ mod meaning {
 impl PlainFields for Event {
     fn plain_field(name: &str) -> Option<WriteField<Event>> {
         Some(match name {
-            "__typename" => |_, w| text(w, "Event"),
             "id" => |e, w| value(w, meaning::id(&e.row)),
             "userId" => |e, w| value(w, meaning::user_id(&e.row)),
             "ipAddress" => |e, w| text(w, meaning::ip_address(&e.row)),

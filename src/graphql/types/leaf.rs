@@ -7,17 +7,30 @@
 //! same on both paths; only the writing differs, and it writes what the engine would: the
 //! value's GraphQL form, serialized.
 
-use async_graphql::InputType;
+use async_graphql::{InputType, OutputType};
 
 /// Writes one plain field of a `T` as JSON; `None` when it cannot be written (which sends the
 /// request to the engine).
 pub type WriteField<T> = fn(&T, &mut Vec<u8>) -> Option<()>;
 
 /// A type whose plain fields the direct path can write.
-pub trait PlainFields: Sized {
-    /// The writer of the plain field called `name` (`__typename` included), or `None` for a
-    /// field that is not plain or not known.
+pub trait PlainFields: OutputType + Sized {
+    /// The writer of the plain field called `name`, or `None` for a field that is not plain or
+    /// not known.
     fn plain_field(name: &str) -> Option<WriteField<Self>>;
+
+    /// [`PlainFields::plain_field`], `__typename` included (the type's own GraphQL name).
+    fn field(name: &str) -> Option<WriteField<Self>> {
+        match name {
+            "__typename" => Some(type_name::<Self>),
+            _ => Self::plain_field(name),
+        }
+    }
+}
+
+/// `__typename`: the GraphQL name of `T`, as the engine writes it.
+pub fn type_name<T: OutputType>(_: &T, w: &mut Vec<u8>) -> Option<()> {
+    text(w, &T::type_name())
 }
 
 /// A string field, written as the engine writes a `String`.

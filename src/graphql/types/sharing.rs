@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use async_graphql::{Context, Object, SimpleObject};
 
-use super::leaf::{PlainFields, WriteField, optional_text, text, value};
+use super::leaf::{PlainFields, WriteField, optional_text, value};
 use super::{Event, PageInfo};
 use crate::catalog::EventKind;
 use crate::details::{Details, SharingStatus};
@@ -52,7 +52,6 @@ impl SharingChange {
 impl PlainFields for SharingChange {
     fn plain_field(name: &str) -> Option<WriteField<SharingChange>> {
         Some(match name {
-            "__typename" => |_, w| text(w, "SharingChange"),
             "at" => |c, w| value(w, c.at),
             "userId" => |c, w| value(w, c.user_id),
             "resourceId" => |c, w| optional_text(w, c.resource_id.as_deref()),
