@@ -9,6 +9,8 @@ pub mod stored;
 pub mod user_events;
 pub mod user_events_daily;
 pub mod user_events_hourly;
+pub mod user_events_usage_daily;
+pub mod user_events_usage_hourly;
 
 /// Everything a caller usually needs: the entity, its model and its columns.
 pub mod prelude {

@@ -37,24 +37,10 @@ const POSTGRES: &[&str] = &[
     )",
     "CREATE INDEX IF NOT EXISTS user_events_daily_key_idx ON user_events_daily (day_start, event_name)",
     "CREATE INDEX IF NOT EXISTS user_events_daily_fresh_idx ON user_events_daily (day_start, event_name) WHERE fresh",
-    r#"CREATE OR REPLACE FUNCTION user_events_rollup_apply() RETURNS trigger
-    LANGUAGE plpgsql AS $$
-    BEGIN
-        IF TG_OP IN ('DELETE', 'UPDATE') THEN
-            INSERT INTO user_events_hourly (hour_start, event_name, n)
-            SELECT date_trunc('hour', created_at), event_name, -COUNT(*) FROM old_rows GROUP BY 1, 2;
-            INSERT INTO user_events_daily (day_start, event_name, n)
-            SELECT date_trunc('day', created_at), event_name, -COUNT(*) FROM old_rows GROUP BY 1, 2;
-        END IF;
-        IF TG_OP IN ('INSERT', 'UPDATE') THEN
-            INSERT INTO user_events_hourly (hour_start, event_name, n)
-            SELECT date_trunc('hour', created_at), event_name, COUNT(*) FROM new_rows GROUP BY 1, 2;
-            INSERT INTO user_events_daily (day_start, event_name, n)
-            SELECT date_trunc('day', created_at), event_name, COUNT(*) FROM new_rows GROUP BY 1, 2;
-        END IF;
-        RETURN NULL;
-    END
-    $$"#,
+];
+
+/// After the trigger function ([`rollup_apply`]): the triggers that call it, and the backfill.
+const POSTGRES_TRIGGERS: &[&str] = &[
     "DROP TRIGGER IF EXISTS user_events_rollup_insert ON user_events",
     "CREATE TRIGGER user_events_rollup_insert AFTER INSERT ON user_events
         REFERENCING NEW TABLE AS new_rows
@@ -70,6 +56,37 @@ const POSTGRES: &[&str] = &[
     "TRUNCATE user_events_hourly, user_events_daily",
     POSTGRES_ROLLUP_ADD_ALL,
 ];
+
+/// The count deltas of the rows a statement removed (`old_rows`), as the trigger appends them.
+pub(crate) const COUNT_REMOVED: &str = "INSERT INTO user_events_hourly (hour_start, event_name, n)
+            SELECT date_trunc('hour', created_at), event_name, -COUNT(*) FROM old_rows GROUP BY 1, 2;
+            INSERT INTO user_events_daily (day_start, event_name, n)
+            SELECT date_trunc('day', created_at), event_name, -COUNT(*) FROM old_rows GROUP BY 1, 2;";
+
+/// The count deltas of the rows a statement added (`new_rows`).
+pub(crate) const COUNT_ADDED: &str = "INSERT INTO user_events_hourly (hour_start, event_name, n)
+            SELECT date_trunc('hour', created_at), event_name, COUNT(*) FROM new_rows GROUP BY 1, 2;
+            INSERT INTO user_events_daily (day_start, event_name, n)
+            SELECT date_trunc('day', created_at), event_name, COUNT(*) FROM new_rows GROUP BY 1, 2;";
+
+/// The rollup trigger function: `removed` for the old rows of a DELETE or UPDATE, `added` for
+/// the new rows of an INSERT or UPDATE (later migrations add to both).
+pub(crate) fn rollup_apply(removed: &str, added: &str) -> String {
+    format!(
+        r#"CREATE OR REPLACE FUNCTION user_events_rollup_apply() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+        IF TG_OP IN ('DELETE', 'UPDATE') THEN
+            {removed}
+        END IF;
+        IF TG_OP IN ('INSERT', 'UPDATE') THEN
+            {added}
+        END IF;
+        RETURN NULL;
+    END
+    $$"#
+    )
+}
 
 /// Adds every stored event to the PostgreSQL rollups, as fresh deltas (folded like the
 /// triggers' own): the migration's backfill, and what an import that loaded an empty table
@@ -150,8 +167,9 @@ impl MigrationTrait for Migration {
 
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let db = manager.get_connection();
+        let apply = rollup_apply(COUNT_REMOVED, COUNT_ADDED);
         let statements: Vec<&str> = match db.get_database_backend() {
-            DbBackend::Postgres => POSTGRES.to_vec(),
+            DbBackend::Postgres => [POSTGRES, &[apply.as_str()], POSTGRES_TRIGGERS].concat(),
             _ => [SQLITE, SQLITE_ROLLUP_REBUILD].concat(),
         };
         for statement in statements {

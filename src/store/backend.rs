@@ -7,7 +7,7 @@
 use chrono::NaiveDateTime;
 use entity::stored::{StoredTime, StoredUuid};
 use sea_orm::DbBackend;
-use sea_orm::sea_query::{Alias, Expr, JoinType, Query, SelectStatement};
+use sea_orm::sea_query::{Alias, Asterisk, Expr, Func, JoinType, Query, SelectStatement};
 use uuid::Uuid;
 
 use super::events::NewEventRow;
@@ -101,7 +101,7 @@ impl Dialect {
             )),
             Dialect::Postgres => Expr::cust(format!(
                 "(CASE WHEN {} THEN user_events_json_text({column}, '{key}') END)",
-                may_have_keys(column, &[key])
+                migration::may_have_keys(column, &[key])
             )),
         }
     }
@@ -146,37 +146,48 @@ impl Dialect {
         }
     }
 
-    /// The number under `key` of `column`, as a float.
-    pub(crate) fn json_number(self, column: &str, key: &str) -> String {
-        match self {
-            Dialect::Sqlite => format!(
-                "(CASE WHEN json_valid({column}) THEN CASE \
-                 WHEN json_type({column}, '$.{key}') IN ('integer', 'real') \
-                 THEN json_extract({column}, '$.{key}') END END)"
+    /// What an event's description reports of `measure`, as an expression over the event's row
+    /// (after [`Dialect::join_usage`]): null where it reports none. A number under `cpu` or
+    /// `memory` counts; `gpu` counts when it is a whole number. On PostgreSQL this is a column
+    /// of the migrations' `user_events_usage` function, the one definition the usage rollups'
+    /// triggers also call; on SQLite the JSON readers inline.
+    pub(crate) fn usage(self, measure: Usage) -> String {
+        let key = measure.key();
+        match (self, measure) {
+            (Dialect::Postgres, _) => format!("{USAGE}.{key}"),
+            (Dialect::Sqlite, Usage::Cpu | Usage::Memory) => format!(
+                "(CASE WHEN json_valid(description) THEN CASE \
+                 WHEN json_type(description, '$.{key}') IN ('integer', 'real') \
+                 THEN json_extract(description, '$.{key}') END END)"
             ),
-            Dialect::Postgres => format!(
-                "(CASE WHEN jsonb_typeof(j -> '{key}') = 'number' THEN (j ->> '{key}')::float8 END)"
+            (Dialect::Sqlite, Usage::Gpu) => format!(
+                "(CASE WHEN json_valid(description) THEN CASE \
+                 WHEN json_type(description, '$.{key}') = 'integer' \
+                 THEN json_extract(description, '$.{key}') \
+                 WHEN json_type(description, '$.{key}') = 'real' \
+                 AND json_extract(description, '$.{key}') = CAST(json_extract(description, '$.{key}') AS INTEGER) \
+                 THEN CAST(json_extract(description, '$.{key}') AS INTEGER) END END)"
             ),
         }
     }
 
-    /// The whole number under `key` of `column` (an integer, or a number without a fraction),
-    /// as an integer.
-    pub(crate) fn json_whole_number(self, column: &str, key: &str) -> String {
-        match self {
-            Dialect::Sqlite => format!(
-                "(CASE WHEN json_valid({column}) THEN CASE \
-                 WHEN json_type({column}, '$.{key}') = 'integer' \
-                 THEN json_extract({column}, '$.{key}') \
-                 WHEN json_type({column}, '$.{key}') = 'real' \
-                 AND json_extract({column}, '$.{key}') = CAST(json_extract({column}, '$.{key}') AS INTEGER) \
-                 THEN CAST(json_extract({column}, '$.{key}') AS INTEGER) END END)"
-            ),
-            Dialect::Postgres => format!(
-                "(CASE WHEN jsonb_typeof(j -> '{key}') = 'number' \
-                 AND (j ->> '{key}')::numeric = trunc((j ->> '{key}')::numeric) \
-                 THEN (j ->> '{key}')::numeric END)"
-            ),
+    /// Joins what each event's description reports of its usage (see [`Dialect::usage`]):
+    /// PostgreSQL calls `user_events_usage` once per row; SQLite needs no join.
+    pub(crate) fn join_usage(self, select: &mut SelectStatement) {
+        if self == Dialect::Postgres {
+            select.join_lateral(
+                JoinType::InnerJoin,
+                Query::select()
+                    .column(Asterisk)
+                    .from_function(
+                        Func::cust(Alias::new("user_events_usage"))
+                            .arg(Expr::col(Alias::new("description"))),
+                        Alias::new("reported"),
+                    )
+                    .to_owned(),
+                Alias::new(USAGE),
+                Expr::cust("TRUE"),
+            );
         }
     }
 
@@ -208,11 +219,11 @@ impl Dialect {
     }
 
     /// Whether the description may hold one of `keys`, as a cheap test before the parse: on
-    /// PostgreSQL, [`may_have_keys`]; always true on SQLite, whose readers need no parse.
+    /// PostgreSQL, [`migration::may_have_keys`]; always true on SQLite, whose readers need no parse.
     pub(crate) fn may_have_keys(self, column: &str, keys: &[&str]) -> String {
         match self {
             Dialect::Sqlite => "1 = 1".into(),
-            Dialect::Postgres => may_have_keys(column, keys),
+            Dialect::Postgres => migration::may_have_keys(column, keys),
         }
     }
 
@@ -322,14 +333,30 @@ impl Dialect {
     }
 }
 
-/// PostgreSQL: a cheap text test that holds for every description that may have one of `keys`
-/// as a JSON key, so that the costly guarded parse runs only there. A key is either spelled out
-/// in the text or written with `\u` escapes; both pass.
-fn may_have_keys(column: &str, keys: &[&str]) -> String {
-    let mut text = String::from("(");
-    for key in keys {
-        text.push_str(&format!("strpos({column}, '{key}') > 0 OR "));
+/// The alias of what an event's description reports of its usage (see [`Dialect::usage`]).
+const USAGE: &str = "u";
+
+/// A measure of resource usage an event's description may report.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Usage {
+    /// vCPUs.
+    Cpu,
+    /// Memory, GiB.
+    Memory,
+    /// Whole GPUs.
+    Gpu,
+}
+
+impl Usage {
+    /// Every measure.
+    pub(crate) const ALL: [Usage; 3] = [Usage::Cpu, Usage::Memory, Usage::Gpu];
+
+    /// Its key in a description, and its column in the usage rollups.
+    pub(crate) fn key(self) -> &'static str {
+        match self {
+            Usage::Cpu => "cpu",
+            Usage::Memory => "memory",
+            Usage::Gpu => "gpu",
+        }
     }
-    text.push_str(&format!("strpos({column}, E'\\\\u') > 0)"));
-    text
 }

@@ -13,19 +13,38 @@ impl Store {
         if self.dialect != Dialect::Postgres {
             return Ok(());
         }
-        for (table, time) in [
-            ("user_events_hourly", "hour_start"),
-            ("user_events_daily", "day_start"),
+        for (table, time, measures) in [
+            ("user_events_hourly", "hour_start", &["n"][..]),
+            ("user_events_daily", "day_start", &["n"][..]),
+            (
+                "user_events_usage_hourly",
+                "hour_start",
+                &["used", "cpu", "memory", "gpu"][..],
+            ),
+            (
+                "user_events_usage_daily",
+                "day_start",
+                &["used", "cpu", "memory", "gpu"][..],
+            ),
         ] {
+            let returned: Vec<String> = measures.iter().map(|m| format!("r.{m}")).collect();
+            let sums: Vec<String> = measures.iter().map(|m| format!("SUM({m})")).collect();
+            // A key whose every measure sums to zero holds nothing: its rows go.
+            let nonzero: Vec<String> = sums.iter().map(|s| format!("{s} <> 0")).collect();
             // Raw SQL: a DELETE ... RETURNING feeding an INSERT in one statement, on tables the
             // entities name; sea-query builds neither a data-modifying CTE nor this fold.
             let statement = format!(
                 "WITH touched AS (SELECT DISTINCT {time}, event_name FROM {table} WHERE fresh), \
                  gone AS (DELETE FROM {table} r USING touched t \
                           WHERE r.{time} = t.{time} AND r.event_name = t.event_name \
-                          RETURNING r.{time}, r.event_name, r.n) \
-                 INSERT INTO {table} ({time}, event_name, n, fresh) \
-                 SELECT {time}, event_name, SUM(n), false FROM gone GROUP BY 1, 2 HAVING SUM(n) <> 0"
+                          RETURNING r.{time}, r.event_name, {returned}) \
+                 INSERT INTO {table} ({time}, event_name, {measures}, fresh) \
+                 SELECT {time}, event_name, {sums}, false FROM gone GROUP BY 1, 2 \
+                 HAVING {nonzero}",
+                returned = returned.join(", "),
+                measures = measures.join(", "),
+                sums = sums.join(", "),
+                nonzero = nonzero.join(" OR "),
             );
             self.db.execute_unprepared(&statement).await?;
         }

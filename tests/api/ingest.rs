@@ -137,10 +137,10 @@ on_both_backends! {
         use crate::rollup::{assert_both_paths_agree, scalar};
         // An id twice in the file, a row without an id among rows with ids.
         let csv = "id,user_id,ipaddr,user_agent,event_name,description,created_at\n\
-                   5,,10.0.0.1,ua,session launched,x,2026-03-28 10:15:00\n\
-                   5,,10.0.0.1,ua,session launched,x,2026-03-28 10:15:00\n\
+                   5,,10.0.0.1,ua,session launched,\"{\"\"cpu\"\": 0.1, \"\"gpu\"\": 2}\",2026-03-28 10:15:00\n\
+                   5,,10.0.0.1,ua,session launched,\"{\"\"cpu\"\": 0.1, \"\"gpu\"\": 2}\",2026-03-28 10:15:00\n\
                    9,,10.0.0.1,ua,user login,x,2026-03-29 00:59:59\n\
-                   ,,10.0.0.1,ua,session stopped,x,2026-03-28 23:30:00.5\n\
+                   ,,10.0.0.1,ua,session stopped,\"{\"\"cpu\"\": 0.2}\",2026-03-28 23:30:00.5\n\
                    3,,10.0.0.1,ua,mystery,x,2026-03-29 12:00:00\n";
         let out = invoke(&app.url, &["import", "-", "--format", "csv"], Some(csv.as_bytes()));
         assert!(out.status.success(), "{}", stderr(&out));
@@ -148,6 +148,12 @@ on_both_backends! {
         assert!(scalar(&app, "SELECT MAX(id) FROM user_events WHERE event_name = 'session stopped'").await > 9);
         assert_eq!(scalar(&app, "SELECT CAST(SUM(n) AS BIGINT) FROM user_events_hourly").await, 4);
         assert_eq!(scalar(&app, "SELECT CAST(SUM(n) AS BIGINT) FROM user_events_daily").await, 4);
+        if app.backend == Backend::Postgres {
+            for table in ["user_events_usage_hourly", "user_events_usage_daily"] {
+                let used = scalar(&app, &format!("SELECT CAST(SUM(used) AS BIGINT) FROM {table}")).await;
+                assert_eq!(used, 2, "{table}");
+            }
+        }
         assert_both_paths_agree(&app).await;
         // The triggers are back: a plain INSERT moves the rollups again.
         app.insert(&[Row::new("user login", "2026-03-28 11:00:00")]).await;

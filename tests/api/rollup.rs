@@ -96,6 +96,18 @@ pub(crate) async fn assert_both_paths_agree(app: &TestApp) {
             .await
             .expect("events");
         assert_eq!(rollup, events, "{filter:?}");
+        let rollup = app
+            .store
+            .resource_usage_from(&filter, &grouping, CountSource::Auto, usize::MAX)
+            .await
+            .expect("auto");
+        let events = app
+            .store
+            .resource_usage_from(&filter, &grouping, CountSource::Events, usize::MAX)
+            .await
+            .expect("events");
+        // Bit for bit: the usage rollups keep exact sums, and a report rounds the total once.
+        assert_eq!(rollup, events, "usage {filter:?} {grouping:?}");
     }
 }
 
@@ -119,9 +131,12 @@ on_both_backends! {
     async fn every_writer_keeps_the_rollup_exact(app: TestApp) {
         let ids = app
             .insert(&[
-                Row::new("session launched", "2026-03-28 10:15:00"),
-                Row::new("session launched", "2026-03-28 10:45:00"),
-                Row::new("session stopped", "2026-03-28 23:30:00.5"),
+                Row::new("session launched", "2026-03-28 10:15:00")
+                    .description(r#"{"cpu": 0.1, "memory": 0.7, "gpu": 1}"#),
+                Row::new("session launched", "2026-03-28 10:45:00")
+                    .description(r#"{"cpu": 0.2, "memory": 1e-3, "gpu": 2.0}"#),
+                Row::new("session stopped", "2026-03-28 23:30:00.5")
+                    .description(r#"  {"\u0063pu": 0.3, "gpu": 1.5, "memory": "4"}"#),
                 Row::new("user login", "2026-03-29 00:59:59"),
                 Row::new("user login", "2026-03-29 01:00:00"),
                 Row::new("mystery", "2026-03-29 12:00:00").user(Some(BO)),
@@ -131,15 +146,16 @@ on_both_backends! {
         // One statement, many rows, as a bulk writer would.
         app.sql(
             "INSERT INTO user_events (ipaddr, user_agent, event_name, description, created_at) VALUES \
-             ('10.0.0.9', 'ua', 'session launched', '{}', '2026-03-28 10:20:00'), \
-             ('10.0.0.9', 'ua', 'job started', '{}', '2026-03-29 22:10:00'), \
-             ('10.0.0.9', 'ua', 'job started', '{}', '2026-03-29 22:50:00')",
+             ('10.0.0.9', 'ua', 'session launched', '{\"cpu\": 0.3}', '2026-03-28 10:20:00'), \
+             ('10.0.0.9', 'ua', 'job started', '{\"cpu\": 12.345678901234567, \"memory\": 0.1}', '2026-03-29 22:10:00'), \
+             ('10.0.0.9', 'ua', 'job started', 'cpu: 4 (not JSON)', '2026-03-29 22:40:00'), \
+             ('10.0.0.9', 'ua', 'job started', '{\"gpu\": 3, \"cpu\": true}', '2026-03-29 22:50:00')",
         )
         .await;
         assert_both_paths_agree(&app).await;
 
         // Deletions and updates by another program.
-        app.sql(&format!("DELETE FROM user_events WHERE id IN ({}, {})", ids[1], ids[5])).await;
+        app.sql(&format!("DELETE FROM user_events WHERE id IN ({}, {})", ids[2], ids[5])).await;
         let moved = match app.backend {
             Backend::Sqlite => "'2026-03-29 03:00:00'",
             Backend::Postgres => "'2026-03-29 03:00:00'::timestamp",
@@ -155,7 +171,11 @@ on_both_backends! {
         let upkeep = user_events::maintenance::start(app.store.clone(), std::time::Duration::from_millis(50));
         if app.backend == Backend::Postgres {
             let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-            while scalar(&app, "SELECT COUNT(*) FROM user_events_hourly WHERE fresh").await > 0 {
+            let fresh = "SELECT (SELECT COUNT(*) FROM user_events_hourly WHERE fresh) \
+                         + (SELECT COUNT(*) FROM user_events_daily WHERE fresh) \
+                         + (SELECT COUNT(*) FROM user_events_usage_hourly WHERE fresh) \
+                         + (SELECT COUNT(*) FROM user_events_usage_daily WHERE fresh)";
+            while scalar(&app, fresh).await > 0 {
                 assert!(std::time::Instant::now() < deadline, "the maintenance task folds the deltas");
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             }
@@ -166,6 +186,20 @@ on_both_backends! {
             scalar(&app, "SELECT COUNT(*) FROM (SELECT hour_start, event_name FROM user_events_hourly GROUP BY 1, 2 HAVING COUNT(*) > 1) AS many").await,
             0
         );
+        if app.backend == Backend::Postgres {
+            for table in ["user_events_usage_hourly", "user_events_usage_daily"] {
+                assert_eq!(
+                    scalar(&app, &format!("SELECT COUNT(*) FROM {table} WHERE fresh")).await,
+                    0,
+                    "{table} folded"
+                );
+                assert_eq!(
+                    scalar(&app, &format!("SELECT COUNT(*) FROM (SELECT 1 FROM {table} GROUP BY 1, event_name HAVING COUNT(*) > 1) AS many")).await,
+                    0,
+                    "{table}: one row per key"
+                );
+            }
+        }
         let total = scalar(&app, "SELECT COUNT(*) FROM user_events").await;
         for table in ["user_events_hourly", "user_events_daily"] {
             let sum = scalar(&app, &format!("SELECT CAST(SUM(n) AS BIGINT) FROM {table}")).await;
@@ -185,6 +219,28 @@ on_both_backends! {
             assert_eq!(daily_auto != daily_events, table == "user_events_daily", "{table}");
             assert_eq!(hourly_auto != hourly_events, table == "user_events_hourly", "{table}");
             app.sql(&format!("UPDATE {table} SET n = n - 100")).await;
+        }
+        // So do the usage rollups, on PostgreSQL (SQLite reads usage from the events).
+        for table in ["user_events_usage_daily", "user_events_usage_hourly"] {
+            if app.backend == Backend::Sqlite {
+                break;
+            }
+            app.sql(&format!("UPDATE {table} SET cpu = cpu + 100")).await;
+            let daily_auto = app.store.resource_usage_from(&everything, &shapes().swap_remove(0).1, CountSource::Auto, usize::MAX).await.expect("auto");
+            let daily_events = app.store.resource_usage_from(&everything, &shapes().swap_remove(0).1, CountSource::Events, usize::MAX).await.expect("events");
+            let hourly_auto = app.store.resource_usage_from(&filter, &in_berlin, CountSource::Auto, usize::MAX).await.expect("auto");
+            let hourly_events = app.store.resource_usage_from(&filter, &in_berlin, CountSource::Events, usize::MAX).await.expect("events");
+            assert_eq!(daily_auto != daily_events, table == "user_events_usage_daily", "{table}");
+            assert_eq!(hourly_auto != hourly_events, table == "user_events_usage_hourly", "{table}");
+            app.sql(&format!("UPDATE {table} SET cpu = cpu - 100")).await;
+        }
+        // The sums are the events' exact ones: 0.1 + 0.2 + 0.3 is 0.6, not 0.6000000000000001.
+        let mut sessions = EventFilter::default();
+        sessions.categories = Some(vec![user_events::catalog::EventCategory::Sessions]);
+        let by_category = Grouping { keys: vec![GroupKey::Category], bucket: None, zone: parse_zone("UTC").expect("zone"), limit: None };
+        let usage = app.store.resource_usage(&sessions, &by_category, usize::MAX).await.expect("usage");
+        if app.backend == Backend::Postgres {
+            assert_eq!(usage[0].cpu, 0.6, "{usage:?}");
         }
     }
 }

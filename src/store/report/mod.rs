@@ -25,7 +25,6 @@ use super::filter::EventFilter;
 use super::{Store, StoreError};
 use crate::catalog::{EventCategory, EventKind};
 use fold::{compare_groups, fold, kind_names};
-use source::EVENTS;
 pub(in crate::store) use statement::{Shape, row_limit};
 
 /// The length of a time bucket; weeks start on Monday.
@@ -131,7 +130,7 @@ pub enum CountSource {
 }
 
 #[derive(Copy, Clone, PartialEq, Eq)]
-enum Measure {
+pub(super) enum Measure {
     Count,
     Usage,
 }
@@ -186,14 +185,20 @@ impl Store {
         grouping: &Grouping,
         max_rows: usize,
     ) -> Result<Vec<UsageRow>, StoreError> {
+        self.resource_usage_from(filter, grouping, CountSource::Auto, max_rows)
+            .await
+    }
+
+    /// [`Store::resource_usage`], read from the source asked for (both give the same answer).
+    pub async fn resource_usage_from(
+        &self,
+        filter: &EventFilter,
+        grouping: &Grouping,
+        source: CountSource,
+        max_rows: usize,
+    ) -> Result<Vec<UsageRow>, StoreError> {
         let mut out = self
-            .grouped(
-                filter,
-                grouping,
-                Measure::Usage,
-                CountSource::Events,
-                max_rows,
-            )
+            .grouped(filter, grouping, Measure::Usage, source, max_rows)
             .await?;
         report_order(&mut out, &grouping.keys, |r| {
             (r.bucket_start, r.events, &r.group)
@@ -213,10 +218,14 @@ impl Store {
             Some(_) => self.zone_segments(filter, &grouping.zone).await?,
             None => Vec::new(),
         };
-        let source = match measure {
-            Measure::Count => source.pick(filter, &grouping.keys, grouping.bucket, &zone_segments),
-            Measure::Usage => EVENTS,
-        };
+        let source = source.pick(
+            measure,
+            self.dialect,
+            filter,
+            &grouping.keys,
+            grouping.bucket,
+            &zone_segments,
+        );
         let shape = Shape::new(self.dialect, grouping.bucket, &zone_segments).on(source);
         if shape.folds(grouping) {
             let rows = self

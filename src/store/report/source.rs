@@ -1,23 +1,31 @@
 //! Where a count is read from: the events, or the coarsest rollup that gives exactly the events'
 //! answer.
 
-use entity::{user_events, user_events_daily, user_events_hourly};
+use entity::{
+    user_events, user_events_daily, user_events_hourly, user_events_usage_daily,
+    user_events_usage_hourly,
+};
 use sea_orm::{EntityName, IdenStatic};
 
-use super::{CountSource, GroupKey, TimeBucket};
+use super::{CountSource, GroupKey, Measure, TimeBucket};
+use crate::store::Dialect;
 use crate::store::filter::EventFilter;
 use crate::store::zone::Segment;
 
-/// A table counts can be read from: the events, or a rollup of the same counts by UTC hour or
-/// day. Names come from the entities.
+/// A table a report can be read from: the events, or a rollup of the same measure by UTC hour
+/// or day. Names come from the entities.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub(super) enum Source {
     /// `user_events` itself.
     Events,
-    /// `user_events_hourly`.
+    /// `user_events_hourly`: counts.
     Hourly,
-    /// `user_events_daily`.
+    /// `user_events_daily`: counts.
     Daily,
+    /// `user_events_usage_hourly`: resource usage (PostgreSQL).
+    UsageHourly,
+    /// `user_events_usage_daily`: resource usage (PostgreSQL).
+    UsageDaily,
 }
 
 pub(super) const EVENTS: Source = Source::Events;
@@ -31,6 +39,8 @@ impl Source {
             Source::Events => user_events::Entity.table_name(),
             Source::Hourly => user_events_hourly::Entity.table_name(),
             Source::Daily => user_events_daily::Entity.table_name(),
+            Source::UsageHourly => user_events_usage_hourly::Entity.table_name(),
+            Source::UsageDaily => user_events_usage_daily::Entity.table_name(),
         }
     }
 
@@ -40,14 +50,27 @@ impl Source {
             Source::Events => user_events::Column::CreatedAt.as_str(),
             Source::Hourly => user_events_hourly::Column::HourStart.as_str(),
             Source::Daily => user_events_daily::Column::DayStart.as_str(),
+            Source::UsageHourly => user_events_usage_hourly::Column::HourStart.as_str(),
+            Source::UsageDaily => user_events_usage_daily::Column::DayStart.as_str(),
         }
     }
 
-    /// The count of a group.
-    pub(super) fn count(self) -> &'static str {
+    /// The count of a group: its events, or (usage rollups) its events that reported usage.
+    pub(super) fn count(self) -> String {
+        match self.counted() {
+            None => "COUNT(*)".into(),
+            Some(column) => format!("CAST(SUM({column}) AS BIGINT)"),
+        }
+    }
+
+    /// The rollup's column of events counted, if the source is a rollup.
+    pub(super) fn counted(self) -> Option<&'static str> {
         match self {
-            Source::Events => "COUNT(*)",
-            Source::Hourly | Source::Daily => "CAST(SUM(n) AS BIGINT)",
+            Source::Events => None,
+            Source::Hourly => Some(user_events_hourly::Column::N.as_str()),
+            Source::Daily => Some(user_events_daily::Column::N.as_str()),
+            Source::UsageHourly => Some(user_events_usage_hourly::Column::Used.as_str()),
+            Source::UsageDaily => Some(user_events_usage_daily::Column::Used.as_str()),
         }
     }
 
@@ -58,10 +81,13 @@ impl Source {
 }
 
 impl CountSource {
-    /// The table that answers a count of `filter` grouped by `keys` in `bucket`s whose zone
+    /// The table that answers `measure` over `filter` grouped by `keys` in `bucket`s whose zone
     /// offsets are `segments`: the coarsest rollup that gives exactly the events' answer.
+    /// Resource usage has rollups on PostgreSQL only (their sums are exact decimals there).
     pub(super) fn pick(
         self,
+        measure: Measure,
+        dialect: Dialect,
         filter: &EventFilter,
         keys: &[GroupKey],
         bucket: Option<TimeBucket>,
@@ -70,15 +96,20 @@ impl CountSource {
         let keys_fit = keys
             .iter()
             .all(|k| matches!(k, GroupKey::Category | GroupKey::Kind | GroupKey::EventName));
+        let (daily, hourly) = match (measure, dialect) {
+            (Measure::Count, _) => (DAILY, HOURLY),
+            (Measure::Usage, Dialect::Postgres) => (Source::UsageDaily, Source::UsageHourly),
+            (Measure::Usage, Dialect::Sqlite) => return EVENTS,
+        };
         if self != CountSource::Auto || !keys_fit {
             return EVENTS;
         }
         let utc_days = bucket != Some(TimeBucket::Hour) && segments.iter().all(|s| s.offset == 0);
         let whole_hours = segments.iter().all(|s| s.offset % 3600 == 0);
         if utc_days && filter.fits_rollup(true) {
-            DAILY
+            daily
         } else if whole_hours && filter.fits_rollup(false) {
-            HOURLY
+            hourly
         } else {
             EVENTS
         }

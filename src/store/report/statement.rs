@@ -15,6 +15,7 @@ use sea_orm::{QueryResult, Statement};
 use super::source::{EVENTS, Source};
 use super::{GroupKey, GroupValues, Grouping, Measure, TimeBucket, UsageRow};
 use crate::catalog::{CATALOG, EventCategory, EventKind};
+use crate::store::backend::Usage;
 use crate::store::filter::EventFilter;
 use crate::store::sql::Sql;
 use crate::store::zone::{Segment, local_to_utc, minus_offset};
@@ -99,25 +100,30 @@ impl<'a> Shape<'a> {
             select.expr_as(Expr::cust(expression), alias.clone());
             grouped.push(alias.clone());
         }
-        match measure {
-            Measure::Count => {
-                select.expr_as(Expr::cust(self.source.count()), Alias::new(COUNT));
-            }
-            Measure::Usage => self.usage_sums(&mut select),
+        select.expr_as(Expr::cust(self.source.count()), Alias::new(COUNT));
+        if measure == Measure::Usage {
+            self.usage_sums(&mut select);
         }
         select.from(Alias::new(self.source.table()));
-        if measure == Measure::Usage {
-            self.dialect
-                .join_parsed_description(&mut select, "description", None, "parsed");
+        let reads_usage = measure == Measure::Usage && !self.source.rollup();
+        if reads_usage {
+            self.dialect.join_usage(&mut select);
         }
         select.cond_where(filter.condition_on(self.dialect, self.source.time()));
-        if measure == Measure::Usage {
+        if reads_usage {
             select.cond_where(self.reports_usage());
         }
+        if self.folds(grouping) && measure == Measure::Usage {
+            // Folding adds the rows' float sums here: in one order whatever the source, so
+            // that a rollup and the events give the same bits.
+            for column in &grouped {
+                select.order_by(column.clone(), Order::Asc);
+            }
+        }
         select.add_group_by(grouped.into_iter().map(Expr::col));
-        if self.source.rollup() {
+        if let Some(counted) = self.source.counted() {
             // Rollup rows emptied by deletions stay behind with a zero.
-            select.and_having(Expr::cust("SUM(n) > 0"));
+            select.and_having(Expr::cust(format!("SUM({counted}) > 0")));
         }
         let backend = self.dialect.backend();
         let Some(limit) = grouping.limit else {
@@ -267,35 +273,40 @@ impl<'a> Shape<'a> {
             .bucket_start(bucket, self.source.time(), offset.as_deref())
     }
 
-    /// `COUNT(*) AS c` and the sums of `cpu`, `memory` and whole `gpu`.
+    /// The sums of `cpu`, `memory` and whole `gpu`: of what each event reports, or of a usage
+    /// rollup's exact sums.
     fn usage_sums(&self, select: &mut SelectStatement) {
         let d = self.dialect;
-        select
-            .expr_as(Expr::cust("COUNT(*)"), Alias::new(COUNT))
-            .expr(Expr::cust(
-                d.float_total(&d.json_number("description", "cpu")),
-            ))
-            .expr(Expr::cust(
-                d.float_total(&d.json_number("description", "memory")),
-            ))
-            .expr(Expr::cust(
-                d.integer_total(&d.json_whole_number("description", "gpu")),
-            ));
+        for measure in Usage::ALL {
+            let value = if self.source.rollup() {
+                measure.key().to_owned()
+            } else {
+                d.usage(measure)
+            };
+            let total = match measure {
+                Usage::Cpu | Usage::Memory => d.float_total(&value),
+                Usage::Gpu => d.integer_total(&value),
+            };
+            select.expr(Expr::cust(total));
+        }
     }
 
-    /// Only events whose description has a number under `cpu`, `memory` or `gpu`.
+    /// Only events whose description reports some usage (after the cheap text test).
     fn reports_usage(&self) -> Condition {
         let d = self.dialect;
         Condition::all()
             .add(Expr::cust(
-                d.may_have_keys("description", &["cpu", "memory", "gpu"]),
+                d.may_have_keys("description", &migration::USAGE_KEYS),
             ))
-            .add(Expr::cust(format!(
-                "({} IS NOT NULL OR {} IS NOT NULL OR {} IS NOT NULL)",
-                d.json_number("description", "cpu"),
-                d.json_number("description", "memory"),
-                d.json_whole_number("description", "gpu"),
-            )))
+            .add(
+                Condition::any()
+                    .add(Expr::cust(format!("{} IS NOT NULL", d.usage(Usage::Cpu))))
+                    .add(Expr::cust(format!(
+                        "{} IS NOT NULL",
+                        d.usage(Usage::Memory)
+                    )))
+                    .add(Expr::cust(format!("{} IS NOT NULL", d.usage(Usage::Gpu)))),
+            )
     }
 
     pub(super) fn decode(

@@ -1,0 +1,215 @@
+//! `user_events_usage_hourly` and `user_events_usage_daily` (PostgreSQL): per UTC hour (and day)
+//! and event name, how many events reported resource usage and the exact sums of their cpu,
+//! memory and whole gpu, kept current by the rollup triggers for every writer. Resource-usage
+//! reports over long ranges read these instead of parsing every run's description.
+//!
+//! What an event reports is defined once, by the SQL function `user_events_usage`: the
+//! triggers, the backfill and the reports that read the events all call it. Its sums are
+//! `numeric`, so a sum of sums is exactly the sum of the events; a report turns the exact total
+//! into a float once. SQLite has no exact decimal type, so there resource usage keeps reading
+//! the events.
+//!
+//! The backfill runs month by month inside the migration's transaction, behind the same lock
+//! as the count rollups' (writers wait, readers do not), and logs its progress.
+
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend, Statement};
+
+use crate::m20261125_000003_rollups::{COUNT_ADDED, COUNT_REMOVED};
+
+/// Creates the usage rollups and their reader, extends the rollup triggers, and fills them.
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+/// Whether `doc` may hold one of `keys` as a JSON key: a cheap text test before the guarded
+/// parse. A key is either spelled out in the text or written with `\u` escapes; both pass.
+pub fn may_have_keys(doc: &str, keys: &[&str]) -> String {
+    let mut text = String::from("(");
+    for key in keys {
+        text.push_str(&format!("strpos({doc}, '{key}') > 0 OR "));
+    }
+    text.push_str(&format!("strpos({doc}, E'\\\\u') > 0)"));
+    text
+}
+
+/// The keys a description reports usage under.
+pub const USAGE_KEYS: [&str; 3] = ["cpu", "memory", "gpu"];
+
+/// `user_events_usage(description)`: one row of the cpu, memory and whole gpu the description
+/// reports (each null where it reports none). A number under `cpu` or `memory` counts; `gpu`
+/// counts when it is a whole number. Inlined by PostgreSQL where it is called. Callers test
+/// [`may_have_keys`] with [`USAGE_KEYS`] first, so that only those descriptions are parsed; the
+/// test changes no answer.
+fn usage_reader() -> String {
+    let number = |key: &str| {
+        format!("CASE WHEN jsonb_typeof(j -> '{key}') = 'number' THEN (j ->> '{key}')::numeric END")
+    };
+    format!(
+        "CREATE OR REPLACE FUNCTION user_events_usage(doc text)
+    RETURNS TABLE (cpu numeric, memory numeric, gpu numeric)
+    LANGUAGE sql IMMUTABLE PARALLEL UNSAFE AS $$
+    SELECT {cpu}, {memory},
+        CASE WHEN jsonb_typeof(j -> 'gpu') = 'number'
+            AND (j ->> 'gpu')::numeric = trunc((j ->> 'gpu')::numeric)
+        THEN (j ->> 'gpu')::numeric END
+    FROM (SELECT user_events_jsonb(doc) AS j OFFSET 0) AS parsed
+    $$",
+        cpu = number("cpu"),
+        memory = number("memory"),
+    )
+}
+
+/// The usage of the rows of `rows` (a table or transition table with `created_at`, `event_name`
+/// and `description`) per UTC hour and name, as `(hour, event_name, used, cpu, memory, gpu)`,
+/// each measure multiplied by `sign`. Only rows that report usage.
+fn usage_by_hour(rows: &str, sign: &str, filter: &str) -> String {
+    format!(
+        "SELECT date_trunc('hour', r.created_at) AS hour, r.event_name, {sign}COUNT(*) AS used,
+            {sign}COALESCE(SUM(u.cpu), 0) AS cpu, {sign}COALESCE(SUM(u.memory), 0) AS memory,
+            {sign}COALESCE(SUM(u.gpu), 0) AS gpu
+        FROM {rows} AS r CROSS JOIN LATERAL user_events_usage(r.description) AS u
+        WHERE {test} AND (u.cpu IS NOT NULL OR u.memory IS NOT NULL OR u.gpu IS NOT NULL){filter}
+        GROUP BY 1, 2",
+        test = may_have_keys("r.description", &USAGE_KEYS),
+    )
+}
+
+/// Appends the usage of `rows` to both usage rollups, as fresh deltas, in one statement.
+pub(crate) fn usage_add(rows: &str, sign: &str, filter: &str) -> String {
+    format!(
+        "WITH hours AS ({hours}),
+        added AS (INSERT INTO user_events_usage_hourly (hour_start, event_name, used, cpu, memory, gpu)
+            SELECT hour, event_name, used, cpu, memory, gpu FROM hours)
+        INSERT INTO user_events_usage_daily (day_start, event_name, used, cpu, memory, gpu)
+        SELECT date_trunc('day', hour), event_name, SUM(used), SUM(cpu), SUM(memory), SUM(gpu)
+        FROM hours GROUP BY 1, 2",
+        hours = usage_by_hour(rows, sign, filter)
+    )
+}
+
+/// The rollup trigger function: the count deltas of migration 3, and (`with_usage`) the usage
+/// deltas.
+fn rollup_apply(with_usage: bool) -> String {
+    let (mut removed, mut added) = (COUNT_REMOVED.to_owned(), COUNT_ADDED.to_owned());
+    if with_usage {
+        removed.push_str(&format!(
+            "\n            {};",
+            usage_add("old_rows", "-", "")
+        ));
+        added.push_str(&format!("\n            {};", usage_add("new_rows", "", "")));
+    }
+    crate::m20261125_000003_rollups::rollup_apply(&removed, &added)
+}
+
+/// Adds the usage of every stored event to the usage rollups: what an import that loaded an
+/// empty table without the triggers runs before it commits.
+pub fn postgres_usage_add_all() -> String {
+    usage_add("user_events", "", "")
+}
+
+fn tables() -> Vec<String> {
+    let mut statements = Vec::new();
+    for (table, time) in [
+        ("user_events_usage_hourly", "hour_start"),
+        ("user_events_usage_daily", "day_start"),
+    ] {
+        statements.push(format!(
+            "CREATE TABLE IF NOT EXISTS {table} (
+                {time} TIMESTAMP NOT NULL,
+                event_name TEXT NOT NULL,
+                used BIGINT NOT NULL,
+                cpu NUMERIC NOT NULL,
+                memory NUMERIC NOT NULL,
+                gpu NUMERIC NOT NULL,
+                fresh BOOLEAN NOT NULL DEFAULT true
+            )"
+        ));
+        statements.push(format!(
+            "CREATE INDEX IF NOT EXISTS {table}_key_idx ON {table} ({time}, event_name)"
+        ));
+        statements.push(format!(
+            "CREATE INDEX IF NOT EXISTS {table}_fresh_idx ON {table} ({time}, event_name) WHERE fresh"
+        ));
+    }
+    statements
+}
+
+async fn execute(db: &SchemaManagerConnection<'_>, statement: &str) -> Result<(), DbErr> {
+    db.execute_unprepared(statement).await.map(|_| ())
+}
+
+/// Fills the usage rollups from the stored events, one month of `created_at` at a time, and
+/// logs each month done.
+async fn backfill(db: &SchemaManagerConnection<'_>) -> Result<(), DbErr> {
+    // Raw SQL: the months the events span, as text the statements below take back.
+    let range = db
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT to_char(date_trunc('month', MIN(created_at)), 'YYYY-MM-DD'),
+                    (EXTRACT(YEAR FROM AGE(date_trunc('month', MAX(created_at)),
+                                           date_trunc('month', MIN(created_at)))) * 12
+                     + EXTRACT(MONTH FROM AGE(date_trunc('month', MAX(created_at)),
+                                              date_trunc('month', MIN(created_at)))))::bigint + 1
+             FROM user_events",
+        ))
+        .await?;
+    let Some(range) = range else { return Ok(()) };
+    let (first, months): (Option<String>, Option<i64>) =
+        (range.try_get_by_index(0)?, range.try_get_by_index(1)?);
+    let (Some(first), Some(months)) = (first, months) else {
+        return Ok(());
+    };
+    let started = std::time::Instant::now();
+    tracing::info!("filling the resource-usage rollups from the events of {months} months");
+    for month in 0..months {
+        let filter = format!(
+            " AND r.created_at >= DATE '{first}' + INTERVAL '{month} months' \
+             AND r.created_at < DATE '{first}' + INTERVAL '{next} months'",
+            next = month + 1
+        );
+        execute(db, &usage_add("user_events", "", &filter)).await?;
+        tracing::info!(
+            "resource-usage rollups: {} of {months} months filled in {:.1} s",
+            month + 1,
+            started.elapsed().as_secs_f32()
+        );
+    }
+    Ok(())
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    fn use_transaction(&self) -> Option<bool> {
+        Some(true)
+    }
+
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let db = manager.get_connection();
+        if db.get_database_backend() != DbBackend::Postgres {
+            return Ok(());
+        }
+        execute(db, "LOCK TABLE user_events IN SHARE ROW EXCLUSIVE MODE").await?;
+        for statement in tables() {
+            execute(db, &statement).await?;
+        }
+        execute(db, &usage_reader()).await?;
+        execute(db, &rollup_apply(true)).await?;
+        execute(
+            db,
+            "TRUNCATE user_events_usage_hourly, user_events_usage_daily",
+        )
+        .await?;
+        backfill(db).await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let db = manager.get_connection();
+        if db.get_database_backend() != DbBackend::Postgres {
+            return Ok(());
+        }
+        execute(db, &rollup_apply(false)).await?;
+        execute(db, "DROP FUNCTION IF EXISTS user_events_usage(text)").await?;
+        execute(db, "DROP TABLE IF EXISTS user_events_usage_hourly").await?;
+        execute(db, "DROP TABLE IF EXISTS user_events_usage_daily").await
+    }
+}
