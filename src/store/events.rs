@@ -186,18 +186,6 @@ impl Store {
         }
     }
 
-    /// How many events match `filter`.
-    pub async fn count_events(&self, filter: &EventFilter) -> Result<i64, StoreError> {
-        let count = UserEvents::find()
-            .select_only()
-            .expr(Func::count(Expr::col(Asterisk)))
-            .filter(filter.condition(self.dialect))
-            .into_tuple::<i64>()
-            .one(&self.db)
-            .await?;
-        Ok(count.unwrap_or(0))
-    }
-
     /// One event by id.
     pub async fn event(&self, id: i64) -> Result<Option<EventRow>, StoreError> {
         Ok(self.fetch(UserEvents::find_by_id(id)).await?.pop())

@@ -80,13 +80,16 @@ impl EventFilter {
                     && (!whole_days || t.hour() == 0)
             })
         };
+        self.fits_rollup_but_bounds() && aligned(self.from) && aligned(self.to)
+    }
+
+    /// Whether every condition but the time bounds is one a rollup keeps (the event name).
+    pub(crate) fn fits_rollup_but_bounds(&self) -> bool {
         self.user_ids.is_none()
             && self.usernames.is_none()
             && self.ip_address.is_none()
             && self.internal.is_none()
             && self.search.is_none()
-            && aligned(self.from)
-            && aligned(self.to)
     }
 
     /// The filter as one condition over `user_events` (every set field, ANDed).

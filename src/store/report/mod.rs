@@ -15,6 +15,7 @@ mod fold;
 mod segments;
 mod source;
 mod statement;
+mod total;
 
 use chrono::NaiveDateTime;
 use jiff::tz::TimeZone;
