@@ -90,6 +90,15 @@ impl Dialect {
         }
     }
 
+    /// Whether `haystack` holds `needle` as it is (case and all).
+    pub(crate) fn contains(self, haystack: Expr, needle: &str) -> Expr {
+        let needle = Expr::val(needle);
+        match self {
+            Dialect::Sqlite => Expr::cust_with_exprs("instr(?, ?) > 0", [haystack, needle]),
+            Dialect::Postgres => Expr::cust_with_exprs("strpos($1, $2) > 0", [haystack, needle]),
+        }
+    }
+
     /// The string value of `key` in the JSON object held by `column` as text; NULL when the
     /// text is not a JSON object or the value is not a string. On PostgreSQL a cheap text test
     /// runs first, so that the guarded parse runs only where the key may be.

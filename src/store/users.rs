@@ -11,8 +11,8 @@ use std::collections::HashMap;
 use chrono::NaiveDateTime;
 use entity::user_events::{Column, Entity as UserEvents};
 use sea_orm::sea_query::{
-    Alias, Asterisk, CommonTableExpression, Expr, ExprTrait, Func, Order, Query, SelectStatement,
-    WithClause,
+    Alias, Asterisk, CommonTableExpression, Condition, Expr, ExprTrait, Func, Order, Query,
+    SelectStatement, UnionType, WithClause,
 };
 use sea_orm::{ConnectionTrait, QueryResult};
 use uuid::Uuid;
@@ -145,16 +145,53 @@ impl Store {
         first: u64,
         after: Option<&UserCursor>,
     ) -> Result<UserPage, StoreError> {
-        // One row per user: (id, last_seen).
-        let seen = Query::select()
-            .expr_as(Expr::col(Column::UserId), Alias::new(ID))
-            .expr_as(
-                Func::max(Expr::col(Column::CreatedAt)),
-                Alias::new(LAST_SEEN),
+        // One row per user: (id, last_seen), found by skipping along the (user_id, created_at,
+        // id) index from one user to the next and reading each one's newest time at the end of
+        // its run: two index probes a user, however many events each has.
+        let (ids, id_col) = (Alias::new(IDS), Alias::new(ID));
+        let ids_id = || Expr::col((Alias::new(IDS), Alias::new(ID)));
+        let user_id = || Expr::col((Alias::new(E), Column::UserId));
+        // The smallest user id above `above` (any, when None), as a scalar subquery: an index
+        // probe (PostgreSQL has no MIN over uuid).
+        let smallest = |above: Option<Expr>| {
+            let mut select = Query::select()
+                .expr(user_id())
+                .from_as(UserEvents, Alias::new(E))
+                .and_where(user_id().is_not_null())
+                .order_by((Alias::new(E), Column::UserId), Order::Asc)
+                .limit(1)
+                .to_owned();
+            if let Some(above) = above {
+                select.and_where(user_id().gt(above));
+            }
+            sub_query(select)
+        };
+        let mut lowest = Query::select().expr(smallest(None)).to_owned();
+        let next = Query::select()
+            .expr(smallest(Some(ids_id())))
+            .from(ids.clone())
+            .and_where(ids_id().is_not_null())
+            .to_owned();
+        let walk = WithClause::new()
+            .recursive(true)
+            .cte(
+                CommonTableExpression::new()
+                    .query(lowest.union(UnionType::All, next).to_owned())
+                    .column(id_col)
+                    .table_name(ids.clone())
+                    .to_owned(),
             )
-            .from(UserEvents)
-            .and_where(Expr::col(Column::UserId).is_not_null())
-            .group_by_col(Column::UserId)
+            .to_owned();
+        let newest = Query::select()
+            .expr(Func::max(Expr::col((Alias::new(E), Column::CreatedAt))))
+            .from_as(UserEvents, Alias::new(E))
+            .and_where(of_user(ids_id()))
+            .to_owned();
+        let seen = Query::select()
+            .expr_as(ids_id(), Alias::new(ID))
+            .expr_as(sub_query(newest), Alias::new(LAST_SEEN))
+            .from(ids)
+            .and_where(ids_id().is_not_null())
             .to_owned();
         let id = || Expr::col((Alias::new(S), Alias::new(ID)));
         let last_seen = || Expr::col((Alias::new(S), Alias::new(LAST_SEEN)));
@@ -180,7 +217,7 @@ impl Store {
         }
         let rows = self
             .db
-            .query_all_raw(self.dialect.backend().build(&select))
+            .query_all_raw(self.dialect.backend().build(&select.with(walk)))
             .await?;
         let mut keys = Vec::with_capacity(rows.len());
         for row in &rows {
@@ -226,6 +263,14 @@ impl Store {
         self.dialect
             .join_parsed_description(&mut updates, "e.description", None, "p");
         updates.and_where(Expr::col((Alias::new(E), Column::EventName)).eq("update user"));
+        // A cheap text test before the parse: a description can name one of `names` only if it
+        // holds the name as it is, or holds an escape (a JSON string may spell it with escapes).
+        let description = || Expr::col((Alias::new(E), Column::Description));
+        let mut may_name = Condition::any().add(self.dialect.contains(description(), "\\"));
+        for name in names {
+            may_name = may_name.add(self.dialect.contains(description(), name));
+        }
+        updates.cond_where(may_name);
         // The newest of each target among `names`.
         let ranked = newest_first_per(updates, &[TARGET])
             .and_where(target().is_in(names.iter().cloned()))
@@ -301,10 +346,11 @@ impl Store {
 }
 
 /// Names of the statements' tables and columns of their own: the events read per user (`e`),
-/// the users asked for (`u`), the users seen (`s`), and their columns.
+/// the users asked for (`u`), the users seen (`s`) and found (`ids`), and their columns.
 const E: &str = "e";
 const U: &str = "u";
 const S: &str = "s";
+const IDS: &str = "ids";
 const ID: &str = "id";
 const LAST_SEEN: &str = "last_seen";
 const TARGET: &str = "t";

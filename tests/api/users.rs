@@ -64,6 +64,24 @@ fn nodes(data: &Value) -> Vec<Value> {
 }
 
 on_both_backends! {
+    async fn a_ban_that_spells_the_username_with_escapes_still_bans(app: TestApp) {
+        // The ban's text does not hold "dee" as it is; the parse still reads it as "dee".
+        app.insert(&[
+            Row::new("user login", "2026-01-01 10:00:00")
+                .user(Some(BO))
+                .description(r#"{"username":"dee"}"#),
+            Row::new("update user", "2026-01-02 10:00:00")
+                .user(None)
+                .description(r#"{"target_username":"d\u0065e","banned":true}"#),
+            Row::new("update user", "2026-01-03 10:00:00")
+                .user(None)
+                .description(r#"{"target_username":"de","banned":false}"#),
+        ])
+        .await;
+        let data = app.query("{ users { edges { node { username banned } } } }", json!({})).await;
+        assert_eq!(nodes(&data), vec![json!({ "username": "dee", "banned": true })]);
+    }
+
     async fn users_are_listed_most_recently_seen_first_with_what_the_log_says(app: TestApp) {
         dataset(&app).await;
         let bo = user(BO, Value::Null, json!("NORMAL"), "2026-01-05T10:00:00.000000Z", "2026-01-05T10:00:00.000000Z", 1, false);
