@@ -33,19 +33,13 @@ command -v npm >/dev/null || as_root env DEBIAN_FRONTEND=noninteractive apt-get 
 BENCH_DIR=$BENCH_DIR PG_PORT=$PG_PORT "$here/scripts/bench-pg.sh" >/dev/null
 psql() { "$pgbin/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres "$@"; }
 db="bench_$N"
-url="postgres://postgres@127.0.0.1:$PG_PORT/$db"
 
 (cd "$here" && cargo build --release --quiet && cargo build --release --quiet --example load)
 bin="$here/target/release/user-events"
 load="$here/target/release/examples/load"
 
 # The data: N demo events, written once.
-if [ "$(psql -d postgres -Atc "SELECT 1 FROM pg_database WHERE datname = '$db'")" != 1 ]; then
-  psql -d postgres -qc "CREATE DATABASE $db"
-  echo "bench: writing $N demo events into $db (once)"
-  "$bin" --database-url "$url" demo --events "$N"
-  psql -d "$db" -qc "VACUUM ANALYZE"
-fi
+url=$(BENCH_DIR=$BENCH_DIR PG_PORT=$PG_PORT "$here/scripts/bench-data.sh" "$N")
 psql -d "$db" -Atc "SELECT user_id FROM user_events WHERE user_id IS NOT NULL GROUP BY user_id ORDER BY count(*) DESC LIMIT 500" >"$BENCH_DIR/users.txt"
 read -r first last < <(psql -d "$db" -AtF ' ' -c "SELECT min(created_at)::date, max(created_at)::date FROM user_events")
 
