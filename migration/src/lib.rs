@@ -16,13 +16,18 @@ mod m20261125_000007_token_notify;
 mod m20261125_000008_json_readers_not_parallel;
 mod m20261125_000009_json_readers_whitespace;
 mod m20261201_000010_usage_rollups;
+mod m20261201_000011_login_rollup;
 
 pub use m20261125_000003_rollups::{POSTGRES_ROLLUP_ADD_ALL, SQLITE_ROLLUP_REBUILD};
-pub use m20261201_000010_usage_rollups::{USAGE_KEYS, may_have_keys, postgres_usage_add_all};
+pub use m20261201_000010_usage_rollups::{
+    USAGE_KEYS, may_have_keys, pg_json_string, pg_json_word, postgres_usage_add_all,
+};
+pub use m20261201_000011_login_rollup::postgres_logins_add_all;
 
 /// The server's PostgreSQL triggers on `user_events` that a bulk load into an empty table may
 /// set aside: their whole effect (rollup deltas, one notification) is redone by the loader with
-/// [`POSTGRES_ROLLUP_ADD_ALL`], [`postgres_usage_add_all`] and a `pg_notify` before it commits.
+/// [`POSTGRES_ROLLUP_ADD_ALL`], [`postgres_usage_add_all`], [`postgres_logins_add_all`] and a
+/// `pg_notify` before it commits.
 pub const POSTGRES_BULK_LOAD_TRIGGERS: &[&str] = &[
     "user_events_rollup_insert",
     "user_events_rollup_delete",
@@ -47,6 +52,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000008_json_readers_not_parallel::Migration),
             Box::new(m20261125_000009_json_readers_whitespace::Migration),
             Box::new(m20261201_000010_usage_rollups::Migration),
+            Box::new(m20261201_000011_login_rollup::Migration),
         ]
     }
 }

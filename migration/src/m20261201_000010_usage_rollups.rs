@@ -32,6 +32,18 @@ pub fn may_have_keys(doc: &str, keys: &[&str]) -> String {
     text
 }
 
+/// PostgreSQL: the string under `key` of the parsed description `j` (a `jsonb` expression),
+/// null when it holds another type or nothing. The server's readers and the triggers share it.
+pub fn pg_json_string(j: &str, key: &str) -> String {
+    format!("(CASE WHEN jsonb_typeof({j} -> '{key}') = 'string' THEN {j} ->> '{key}' END)")
+}
+
+/// [`pg_json_string`] trimmed and upper-cased: how a word-like value (an auth method, a
+/// sharing status) is compared.
+pub fn pg_json_word(j: &str, key: &str) -> String {
+    format!("upper(trim({}))", pg_json_string(j, key))
+}
+
 /// The keys a description reports usage under.
 pub const USAGE_KEYS: [&str; 3] = ["cpu", "memory", "gpu"];
 
@@ -87,9 +99,9 @@ pub(crate) fn usage_add(rows: &str, sign: &str, filter: &str) -> String {
     )
 }
 
-/// The rollup trigger function: the count deltas of migration 3, and (`with_usage`) the usage
-/// deltas.
-fn rollup_apply(with_usage: bool) -> String {
+/// The trigger's parts for the rows a statement removed and added: the count deltas of
+/// migration 3, and (`with_usage`) the usage deltas.
+pub(crate) fn trigger_parts(with_usage: bool) -> (String, String) {
     let (mut removed, mut added) = (COUNT_REMOVED.to_owned(), COUNT_ADDED.to_owned());
     if with_usage {
         removed.push_str(&format!(
@@ -98,6 +110,12 @@ fn rollup_apply(with_usage: bool) -> String {
         ));
         added.push_str(&format!("\n            {};", usage_add("new_rows", "", "")));
     }
+    (removed, added)
+}
+
+/// The rollup trigger function with [`trigger_parts`].
+fn rollup_apply(with_usage: bool) -> String {
+    let (removed, added) = trigger_parts(with_usage);
     crate::m20261125_000003_rollups::rollup_apply(&removed, &added)
 }
 
@@ -134,13 +152,20 @@ fn tables() -> Vec<String> {
     statements
 }
 
-async fn execute(db: &SchemaManagerConnection<'_>, statement: &str) -> Result<(), DbErr> {
+pub(crate) async fn execute(
+    db: &SchemaManagerConnection<'_>,
+    statement: &str,
+) -> Result<(), DbErr> {
     db.execute_unprepared(statement).await.map(|_| ())
 }
 
-/// Fills the usage rollups from the stored events, one month of `created_at` at a time, and
-/// logs each month done.
-async fn backfill(db: &SchemaManagerConnection<'_>) -> Result<(), DbErr> {
+/// Fills a summary from the stored events one month of `created_at` at a time, logging each
+/// month done: `add` gives the statement for a condition on the events `r` (`AND ...`).
+pub(crate) async fn backfill(
+    db: &SchemaManagerConnection<'_>,
+    what: &str,
+    add: impl Fn(&str) -> String,
+) -> Result<(), DbErr> {
     // Raw SQL: the months the events span, as text the statements below take back.
     let range = db
         .query_one_raw(Statement::from_string(
@@ -160,16 +185,16 @@ async fn backfill(db: &SchemaManagerConnection<'_>) -> Result<(), DbErr> {
         return Ok(());
     };
     let started = std::time::Instant::now();
-    tracing::info!("filling the resource-usage rollups from the events of {months} months");
+    tracing::info!("filling the {what} from the events of {months} months");
     for month in 0..months {
         let filter = format!(
             " AND r.created_at >= DATE '{first}' + INTERVAL '{month} months' \
              AND r.created_at < DATE '{first}' + INTERVAL '{next} months'",
             next = month + 1
         );
-        execute(db, &usage_add("user_events", "", &filter)).await?;
+        execute(db, &add(&filter)).await?;
         tracing::info!(
-            "resource-usage rollups: {} of {months} months filled in {:.1} s",
+            "{what}: {} of {months} months filled in {:.1} s",
             month + 1,
             started.elapsed().as_secs_f32()
         );
@@ -199,7 +224,10 @@ impl MigrationTrait for Migration {
             "TRUNCATE user_events_usage_hourly, user_events_usage_daily",
         )
         .await?;
-        backfill(db).await
+        backfill(db, "resource-usage rollups", |filter| {
+            usage_add("user_events", "", filter)
+        })
+        .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {

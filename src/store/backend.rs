@@ -127,16 +127,17 @@ impl Dialect {
                  WHEN json_type({column}, '$.{key}') = 'text' \
                  THEN json_extract({column}, '$.{key}') END END)"
             ),
-            Dialect::Postgres => {
-                format!("(CASE WHEN jsonb_typeof(j -> '{key}') = 'string' THEN j ->> '{key}' END)")
-            }
+            Dialect::Postgres => migration::pg_json_string("j", key),
         }
     }
 
     /// The string under `key` of `column`, trimmed and upper-cased: how a word-like value (an
     /// auth method, a sharing status) is compared.
     pub(crate) fn json_word(self, column: &str, key: &str) -> String {
-        format!("upper(trim({}))", self.json_string(column, key))
+        match self {
+            Dialect::Sqlite => format!("upper(trim({}))", self.json_string(column, key)),
+            Dialect::Postgres => migration::pg_json_word("j", key),
+        }
     }
 
     /// The string or the integer under `key` of `column`, as text (an identifier).

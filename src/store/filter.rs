@@ -44,12 +44,7 @@ impl EventFilter {
     /// Whether one event matches, with exactly the meaning of the SQL conditions (live events
     /// are matched here as they arrive; everything stored is filtered by the database).
     pub fn matches(&self, row: &EventRow) -> bool {
-        let kind = EventKind::from_name(&row.event_name);
-        self.within_names
-            .is_none_or(|names| names.contains(&row.event_name.as_str()))
-            && any_of(&self.categories, |c| *c == kind.category())
-            && any_of(&self.kinds, |k| *k == kind)
-            && any_of(&self.event_names, |n| *n == row.event_name)
+        self.admits_name(&row.event_name)
             && any_of(&self.user_ids, |u| Some(*u) == row.user_id)
             && self.usernames.as_ref().is_none_or(|names| {
                 let username = crate::details::Details::parse(&row.description).username;
@@ -83,6 +78,16 @@ impl EventFilter {
         self.fits_rollup_but_bounds() && aligned(self.from) && aligned(self.to)
     }
 
+    /// Whether an event named `name` passes the conditions on names (`categories`, `kinds`,
+    /// `event_names` and a report's own restriction), with the meaning of [`EventFilter::matches`].
+    pub(crate) fn admits_name(&self, name: &str) -> bool {
+        let kind = EventKind::from_name(name);
+        self.within_names.is_none_or(|names| names.contains(&name))
+            && any_of(&self.categories, |c| *c == kind.category())
+            && any_of(&self.kinds, |k| *k == kind)
+            && any_of(&self.event_names, |n| n == name)
+    }
+
     /// Whether every condition but the time bounds is one a rollup keeps (the event name).
     pub(crate) fn fits_rollup_but_bounds(&self) -> bool {
         self.user_ids.is_none()
@@ -90,6 +95,17 @@ impl EventFilter {
             && self.ip_address.is_none()
             && self.internal.is_none()
             && self.search.is_none()
+    }
+
+    /// Only the time bounds, on `time_column` (for a rollup that keeps no event name; the
+    /// caller has checked the names with [`EventFilter::admits_name`]).
+    pub(crate) fn condition_on_time(&self, dialect: Dialect, time_column: &str) -> Condition {
+        let bounds = EventFilter {
+            from: self.from,
+            to: self.to,
+            ..EventFilter::default()
+        };
+        bounds.condition_on(dialect, time_column)
     }
 
     /// The filter as one condition over `user_events` (every set field, ANDed).

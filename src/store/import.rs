@@ -410,9 +410,14 @@ impl Import {
                     sqlx::raw_sql(migration::POSTGRES_ROLLUP_ADD_ALL)
                         .execute(&mut *conn)
                         .await?;
-                    sqlx::raw_sql(sqlx::AssertSqlSafe(migration::postgres_usage_add_all()))
-                        .execute(&mut *conn)
-                        .await?;
+                    for summary in [
+                        migration::postgres_usage_add_all(),
+                        migration::postgres_logins_add_all(),
+                    ] {
+                        sqlx::raw_sql(sqlx::AssertSqlSafe(summary))
+                            .execute(&mut *conn)
+                            .await?;
+                    }
                     // Delivered at commit, as the trigger's would have been.
                     sqlx::raw_sql("SELECT pg_notify('user_events_created', '')")
                         .execute(&mut *conn)

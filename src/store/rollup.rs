@@ -13,36 +13,62 @@ impl Store {
         if self.dialect != Dialect::Postgres {
             return Ok(());
         }
-        for (table, time, measures) in [
-            ("user_events_hourly", "hour_start", &["n"][..]),
-            ("user_events_daily", "day_start", &["n"][..]),
+        const COUNTS: &[&str] = &["n"];
+        const USAGE: &[&str] = &["used", "cpu", "memory", "gpu"];
+        for (table, keys, measures) in [
+            (
+                "user_events_hourly",
+                &["hour_start", "event_name"][..],
+                COUNTS,
+            ),
+            (
+                "user_events_daily",
+                &["day_start", "event_name"][..],
+                COUNTS,
+            ),
             (
                 "user_events_usage_hourly",
-                "hour_start",
-                &["used", "cpu", "memory", "gpu"][..],
+                &["hour_start", "event_name"][..],
+                USAGE,
             ),
             (
                 "user_events_usage_daily",
-                "day_start",
-                &["used", "cpu", "memory", "gpu"][..],
+                &["day_start", "event_name"][..],
+                USAGE,
+            ),
+            (
+                "user_events_logins_hourly",
+                &["hour_start", "user_id", "method"][..],
+                COUNTS,
             ),
         ] {
-            let returned: Vec<String> = measures.iter().map(|m| format!("r.{m}")).collect();
+            let list = |prefix: &str, names: &[&str]| -> String {
+                names
+                    .iter()
+                    .map(|n| format!("{prefix}{n}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            // Keys may be null (a login without a user): compared null-safely.
+            let same: Vec<String> = keys
+                .iter()
+                .map(|k| format!("r.{k} IS NOT DISTINCT FROM t.{k}"))
+                .collect();
             let sums: Vec<String> = measures.iter().map(|m| format!("SUM({m})")).collect();
             // A key whose every measure sums to zero holds nothing: its rows go.
             let nonzero: Vec<String> = sums.iter().map(|s| format!("{s} <> 0")).collect();
             // Raw SQL: a DELETE ... RETURNING feeding an INSERT in one statement, on tables the
             // entities name; sea-query builds neither a data-modifying CTE nor this fold.
             let statement = format!(
-                "WITH touched AS (SELECT DISTINCT {time}, event_name FROM {table} WHERE fresh), \
-                 gone AS (DELETE FROM {table} r USING touched t \
-                          WHERE r.{time} = t.{time} AND r.event_name = t.event_name \
-                          RETURNING r.{time}, r.event_name, {returned}) \
-                 INSERT INTO {table} ({time}, event_name, {measures}, fresh) \
-                 SELECT {time}, event_name, {sums}, false FROM gone GROUP BY 1, 2 \
-                 HAVING {nonzero}",
-                returned = returned.join(", "),
-                measures = measures.join(", "),
+                "WITH touched AS (SELECT DISTINCT {keys} FROM {table} WHERE fresh), \
+                 gone AS (DELETE FROM {table} r USING touched t WHERE {same} \
+                          RETURNING {returned}) \
+                 INSERT INTO {table} ({keys}, {measures}, fresh) \
+                 SELECT {keys}, {sums}, false FROM gone GROUP BY {keys} HAVING {nonzero}",
+                keys = list("", keys),
+                same = same.join(" AND "),
+                returned = list("r.", &[keys, measures].concat()),
+                measures = list("", measures),
                 sums = sums.join(", "),
                 nonzero = nonzero.join(" OR "),
             );

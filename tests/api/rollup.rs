@@ -152,6 +152,31 @@ pub(crate) async fn assert_both_paths_agree(app: &TestApp) {
             .expect("events");
         // Bit for bit: the usage rollups keep exact sums, and a report rounds the total once.
         assert_eq!(rollup, events, "usage {filter:?} {grouping:?}");
+        if let Some(bucket) = grouping.bucket {
+            let rollup = app
+                .store
+                .login_activity_from(
+                    &filter,
+                    bucket,
+                    &grouping.zone,
+                    CountSource::Auto,
+                    usize::MAX,
+                )
+                .await
+                .expect("auto");
+            let events = app
+                .store
+                .login_activity_from(
+                    &filter,
+                    bucket,
+                    &grouping.zone,
+                    CountSource::Events,
+                    usize::MAX,
+                )
+                .await
+                .expect("events");
+            assert_eq!(rollup, events, "logins {filter:?} {grouping:?}");
+        }
     }
 }
 
@@ -181,8 +206,20 @@ on_both_backends! {
                     .description(r#"{"cpu": 0.2, "memory": 1e-3, "gpu": 2.0}"#),
                 Row::new("session stopped", "2026-03-28 23:30:00.5")
                     .description(r#"  {"\u0063pu": 0.3, "gpu": 1.5, "memory": "4"}"#),
-                Row::new("user login", "2026-03-29 00:59:59"),
-                Row::new("user login", "2026-03-29 01:00:00"),
+                Row::new("user login", "2026-03-29 00:59:59")
+                    .description(r#"{"auth_method": " ldap "}"#),
+                Row::new("user login", "2026-03-29 01:00:00")
+                    .description(r#"{"auth_method": "\u0053AML"}"#),
+                Row::new("user login", "2026-03-29 01:10:00")
+                    .user(Some(BO))
+                    .description(r#"{"auth_method": "local"}"#),
+                Row::new("user login", "2026-03-29 01:20:00")
+                    .user(Some(BO))
+                    .description(r#"{"auth_method": 3}"#),
+                Row::new("user login", "2026-03-29 01:30:00")
+                    .user(None)
+                    .description("auth_method: LDAP (not JSON)"),
+                Row::new("user logout", "2026-03-30 09:00:00"),
                 Row::new("mystery", "2026-03-29 12:00:00").user(Some(BO)),
                 Row::new("file downloaded", "2026-04-02 08:00:00").user(None),
             ])
@@ -217,6 +254,7 @@ on_both_backends! {
             let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
             let fresh = "SELECT (SELECT COUNT(*) FROM user_events_hourly WHERE fresh) \
                          + (SELECT COUNT(*) FROM user_events_daily WHERE fresh) \
+                         + (SELECT COUNT(*) FROM user_events_logins_hourly WHERE fresh) \
                          + (SELECT COUNT(*) FROM user_events_usage_hourly WHERE fresh) \
                          + (SELECT COUNT(*) FROM user_events_usage_daily WHERE fresh)";
             while scalar(&app, fresh).await > 0 {
@@ -277,6 +315,18 @@ on_both_backends! {
                 assert_eq!(auto != events, reads, "{table} {filter:?}");
             }
             app.sql(&format!("UPDATE {table} SET n = n - 100")).await;
+        }
+        // So does the login rollup, on PostgreSQL.
+        if app.backend == Backend::Postgres {
+            let (window, by_day) = shapes().swap_remove(1);
+            let zone = by_day.zone.clone();
+            let before = app.store.login_activity_from(&window, TimeBucket::Day, &zone, CountSource::Auto, usize::MAX).await.expect("auto");
+            app.sql("UPDATE user_events_logins_hourly SET n = n + 100").await;
+            let after = app.store.login_activity_from(&window, TimeBucket::Day, &zone, CountSource::Auto, usize::MAX).await.expect("auto");
+            let events = app.store.login_activity_from(&window, TimeBucket::Day, &zone, CountSource::Events, usize::MAX).await.expect("events");
+            assert_eq!(before, events);
+            assert_ne!(after, events, "the login rollup answers");
+            app.sql("UPDATE user_events_logins_hourly SET n = n - 100").await;
         }
         // So do the usage rollups, on PostgreSQL (SQLite reads usage from the events).
         for table in ["user_events_usage_daily", "user_events_usage_hourly"] {

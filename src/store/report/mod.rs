@@ -26,6 +26,7 @@ use super::filter::EventFilter;
 use super::{Store, StoreError};
 use crate::catalog::{EventCategory, EventKind};
 use fold::{compare_groups, fold, kind_names};
+pub(in crate::store) use source::Source;
 pub(in crate::store) use statement::{Shape, row_limit};
 
 /// The length of a time bucket; weeks start on Monday.

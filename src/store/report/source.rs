@@ -2,8 +2,8 @@
 //! answer.
 
 use entity::{
-    user_events, user_events_daily, user_events_hourly, user_events_usage_daily,
-    user_events_usage_hourly,
+    user_events, user_events_daily, user_events_hourly, user_events_logins_hourly,
+    user_events_usage_daily, user_events_usage_hourly,
 };
 use sea_orm::{EntityName, IdenStatic};
 
@@ -15,7 +15,7 @@ use crate::store::zone::Segment;
 /// A table a report can be read from: the events, or a rollup of the same measure by UTC hour
 /// or day. Names come from the entities.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub(super) enum Source {
+pub(in crate::store) enum Source {
     /// `user_events` itself.
     Events,
     /// `user_events_hourly`: counts.
@@ -26,6 +26,8 @@ pub(super) enum Source {
     UsageHourly,
     /// `user_events_usage_daily`: resource usage (PostgreSQL).
     UsageDaily,
+    /// `user_events_logins_hourly`: logins per user and method (PostgreSQL).
+    LoginsHourly,
 }
 
 pub(super) const EVENTS: Source = Source::Events;
@@ -34,24 +36,26 @@ const DAILY: Source = Source::Daily;
 
 impl Source {
     /// The table.
-    pub(super) fn table(self) -> &'static str {
+    pub(in crate::store) fn table(self) -> &'static str {
         match self {
             Source::Events => user_events::Entity.table_name(),
             Source::Hourly => user_events_hourly::Entity.table_name(),
             Source::Daily => user_events_daily::Entity.table_name(),
             Source::UsageHourly => user_events_usage_hourly::Entity.table_name(),
             Source::UsageDaily => user_events_usage_daily::Entity.table_name(),
+            Source::LoginsHourly => user_events_logins_hourly::Entity.table_name(),
         }
     }
 
     /// The time column a filter's bounds and buckets apply to.
-    pub(super) fn time(self) -> &'static str {
+    pub(in crate::store) fn time(self) -> &'static str {
         match self {
             Source::Events => user_events::Column::CreatedAt.as_str(),
             Source::Hourly => user_events_hourly::Column::HourStart.as_str(),
             Source::Daily => user_events_daily::Column::DayStart.as_str(),
             Source::UsageHourly => user_events_usage_hourly::Column::HourStart.as_str(),
             Source::UsageDaily => user_events_usage_daily::Column::DayStart.as_str(),
+            Source::LoginsHourly => user_events_logins_hourly::Column::HourStart.as_str(),
         }
     }
 
@@ -71,6 +75,7 @@ impl Source {
             Source::Daily => Some(user_events_daily::Column::N.as_str()),
             Source::UsageHourly => Some(user_events_usage_hourly::Column::Used.as_str()),
             Source::UsageDaily => Some(user_events_usage_daily::Column::Used.as_str()),
+            Source::LoginsHourly => Some(user_events_logins_hourly::Column::N.as_str()),
         }
     }
 

@@ -53,7 +53,7 @@ impl<'a> Shape<'a> {
     }
 
     /// The same shape over another source.
-    pub(super) fn on(self, source: Source) -> Shape<'a> {
+    pub(in crate::store) fn on(self, source: Source) -> Shape<'a> {
         Shape { source, ..self }
     }
 
