@@ -17,6 +17,7 @@ mod m20261125_000008_json_readers_not_parallel;
 mod m20261125_000009_json_readers_whitespace;
 mod m20261201_000010_usage_rollups;
 mod m20261201_000011_login_rollup;
+mod m20261201_000012_rollups_on_truncate;
 
 pub use m20261125_000003_rollups::{POSTGRES_ROLLUP_ADD_ALL, SQLITE_ROLLUP_REBUILD};
 pub use m20261201_000010_usage_rollups::{
@@ -53,6 +54,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000009_json_readers_whitespace::Migration),
             Box::new(m20261201_000010_usage_rollups::Migration),
             Box::new(m20261201_000011_login_rollup::Migration),
+            Box::new(m20261201_000012_rollups_on_truncate::Migration),
         ]
     }
 }

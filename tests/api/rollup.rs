@@ -351,4 +351,24 @@ on_both_backends! {
             assert_eq!(usage[0].cpu, 0.6, "{usage:?}");
         }
     }
+
+    async fn a_truncated_log_empties_the_rollups(app: TestApp) {
+        app.insert(&[
+            Row::new("session launched", "2026-03-28 10:15:00").description(r#"{"cpu": 2}"#),
+            Row::new("user login", "2026-03-28 11:00:00").description(r#"{"auth_method": "LDAP"}"#),
+        ])
+        .await;
+        // What the platform may run to empty its log (SQLite has no TRUNCATE).
+        let empty = match app.backend {
+            Backend::Sqlite => "DELETE FROM user_events",
+            Backend::Postgres => "TRUNCATE user_events",
+        };
+        app.sql(empty).await;
+        app.insert(&[Row::new("user login", "2026-03-29 09:00:00").description(r#"{"auth_method": "SAML"}"#)]).await;
+        assert_both_paths_agree(&app).await;
+        for table in ["user_events_hourly", "user_events_daily"] {
+            let sum = scalar(&app, &format!("SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM {table}")).await;
+            assert_eq!(sum, 1, "{table}");
+        }
+    }
 }

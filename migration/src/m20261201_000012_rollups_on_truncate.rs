@@ -1,0 +1,57 @@
+//! `TRUNCATE user_events` fires no row or statement trigger of INSERT, UPDATE or DELETE, so the
+//! rollups kept the counts of every event it removed (PostgreSQL; SQLite has no TRUNCATE, and
+//! its `DELETE FROM user_events` fires the row triggers). A `TRUNCATE` trigger now empties every
+//! rollup in the same transaction. The truncation waits for every transaction still writing to
+//! `user_events` (it takes the table's exclusive lock), so no delta of a live writer is lost.
+
+use sea_orm_migration::prelude::*;
+
+/// Adds the `TRUNCATE` trigger on PostgreSQL.
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+/// Every table the server derives from `user_events` by triggers.
+const POSTGRES_ROLLUPS: &[&str] = &[
+    "user_events_hourly",
+    "user_events_daily",
+    "user_events_usage_hourly",
+    "user_events_usage_daily",
+    "user_events_logins_hourly",
+];
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let clear = format!(
+            "CREATE OR REPLACE FUNCTION user_events_rollup_clear() RETURNS trigger
+            LANGUAGE plpgsql AS $$
+            BEGIN
+                TRUNCATE {};
+                RETURN NULL;
+            END
+            $$",
+            POSTGRES_ROLLUPS.join(", ")
+        );
+        crate::on_postgres(
+            manager,
+            &[
+                &clear,
+                "DROP TRIGGER IF EXISTS user_events_rollup_truncate ON user_events",
+                "CREATE TRIGGER user_events_rollup_truncate AFTER TRUNCATE ON user_events
+                    FOR EACH STATEMENT EXECUTE FUNCTION user_events_rollup_clear()",
+            ],
+        )
+        .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        crate::on_postgres(
+            manager,
+            &[
+                "DROP TRIGGER IF EXISTS user_events_rollup_truncate ON user_events",
+                "DROP FUNCTION IF EXISTS user_events_rollup_clear()",
+            ],
+        )
+        .await
+    }
+}
