@@ -10,6 +10,7 @@ pub mod user_events;
 pub mod user_events_daily;
 pub mod user_events_hourly;
 pub mod user_events_logins_hourly;
+pub mod user_events_sharing;
 pub mod user_events_usage_daily;
 pub mod user_events_usage_hourly;
 

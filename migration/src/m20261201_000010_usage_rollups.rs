@@ -38,6 +38,16 @@ pub fn pg_json_string(j: &str, key: &str) -> String {
     format!("(CASE WHEN jsonb_typeof({j} -> '{key}') = 'string' THEN {j} ->> '{key}' END)")
 }
 
+/// PostgreSQL: the string or the integer under `key` of the parsed description `j`, as text (an
+/// identifier); null for anything else.
+pub fn pg_json_id(j: &str, key: &str) -> String {
+    format!(
+        "(CASE WHEN jsonb_typeof({j} -> '{key}') = 'string' THEN {j} ->> '{key}' \
+         WHEN jsonb_typeof({j} -> '{key}') = 'number' \
+         AND ({j} ->> '{key}') ~ '^-?[0-9]+$' THEN {j} ->> '{key}' END)"
+    )
+}
+
 /// [`pg_json_string`] trimmed and upper-cased: how a word-like value (an auth method, a
 /// sharing status) is compared.
 pub fn pg_json_word(j: &str, key: &str) -> String {
@@ -166,36 +176,32 @@ pub(crate) async fn backfill(
     what: &str,
     add: impl Fn(&str) -> String,
 ) -> Result<(), DbErr> {
-    // Raw SQL: the months the events span, as text the statements below take back.
-    let range = db
-        .query_one_raw(Statement::from_string(
+    // Raw SQL: the months that hold events, oldest first, as PostgreSQL writes them (a month
+    // before the common era ends in `BC`; `-infinity` and `infinity` are months of their own).
+    let months: Vec<String> = db
+        .query_all_raw(Statement::from_string(
             DbBackend::Postgres,
-            "SELECT to_char(date_trunc('month', MIN(created_at)), 'YYYY-MM-DD'),
-                    (EXTRACT(YEAR FROM AGE(date_trunc('month', MAX(created_at)),
-                                           date_trunc('month', MIN(created_at)))) * 12
-                     + EXTRACT(MONTH FROM AGE(date_trunc('month', MAX(created_at)),
-                                              date_trunc('month', MIN(created_at)))))::bigint + 1
-             FROM user_events",
+            "SELECT m::text FROM (SELECT DISTINCT date_trunc('month', created_at) AS m
+             FROM user_events) AS months ORDER BY m",
         ))
-        .await?;
-    let Some(range) = range else { return Ok(()) };
-    let (first, months): (Option<String>, Option<i64>) =
-        (range.try_get_by_index(0)?, range.try_get_by_index(1)?);
-    let (Some(first), Some(months)) = (first, months) else {
-        return Ok(());
-    };
+        .await?
+        .iter()
+        .map(|row| row.try_get_by_index::<String>(0))
+        .collect::<Result<_, _>>()?;
+    let total = months.len();
     let started = std::time::Instant::now();
-    tracing::info!("filling the {what} from the events of {months} months");
-    for month in 0..months {
+    tracing::info!("filling the {what} from the events of {total} months");
+    for (done, month) in months.iter().enumerate() {
+        // The month's events; an infinite `created_at` is its own month.
         let filter = format!(
-            " AND r.created_at >= DATE '{first}' + INTERVAL '{month} months' \
-             AND r.created_at < DATE '{first}' + INTERVAL '{next} months'",
-            next = month + 1
+            " AND (r.created_at >= TIMESTAMP '{month}' \
+             AND r.created_at < TIMESTAMP '{month}' + INTERVAL '1 month' \
+             OR r.created_at = TIMESTAMP '{month}')"
         );
         execute(db, &add(&filter)).await?;
         tracing::info!(
-            "{what}: {} of {months} months filled in {:.1} s",
-            month + 1,
+            "{what}: {} of {total} months filled in {:.1} s",
+            done + 1,
             started.elapsed().as_secs_f32()
         );
     }

@@ -10,8 +10,8 @@ use sea_orm_migration::prelude::*;
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-/// Every table the server derives from `user_events` by triggers.
-const POSTGRES_ROLLUPS: &[&str] = &[
+/// Every table the server derives from `user_events` by triggers (at this migration).
+pub(crate) const POSTGRES_ROLLUPS: &[&str] = &[
     "user_events_hourly",
     "user_events_daily",
     "user_events_usage_hourly",
@@ -19,19 +19,24 @@ const POSTGRES_ROLLUPS: &[&str] = &[
     "user_events_logins_hourly",
 ];
 
+/// The function the `TRUNCATE` trigger calls: it empties `tables`.
+pub(crate) fn rollup_clear(tables: &[&str]) -> String {
+    format!(
+        "CREATE OR REPLACE FUNCTION user_events_rollup_clear() RETURNS trigger
+        LANGUAGE plpgsql AS $$
+        BEGIN
+            TRUNCATE {};
+            RETURN NULL;
+        END
+        $$",
+        tables.join(", ")
+    )
+}
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let clear = format!(
-            "CREATE OR REPLACE FUNCTION user_events_rollup_clear() RETURNS trigger
-            LANGUAGE plpgsql AS $$
-            BEGIN
-                TRUNCATE {};
-                RETURN NULL;
-            END
-            $$",
-            POSTGRES_ROLLUPS.join(", ")
-        );
+        let clear = rollup_clear(POSTGRES_ROLLUPS);
         crate::on_postgres(
             manager,
             &[

@@ -15,7 +15,7 @@ use sea_orm::sea_query::Alias;
 
 use super::filter::EventFilter;
 use super::report::{Shape, Source, row_limit};
-use super::zone::Segment;
+use super::zone::{Segment, hours_fit};
 use super::{CountSource, Dialect, Grouping, Store, StoreError, TimeBucket};
 
 /// Logins and logouts in one bucket.
@@ -86,7 +86,7 @@ impl Store {
         if source == CountSource::Auto
             && self.dialect == Dialect::Postgres
             && filter.fits_rollup(false)
-            && segments.iter().all(|s| s.offset % 3600 == 0)
+            && hours_fit(&segments)
         {
             return self
                 .login_activity_rolled_up(filter, bucket, zone, &segments, max_rows)

@@ -148,11 +148,7 @@ impl Dialect {
                  WHEN json_type({column}, '$.{key}') IN ('integer', 'text') \
                  THEN CAST(json_extract({column}, '$.{key}') AS TEXT) END END)"
             ),
-            Dialect::Postgres => format!(
-                "(CASE WHEN jsonb_typeof(j -> '{key}') = 'string' THEN j ->> '{key}' \
-                 WHEN jsonb_typeof(j -> '{key}') = 'number' \
-                 AND (j ->> '{key}') ~ '^-?[0-9]+$' THEN j ->> '{key}' END)"
-            ),
+            Dialect::Postgres => migration::pg_json_id("j", key),
         }
     }
 

@@ -413,6 +413,7 @@ impl Import {
                     for summary in [
                         migration::postgres_usage_add_all(),
                         migration::postgres_logins_add_all(),
+                        migration::postgres_sharing_add_all(),
                     ] {
                         sqlx::raw_sql(sqlx::AssertSqlSafe(summary))
                             .execute(&mut *conn)

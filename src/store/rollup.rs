@@ -49,10 +49,15 @@ impl Store {
                     .collect::<Vec<_>>()
                     .join(", ")
             };
-            // Keys may be null (a login without a user): compared null-safely.
+            // Keys that are never null are compared with `=`, which a hash join or the key index
+            // can use; a login's user and method may be null and are compared null-safely.
+            const NULLABLE: &[&str] = &["user_id", "method"];
             let same: Vec<String> = keys
                 .iter()
-                .map(|k| format!("r.{k} IS NOT DISTINCT FROM t.{k}"))
+                .map(|k| match NULLABLE.contains(k) {
+                    false => format!("r.{k} = t.{k}"),
+                    true => format!("r.{k} IS NOT DISTINCT FROM t.{k}"),
+                })
                 .collect();
             let sums: Vec<String> = measures.iter().map(|m| format!("SUM({m})")).collect();
             // A key whose every measure sums to zero holds nothing: its rows go.

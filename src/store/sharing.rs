@@ -2,13 +2,16 @@
 
 use chrono::NaiveDateTime;
 use entity::user_events::{Column, Entity as UserEvents};
-use sea_orm::sea_query::{Alias, CaseStatement, Expr, ExprTrait, Order, Query};
+use entity::user_events_sharing::{Column as SharingColumn, Entity as Sharing};
+use sea_orm::sea_query::{
+    Alias, CaseStatement, Expr, ExprTrait, JoinType, Order, Query, SelectStatement,
+};
 use sea_orm::{ConnectionTrait, IdenStatic, Iterable};
 
 use super::events::{EventColumns, RANK, newest_first_per};
 use super::filter::EventFilter;
 use super::report::row_limit;
-use super::{EventRow, Page, PageRequest, Store, StoreError};
+use super::{CountSource, Dialect, EventRow, Page, PageRequest, Store, StoreError};
 use crate::details::SharingStatus;
 
 /// What a sharing change is about.
@@ -26,18 +29,21 @@ impl SharedResource {
 
     /// The event that records a change.
     pub fn event_names(self) -> &'static [&'static str] {
+        std::slice::from_ref(&migration::SHARING_CHANGES[self.index()].0)
+    }
+
+    /// Its entry in the migrations' list of sharing changes (one definition for the server and
+    /// the triggers that parse them).
+    fn index(self) -> usize {
         match self {
-            SharedResource::Session => &["update session sharing status"],
-            SharedResource::Job => &["job sharing updated"],
+            SharedResource::Session => 0,
+            SharedResource::Job => 1,
         }
     }
 
     /// The description key that names the resource.
     pub fn id_key(self) -> &'static str {
-        match self {
-            SharedResource::Session => "session_id",
-            SharedResource::Job => "job_id",
-        }
+        migration::SHARING_CHANGES[self.index()].1
     }
 
     /// The resource kind of an event name, if it records a sharing change.
@@ -96,8 +102,64 @@ impl Store {
         statuses: &[SharingStatus],
         max_rows: usize,
     ) -> Result<Vec<Exposure>, StoreError> {
+        self.sharing_exposure_from(as_of, statuses, CountSource::Auto, max_rows)
+            .await
+    }
+
+    /// [`Store::sharing_exposure`], read from the source asked for (both give the same
+    /// answer): on PostgreSQL the parsed changes of `user_events_sharing`, newest first, each
+    /// kept when no later change of its resource exists up to `as_of`, so the newest exposures
+    /// cost a few index probes; otherwise every change, parsed and ranked per resource.
+    pub async fn sharing_exposure_from(
+        &self,
+        as_of: NaiveDateTime,
+        statuses: &[SharingStatus],
+        source: CountSource,
+        max_rows: usize,
+    ) -> Result<Vec<Exposure>, StoreError> {
         if statuses.is_empty() || max_rows == 0 {
             return Ok(Vec::new());
+        }
+        let spellings: Vec<String> = statuses
+            .iter()
+            .flat_map(|s| s.spellings())
+            .map(str::to_ascii_uppercase)
+            .collect();
+        if source == CountSource::Auto && self.dialect == Dialect::Postgres {
+            let (c, d, e) = (Alias::new("c"), Alias::new("d"), Alias::new("e"));
+            let at = |table: &Alias, column: SharingColumn| Expr::col((table.clone(), column));
+            let later = Query::select()
+                .expr(Expr::val(1))
+                .from_as(Sharing, d.clone())
+                .and_where(at(&d, SharingColumn::EventName).eq(at(&c, SharingColumn::EventName)))
+                .and_where(at(&d, SharingColumn::ResourceId).eq(at(&c, SharingColumn::ResourceId)))
+                .and_where(at(&d, SharingColumn::CreatedAt).lte(self.dialect.time(as_of)))
+                .and_where(
+                    Expr::tuple([at(&d, SharingColumn::CreatedAt), at(&d, SharingColumn::Id)]).gt(
+                        Expr::tuple([at(&c, SharingColumn::CreatedAt), at(&c, SharingColumn::Id)]),
+                    ),
+                )
+                .to_owned();
+            let mut select = Query::select();
+            for column in Column::iter() {
+                select.column((e.clone(), column));
+            }
+            select
+                .expr_as(at(&c, SharingColumn::ResourceId), Alias::new(RESOURCE))
+                .from_as(Sharing, c.clone())
+                .join_as(
+                    JoinType::InnerJoin,
+                    UserEvents,
+                    e.clone(),
+                    Expr::col((e.clone(), Column::Id)).eq(at(&c, SharingColumn::Id)),
+                )
+                .and_where(at(&c, SharingColumn::CreatedAt).lte(self.dialect.time(as_of)))
+                .and_where(at(&c, SharingColumn::Status).is_in(spellings))
+                .and_where(Expr::exists(later).not())
+                .order_by((c.clone(), SharingColumn::CreatedAt), Order::Desc)
+                .order_by((c, SharingColumn::Id), Order::Desc)
+                .limit(row_limit(max_rows).unsigned_abs());
+            return self.exposures(&select).await;
         }
         let names: Vec<&str> = SharedResource::ALL
             .iter()
@@ -134,18 +196,16 @@ impl Store {
             .column(Alias::new(RESOURCE))
             .from_subquery(ranked, Alias::new("latest"))
             .and_where(Expr::col(Alias::new(RANK)).eq(1))
-            .and_where(
-                Expr::col(Alias::new(STATUS)).is_in(
-                    statuses
-                        .iter()
-                        .flat_map(|s| s.spellings())
-                        .map(str::to_ascii_uppercase),
-                ),
-            )
+            .and_where(Expr::col(Alias::new(STATUS)).is_in(spellings))
             .order_by(Column::CreatedAt, Order::Desc)
             .order_by(Column::Id, Order::Desc)
             .limit(row_limit(max_rows).unsigned_abs());
-        let statement = self.dialect.backend().build(&select);
+        self.exposures(&select).await
+    }
+
+    /// The exposures a statement selects: every `user_events` column, and the resource id.
+    async fn exposures(&self, select: &SelectStatement) -> Result<Vec<Exposure>, StoreError> {
+        let statement = self.dialect.backend().build(select);
         let rows = self.db.query_all_raw(statement).await?;
         let mut out = Vec::with_capacity(rows.len());
         let columns = match rows.first() {

@@ -20,6 +20,17 @@ pub(crate) struct Segment {
     pub offset: i32,
 }
 
+/// Whether rows summed per UTC hour fall in the same segment as each of their events: every
+/// offset is whole hours and every change of offset happens on a whole UTC hour (a zone that
+/// changed at 03:01 UTC splits an hour between two offsets).
+pub(crate) fn hours_fit(segments: &[Segment]) -> bool {
+    segments.iter().all(|s| s.offset % 3600 == 0)
+        && segments
+            .iter()
+            .skip(1)
+            .all(|s| s.start.minute() == 0 && s.start.second() == 0 && s.start.nanosecond() == 0)
+}
+
 /// Reads an IANA zone name (`Europe/Berlin`, `UTC`).
 pub fn parse_zone(name: &str) -> Option<TimeZone> {
     let name = name.trim();

@@ -149,3 +149,63 @@ async fn migrating_a_platform_sqlite_database_keeps_its_table_as_it_is() {
 async fn migrating_a_platform_postgres_database_keeps_its_table_as_it_is() {
     platform_table_survives_migration(Backend::Postgres).await;
 }
+
+/// Rows the platform stored at the ends of PostgreSQL's time range (before the common era,
+/// `-infinity`, `infinity`) are in the summaries a migration fills, like every other row.
+#[tokio::test]
+async fn the_summaries_filled_at_migration_hold_rows_at_any_time() {
+    if std::env::var("TEST_DATABASE_URL").is_err() {
+        return;
+    }
+    let (url, _dir) = fresh_database(Backend::Postgres).await;
+    let db = Database::connect(&url).await.expect("connect");
+    db.execute_unprepared(POSTGRES_PLATFORM[0])
+        .await
+        .expect("platform table");
+    db.execute_unprepared(
+        "INSERT INTO user_events (user_id, ipaddr, user_agent, event_name, description, created_at) VALUES \
+         (NULL, '10.1.1.1', 'ua', 'session launched', '{\"cpu\": 1}', '-infinity'), \
+         (NULL, '10.1.1.1', 'ua', 'session launched', '{\"cpu\": 2}', '0044-03-15 12:00:00 BC'), \
+         (NULL, '10.1.1.1', 'ua', 'session launched', '{\"cpu\": 4}', '2026-03-28 10:00:00'), \
+         (NULL, '10.1.1.1', 'ua', 'user login', '{\"auth_method\": \"LDAP\"}', '0044-03-15 12:00:00 BC'), \
+         (NULL, '10.1.1.1', 'ua', 'user login', '{\"auth_method\": \"LDAP\"}', 'infinity'), \
+         (NULL, '10.1.1.1', 'ua', 'update session sharing status', '{\"session_id\": 1, \"to\": \"ANONYMOUS_LINK\"}', 'infinity')",
+    )
+    .await
+    .expect("rows");
+    let out = Command::new(env!("CARGO_BIN_EXE_user-events"))
+        .args(["migrate", "--database-url", &url])
+        .output()
+        .expect("run migrate");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for (sql, expected) in [
+        (
+            "SELECT CAST(SUM(used) AS BIGINT) FROM user_events_usage_hourly",
+            3,
+        ),
+        (
+            "SELECT CAST(SUM(cpu) AS BIGINT) FROM user_events_usage_daily",
+            7,
+        ),
+        (
+            "SELECT CAST(SUM(n) AS BIGINT) FROM user_events_logins_hourly",
+            2,
+        ),
+        ("SELECT COUNT(*) FROM user_events_sharing", 1),
+    ] {
+        let row = db
+            .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
+            .await
+            .expect(sql)
+            .expect("row");
+        assert_eq!(
+            row.try_get_by_index::<Option<i64>>(0).expect("sum"),
+            Some(expected),
+            "{sql}"
+        );
+    }
+}

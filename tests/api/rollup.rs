@@ -104,6 +104,30 @@ fn ranges() -> Vec<EventFilter> {
 }
 
 pub(crate) async fn assert_both_paths_agree(app: &TestApp) {
+    use user_events::details::SharingStatus::*;
+    for as_of in [
+        "2026-03-28 10:30:00",
+        "2026-03-28 12:00:00",
+        "2027-01-01 00:00:00",
+    ] {
+        for statuses in [
+            &[AnonymousLink, AuthenticatedLink][..],
+            &[SpecificUsersAndTeams],
+            &[AnonymousLink],
+        ] {
+            let rollup = app
+                .store
+                .sharing_exposure_from(at(as_of), statuses, CountSource::Auto, usize::MAX)
+                .await
+                .expect("auto");
+            let events = app
+                .store
+                .sharing_exposure_from(at(as_of), statuses, CountSource::Events, usize::MAX)
+                .await
+                .expect("events");
+            assert_eq!(rollup, events, "exposure {as_of} {statuses:?}");
+        }
+    }
     for filter in ranges() {
         let rollup = app
             .store
@@ -196,6 +220,11 @@ pub(crate) async fn scalar(app: &TestApp, sql: &str) -> i64 {
 
 use sea_orm::ConnectionTrait;
 
+/// Refills the parsed sharing changes from the events (after the test skewed them).
+fn postgres_sharing_refill() -> String {
+    migration::postgres_sharing_add_all()
+}
+
 on_both_backends! {
     async fn every_writer_keeps_the_rollup_exact(app: TestApp) {
         let ids = app
@@ -220,6 +249,27 @@ on_both_backends! {
                     .user(None)
                     .description("auth_method: LDAP (not JSON)"),
                 Row::new("user logout", "2026-03-30 09:00:00"),
+                // Sharing changes: the same session twice at one time (the larger id wins),
+                // ids as numbers and strings, statuses in any case and with spaces, a change
+                // that does not say what it set, and descriptions that are not JSON.
+                Row::new("update session sharing status", "2026-03-28 10:00:00")
+                    .description(r#"{"session_id": 7, "to": "All anonymous users with the link"}"#),
+                Row::new("update session sharing status", "2026-03-28 11:00:00")
+                    .description(r#"{"session_id": "7", "to": " anonymous_link "}"#),
+                Row::new("update session sharing status", "2026-03-28 11:00:00")
+                    .description(r#"{"session_id": 7, "to": "Specific users and teams"}"#),
+                Row::new("update session sharing status", "2026-03-28 11:30:00")
+                    .description(r#"{"session_id": 8, "to": "AUTHENTICATED_LINK"}"#),
+                Row::new("update session sharing status", "2026-03-28 11:40:00")
+                    .description(r#"{"\u0073ession_id": 9, "to": "All authenticated users with the link"}"#),
+                Row::new("job sharing updated", "2026-03-28 09:00:00")
+                    .description(r#"{"job_id": 7, "to": "All anonymous users with the link"}"#),
+                Row::new("job sharing updated", "2026-03-28 12:30:00")
+                    .description(r#"{"job_id": 7}"#),
+                Row::new("job sharing updated", "2026-03-28 09:30:00")
+                    .description(r#"{"job_id": 8.5, "to": "ANONYMOUS_LINK"}"#),
+                Row::new("job sharing updated", "2026-03-28 09:40:00")
+                    .description("job_id 9 to ANONYMOUS_LINK (not JSON)"),
                 Row::new("mystery", "2026-03-29 12:00:00").user(Some(BO)),
                 Row::new("file downloaded", "2026-04-02 08:00:00").user(None),
             ])
@@ -316,6 +366,20 @@ on_both_backends! {
             }
             app.sql(&format!("UPDATE {table} SET n = n - 100")).await;
         }
+        // So do the parsed sharing changes, on PostgreSQL.
+        if app.backend == Backend::Postgres {
+            use user_events::details::SharingStatus::*;
+            let now = at("2027-01-01 00:00:00");
+            let links = [AnonymousLink, AuthenticatedLink];
+            let events = app.store.sharing_exposure_from(now, &links, CountSource::Events, usize::MAX).await.expect("events");
+            assert!(!events.is_empty());
+            app.sql("UPDATE user_events_sharing SET status = NULL").await;
+            let auto = app.store.sharing_exposure_from(now, &links, CountSource::Auto, usize::MAX).await.expect("auto");
+            assert!(auto.is_empty(), "the parsed changes answer: {auto:?}");
+            app.sql("DELETE FROM user_events_sharing").await;
+            app.sql(&postgres_sharing_refill()).await;
+            assert_both_paths_agree(&app).await;
+        }
         // So does the login rollup, on PostgreSQL.
         if app.backend == Backend::Postgres {
             let (window, by_day) = shapes().swap_remove(1);
@@ -370,5 +434,37 @@ on_both_backends! {
             let sum = scalar(&app, &format!("SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM {table}")).await;
             assert_eq!(sum, 1, "{table}");
         }
+    }
+}
+
+on_both_backends! {
+    async fn a_zone_that_changed_offset_inside_an_hour_is_not_read_from_hours(app: TestApp) {
+        // America/Moncton went from -3 to -4 at 03:01 UTC on 2005-10-30: the hour from 03:00
+        // holds local times of two days.
+        app.insert(&[
+            Row::new("session launched", "2005-10-30 03:00:30").description(r#"{"cpu": 1}"#),
+            Row::new("session launched", "2005-10-30 03:30:00").description(r#"{"cpu": 2}"#),
+            Row::new("user login", "2005-10-30 03:30:00").description(r#"{"auth_method": "SAML"}"#),
+        ])
+        .await;
+        let mut filter = EventFilter::default();
+        filter.from = Some(at("2005-10-29 00:00:00"));
+        filter.to = Some(at("2005-11-01 00:00:00"));
+        let grouping = Grouping {
+            keys: vec![GroupKey::EventName],
+            bucket: Some(TimeBucket::Day),
+            zone: parse_zone("America/Moncton").expect("zone"),
+            limit: None,
+        };
+        let auto = app.store.event_counts_from(&filter, &grouping, CountSource::Auto, usize::MAX).await.expect("auto");
+        let events = app.store.event_counts_from(&filter, &grouping, CountSource::Events, usize::MAX).await.expect("events");
+        assert_eq!(auto, events);
+        assert_eq!(events.len(), 3, "{events:?}");
+        let auto = app.store.resource_usage_from(&filter, &grouping, CountSource::Auto, usize::MAX).await.expect("auto");
+        let events = app.store.resource_usage_from(&filter, &grouping, CountSource::Events, usize::MAX).await.expect("events");
+        assert_eq!(auto, events);
+        let auto = app.store.login_activity_from(&filter, TimeBucket::Day, &grouping.zone, CountSource::Auto, usize::MAX).await.expect("auto");
+        let events = app.store.login_activity_from(&filter, TimeBucket::Day, &grouping.zone, CountSource::Events, usize::MAX).await.expect("events");
+        assert_eq!(auto, events);
     }
 }

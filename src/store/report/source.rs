@@ -10,7 +10,7 @@ use sea_orm::{EntityName, IdenStatic};
 use super::{CountSource, GroupKey, Measure, TimeBucket};
 use crate::store::Dialect;
 use crate::store::filter::EventFilter;
-use crate::store::zone::Segment;
+use crate::store::zone::{Segment, hours_fit};
 
 /// A table a report can be read from: the events, or a rollup of the same measure by UTC hour
 /// or day. Names come from the entities.
@@ -110,7 +110,7 @@ impl CountSource {
             return EVENTS;
         }
         let utc_days = bucket != Some(TimeBucket::Hour) && segments.iter().all(|s| s.offset == 0);
-        let whole_hours = segments.iter().all(|s| s.offset % 3600 == 0);
+        let whole_hours = hours_fit(segments);
         if utc_days && filter.fits_rollup(true) {
             daily
         } else if whole_hours && filter.fits_rollup(false) {
