@@ -233,6 +233,12 @@ impl MigrationTrait for Migration {
         backfill(db, "resource-usage rollups", |filter| {
             usage_add("user_events", "", filter)
         })
+        .await?;
+        // Statistics now, so that the first reports are planned on them.
+        execute(
+            db,
+            "ANALYZE user_events_usage_hourly, user_events_usage_daily",
+        )
         .await
     }
 

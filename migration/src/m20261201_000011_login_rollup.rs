@@ -102,7 +102,9 @@ impl MigrationTrait for Migration {
         backfill(db, "login rollup", |filter| {
             logins_add("user_events", "", filter)
         })
-        .await
+        .await?;
+        // Statistics now, so that the first reports are planned on them.
+        execute(db, "ANALYZE user_events_logins_hourly").await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {

@@ -122,7 +122,9 @@ impl MigrationTrait for Migration {
         backfill(db, "sharing changes", |filter| {
             sharing_add("user_events", filter)
         })
-        .await
+        .await?;
+        // Statistics now, so that the first reports are planned on them.
+        execute(db, "ANALYZE user_events_sharing").await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
