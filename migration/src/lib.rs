@@ -19,6 +19,7 @@ mod m20261201_000010_usage_rollups;
 mod m20261201_000011_login_rollup;
 mod m20261201_000012_rollups_on_truncate;
 mod m20261201_000013_sharing_changes;
+mod m20261201_000014_trigger_search_path;
 
 pub use m20261125_000003_rollups::{POSTGRES_ROLLUP_ADD_ALL, SQLITE_ROLLUP_REBUILD};
 pub use m20261201_000010_usage_rollups::{
@@ -58,6 +59,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000011_login_rollup::Migration),
             Box::new(m20261201_000012_rollups_on_truncate::Migration),
             Box::new(m20261201_000013_sharing_changes::Migration),
+            Box::new(m20261201_000014_trigger_search_path::Migration),
         ]
     }
 }

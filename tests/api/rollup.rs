@@ -468,3 +468,50 @@ on_both_backends! {
         assert_eq!(auto, events);
     }
 }
+
+/// A writer whose `search_path` does not name the server's schema still writes: the server's
+/// triggers find their own tables.
+#[tokio::test]
+async fn a_writer_with_another_search_path_still_inserts() {
+    if std::env::var("TEST_DATABASE_URL").is_err() {
+        return;
+    }
+    let app = TestApp::new(Backend::Postgres).await;
+    app.sql(
+        "CREATE SCHEMA elsewhere; \
+         BEGIN; SET LOCAL search_path = elsewhere; \
+         INSERT INTO public.user_events (ipaddr, user_agent, event_name, description, created_at) \
+         VALUES ('10.0.0.1', 'ua', 'user login', '{\"auth_method\": \"LDAP\", \"cpu\": 1}', '2026-03-28 10:00:00'), \
+                ('10.0.0.1', 'ua', 'update session sharing status', '{\"session_id\": 1, \"to\": \"ANONYMOUS_LINK\"}', '2026-03-28 10:00:00'); \
+         DELETE FROM public.user_events WHERE event_name = 'update session sharing status'; \
+         TRUNCATE public.user_events; \
+         COMMIT",
+    )
+    .await;
+    assert_eq!(
+        scalar(&app, "SELECT COUNT(*) FROM user_events_hourly").await,
+        0
+    );
+    app.sql(
+        "BEGIN; SET LOCAL search_path = elsewhere; \
+         INSERT INTO public.user_events (ipaddr, user_agent, event_name, description, created_at) \
+         VALUES ('10.0.0.1', 'ua', 'user login', '{}', '2026-03-28 10:00:00'); COMMIT",
+    )
+    .await;
+    assert_eq!(
+        scalar(
+            &app,
+            "SELECT CAST(SUM(n) AS BIGINT) FROM user_events_hourly"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        scalar(
+            &app,
+            "SELECT CAST(SUM(n) AS BIGINT) FROM user_events_logins_hourly"
+        )
+        .await,
+        1
+    );
+}
