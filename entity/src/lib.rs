@@ -13,6 +13,7 @@ pub mod user_events_logins_hourly;
 pub mod user_events_sharing;
 pub mod user_events_usage_daily;
 pub mod user_events_usage_hourly;
+pub mod user_events_user_updates;
 
 /// Everything a caller usually needs: the entity, its model and its columns.
 pub mod prelude {

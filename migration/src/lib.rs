@@ -20,13 +20,16 @@ mod m20261201_000011_login_rollup;
 mod m20261201_000012_rollups_on_truncate;
 mod m20261201_000013_sharing_changes;
 mod m20261201_000014_trigger_search_path;
+mod m20261201_000015_user_updates;
 
 pub use m20261125_000003_rollups::{POSTGRES_ROLLUP_ADD_ALL, SQLITE_ROLLUP_REBUILD};
 pub use m20261201_000010_usage_rollups::{
-    USAGE_KEYS, may_have_keys, pg_json_id, pg_json_string, pg_json_word, postgres_usage_add_all,
+    USAGE_KEYS, may_have_keys, pg_json_id, pg_json_is_true, pg_json_string, pg_json_word,
+    postgres_usage_add_all,
 };
 pub use m20261201_000011_login_rollup::postgres_logins_add_all;
 pub use m20261201_000013_sharing_changes::{SHARING_CHANGES, postgres_sharing_add_all};
+pub use m20261201_000015_user_updates::postgres_user_updates_add_all;
 
 /// The server's PostgreSQL triggers on `user_events` that a bulk load into an empty table may
 /// set aside: their whole effect (rollup deltas, one notification) is redone by the loader with
@@ -60,6 +63,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000012_rollups_on_truncate::Migration),
             Box::new(m20261201_000013_sharing_changes::Migration),
             Box::new(m20261201_000014_trigger_search_path::Migration),
+            Box::new(m20261201_000015_user_updates::Migration),
         ]
     }
 }

@@ -48,6 +48,11 @@ pub fn pg_json_id(j: &str, key: &str) -> String {
     )
 }
 
+/// PostgreSQL: whether `key` of the parsed description `j` holds `true`.
+pub fn pg_json_is_true(j: &str, key: &str) -> String {
+    format!("COALESCE({j} -> '{key}' = 'true'::jsonb, false)")
+}
+
 /// [`pg_json_string`] trimmed and upper-cased: how a word-like value (an auth method, a
 /// sharing status) is compared.
 pub fn pg_json_word(j: &str, key: &str) -> String {
@@ -162,6 +167,20 @@ fn tables() -> Vec<String> {
     statements
 }
 
+/// The connection of a migration that derives a summary from `user_events` on PostgreSQL, with
+/// the table locked against writers (in-flight ones finish first) for the rest of the
+/// migration's transaction; none on SQLite, where these summaries do not exist.
+pub(crate) async fn postgres_locked<'a>(
+    manager: &'a SchemaManager<'_>,
+) -> Result<Option<&'a SchemaManagerConnection<'a>>, DbErr> {
+    let db = manager.get_connection();
+    if db.get_database_backend() != DbBackend::Postgres {
+        return Ok(None);
+    }
+    execute(db, "LOCK TABLE user_events IN SHARE ROW EXCLUSIVE MODE").await?;
+    Ok(Some(db))
+}
+
 pub(crate) async fn execute(
     db: &SchemaManagerConnection<'_>,
     statement: &str,
@@ -215,11 +234,9 @@ impl MigrationTrait for Migration {
     }
 
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let db = manager.get_connection();
-        if db.get_database_backend() != DbBackend::Postgres {
+        let Some(db) = postgres_locked(manager).await? else {
             return Ok(());
-        }
-        execute(db, "LOCK TABLE user_events IN SHARE ROW EXCLUSIVE MODE").await?;
+        };
         for statement in tables() {
             execute(db, &statement).await?;
         }

@@ -11,7 +11,7 @@ use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DbBackend;
 
 use crate::m20261201_000010_usage_rollups::{
-    backfill, execute, may_have_keys, pg_json_word, trigger_parts,
+    backfill, execute, may_have_keys, pg_json_word, postgres_locked, trigger_parts,
 };
 
 /// Creates the login rollup, extends the rollup triggers, and fills it.
@@ -69,11 +69,9 @@ impl MigrationTrait for Migration {
     }
 
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let db = manager.get_connection();
-        if db.get_database_backend() != DbBackend::Postgres {
+        let Some(db) = postgres_locked(manager).await? else {
             return Ok(());
-        }
-        execute(db, "LOCK TABLE user_events IN SHARE ROW EXCLUSIVE MODE").await?;
+        };
         execute(
             db,
             "CREATE TABLE IF NOT EXISTS user_events_logins_hourly (

@@ -10,7 +10,7 @@ use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DbBackend;
 
 use crate::m20261201_000010_usage_rollups::{
-    backfill, execute, may_have_keys, pg_json_id, pg_json_word, trigger_parts,
+    backfill, execute, may_have_keys, pg_json_id, pg_json_word, postgres_locked, trigger_parts,
 };
 use crate::m20261201_000011_login_rollup::logins_add;
 use crate::m20261201_000012_rollups_on_truncate::{POSTGRES_ROLLUPS, rollup_clear};
@@ -26,7 +26,7 @@ pub const SHARING_CHANGES: [(&str, &str); 2] = [
 ];
 
 /// Adds the sharing changes among `rows`; `filter` adds conditions on `r`.
-fn sharing_add(rows: &str, filter: &str) -> String {
+pub(crate) fn sharing_add(rows: &str, filter: &str) -> String {
     let names: Vec<String> = SHARING_CHANGES
         .iter()
         .map(|(name, _)| format!("'{name}'"))
@@ -52,7 +52,7 @@ fn sharing_add(rows: &str, filter: &str) -> String {
 }
 
 /// Removes the sharing changes of `rows`.
-fn sharing_remove(rows: &str) -> String {
+pub(crate) fn sharing_remove(rows: &str) -> String {
     format!("DELETE FROM user_events_sharing AS s USING {rows} AS r WHERE s.id = r.id")
 }
 
@@ -87,11 +87,9 @@ impl MigrationTrait for Migration {
     }
 
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let db = manager.get_connection();
-        if db.get_database_backend() != DbBackend::Postgres {
+        let Some(db) = postgres_locked(manager).await? else {
             return Ok(());
-        }
-        execute(db, "LOCK TABLE user_events IN SHARE ROW EXCLUSIVE MODE").await?;
+        };
         execute(
             db,
             "CREATE TABLE IF NOT EXISTS user_events_sharing (

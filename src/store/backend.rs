@@ -204,7 +204,7 @@ impl Dialect {
                 "(CASE WHEN json_valid({column}) THEN \
                  COALESCE(json_type({column}, '$.{key}') = 'true', 0) ELSE 0 END)"
             ),
-            Dialect::Postgres => format!("COALESCE(j -> '{key}' = 'true'::jsonb, false)"),
+            Dialect::Postgres => migration::pg_json_is_true("j", key),
         }
     }
 

@@ -414,6 +414,7 @@ impl Import {
                         migration::postgres_usage_add_all(),
                         migration::postgres_logins_add_all(),
                         migration::postgres_sharing_add_all(),
+                        migration::postgres_user_updates_add_all(),
                     ] {
                         sqlx::raw_sql(sqlx::AssertSqlSafe(summary))
                             .execute(&mut *conn)

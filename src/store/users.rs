@@ -14,14 +14,15 @@ use sea_orm::sea_query::{
     Alias, Asterisk, CommonTableExpression, Condition, Expr, ExprTrait, Func, Order, Query,
     SelectStatement, UnionType, WithClause,
 };
-use sea_orm::{ConnectionTrait, QueryResult};
+use sea_orm::{ConnectionTrait, IdenStatic, QueryResult};
 use uuid::Uuid;
 
 use super::cursor::{open, seal};
 use super::events::{RANK, newest_first_per};
 use super::time::parse_db_time;
-use super::{CursorError, Store, StoreError};
+use super::{CountSource, CursorError, Dialect, Store, StoreError};
 use crate::details::UserType;
+use entity::user_events_user_updates::{Column as UpdateColumn, Entity as Updates};
 
 /// One user as the log describes them.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -241,8 +242,44 @@ impl Store {
         &self,
         names: &[String],
     ) -> Result<HashMap<String, bool>, StoreError> {
+        self.bans_from(names, CountSource::Auto).await
+    }
+
+    /// The newest `update user` event per target username among `names`, and whether it bans,
+    /// read from the source asked for (both give the same answer): on PostgreSQL the parsed
+    /// updates of `user_events_user_updates`, one index probe a name; otherwise the events.
+    pub async fn bans_from(
+        &self,
+        names: &[String],
+        source: CountSource,
+    ) -> Result<HashMap<String, bool>, StoreError> {
         let mut out = HashMap::new();
         if names.is_empty() {
+            return Ok(out);
+        }
+        if source == CountSource::Auto && self.dialect == Dialect::Postgres {
+            // The columns `newest_first_per` orders by have the names of the events' own.
+            let updates = Query::select()
+                .columns([
+                    UpdateColumn::Id,
+                    UpdateColumn::CreatedAt,
+                    UpdateColumn::TargetUsername,
+                    UpdateColumn::Banned,
+                ])
+                .from(Updates)
+                .and_where(Expr::col(UpdateColumn::TargetUsername).is_in(names.iter().cloned()))
+                .to_owned();
+            let ranked = newest_first_per(updates, &[UpdateColumn::TargetUsername.as_str()]);
+            let select = Query::select()
+                .column(UpdateColumn::TargetUsername)
+                .column(UpdateColumn::Banned)
+                .from_subquery(ranked, Alias::new("n"))
+                .and_where(Expr::col(Alias::new(RANK)).eq(1))
+                .to_owned();
+            let statement = self.dialect.backend().build(&select);
+            for row in self.db.query_all_raw(statement).await? {
+                out.insert(row.try_get_by_index(0)?, row.try_get_by_index(1)?);
+            }
             return Ok(out);
         }
         let target = || Expr::col(Alias::new(TARGET));

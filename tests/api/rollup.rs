@@ -105,6 +105,18 @@ fn ranges() -> Vec<EventFilter> {
 
 pub(crate) async fn assert_both_paths_agree(app: &TestApp) {
     use user_events::details::SharingStatus::*;
+    let names: Vec<String> = ["ana", "bo", "cy", "5", "dee"].map(String::from).to_vec();
+    let auto = app
+        .store
+        .bans_from(&names, CountSource::Auto)
+        .await
+        .expect("auto");
+    let events = app
+        .store
+        .bans_from(&names, CountSource::Events)
+        .await
+        .expect("events");
+    assert_eq!(auto, events, "bans");
     for as_of in [
         "2026-03-28 10:30:00",
         "2026-03-28 12:00:00",
@@ -249,6 +261,20 @@ on_both_backends! {
                     .user(None)
                     .description("auth_method: LDAP (not JSON)"),
                 Row::new("user logout", "2026-03-30 09:00:00"),
+                // Updates of users: a ban undone by a later update, a name spelled with an
+                // escape, a target that is not a string, a ban that is not `true`.
+                Row::new("update user", "2026-03-28 10:00:00")
+                    .description(r#"{"target_username": "ana", "banned": true}"#),
+                Row::new("update user", "2026-03-28 11:00:00")
+                    .description(r#"{"target_username": "ana"}"#),
+                Row::new("update user", "2026-03-28 11:00:00")
+                    .description(r#"{"target_username": "b\u006f", "banned": true}"#),
+                Row::new("update user", "2026-03-28 12:00:00")
+                    .description(r#"{"target_username": 5, "banned": true}"#),
+                Row::new("update user", "2026-03-28 12:00:00")
+                    .description(r#"{"target_username": "cy", "banned": "true"}"#),
+                Row::new("update user", "2026-03-28 12:30:00")
+                    .description("target_username dee banned (not JSON)"),
                 // Sharing changes: the same session twice at one time (the larger id wins),
                 // ids as numbers and strings, statuses in any case and with spaces, a change
                 // that does not say what it set, and descriptions that are not JSON.
@@ -365,6 +391,16 @@ on_both_backends! {
                 assert_eq!(auto != events, reads, "{table} {filter:?}");
             }
             app.sql(&format!("UPDATE {table} SET n = n - 100")).await;
+        }
+        // So do the parsed user updates, on PostgreSQL.
+        if app.backend == Backend::Postgres {
+            let names: Vec<String> = ["ana", "bo", "cy"].map(String::from).to_vec();
+            let events = app.store.bans_from(&names, CountSource::Events).await.expect("events");
+            assert_eq!(events.get("bo"), Some(&true), "{events:?}");
+            app.sql("UPDATE user_events_user_updates SET banned = NOT banned").await;
+            let auto = app.store.bans_from(&names, CountSource::Auto).await.expect("auto");
+            assert_ne!(auto, events, "the parsed updates answer");
+            app.sql("UPDATE user_events_user_updates SET banned = NOT banned").await;
         }
         // So do the parsed sharing changes, on PostgreSQL.
         if app.backend == Backend::Postgres {

@@ -1,0 +1,131 @@
+//! `user_events_user_updates` (PostgreSQL): every `update user` event that names its target,
+//! parsed once: id, time, target username, and whether it bans. Like the parsed sharing
+//! changes, a row depends on its event alone and is kept with it by the rollup triggers.
+//! Whether a user is banned is then the newest row of their username, an index probe, instead
+//! of a parse of every `update user` event in the log.
+
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::sea_orm::DbBackend;
+
+use crate::m20261201_000010_usage_rollups::{
+    backfill, execute, may_have_keys, pg_json_is_true, pg_json_string, postgres_locked,
+    trigger_parts,
+};
+use crate::m20261201_000011_login_rollup::logins_add;
+use crate::m20261201_000013_sharing_changes::{sharing_add, sharing_remove};
+use crate::m20261201_000014_trigger_search_path::pin_search_path;
+
+/// Adds the parsed user updates, extends the rollup triggers, and fills them.
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+/// Adds the `update user` events among `rows` that name a target; `filter` adds conditions on
+/// `r`.
+fn updates_add(rows: &str, filter: &str) -> String {
+    format!(
+        "INSERT INTO user_events_user_updates (id, created_at, target_username, banned)
+        SELECT r.id, r.created_at, u.target, u.banned
+        FROM {rows} AS r
+        CROSS JOIN LATERAL (SELECT CASE WHEN {test} THEN user_events_jsonb(r.description) END
+            AS j OFFSET 0) AS p
+        CROSS JOIN LATERAL (SELECT {target} AS target, {banned} AS banned) AS u
+        WHERE r.event_name = 'update user' AND u.target IS NOT NULL{filter}",
+        test = may_have_keys("r.description", &["target_username"]),
+        target = pg_json_string("p.j", "target_username"),
+        banned = pg_json_is_true("p.j", "banned"),
+    )
+}
+
+/// Adds every stored user update: what an import that loaded an empty table without the
+/// triggers runs before it commits.
+pub fn postgres_user_updates_add_all() -> String {
+    updates_add("user_events", "")
+}
+
+/// The rollup trigger function: counts, usage, logins, sharing changes, and (`with_updates`)
+/// user updates.
+fn rollup_apply(with_updates: bool) -> String {
+    let (mut removed, mut added) = trigger_parts(true);
+    for (remove, add) in [
+        (
+            logins_add("old_rows", "-", ""),
+            logins_add("new_rows", "", ""),
+        ),
+        (sharing_remove("old_rows"), sharing_add("new_rows", "")),
+    ] {
+        removed.push_str(&format!("\n            {remove};"));
+        added.push_str(&format!("\n            {add};"));
+    }
+    if with_updates {
+        removed.push_str(
+            "\n            DELETE FROM user_events_user_updates AS s USING old_rows AS r WHERE s.id = r.id;",
+        );
+        added.push_str(&format!("\n            {};", updates_add("new_rows", "")));
+    }
+    crate::m20261125_000003_rollups::rollup_apply(&removed, &added)
+}
+
+/// Every table the triggers keep, and the function a `TRUNCATE` calls to empty them.
+fn rollup_clear(with_updates: bool) -> String {
+    let mut tables = vec![
+        "user_events_hourly",
+        "user_events_daily",
+        "user_events_usage_hourly",
+        "user_events_usage_daily",
+        "user_events_logins_hourly",
+        "user_events_sharing",
+    ];
+    if with_updates {
+        tables.push("user_events_user_updates");
+    }
+    crate::m20261201_000012_rollups_on_truncate::rollup_clear(&tables)
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    fn use_transaction(&self) -> Option<bool> {
+        Some(true)
+    }
+
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let Some(db) = postgres_locked(manager).await? else {
+            return Ok(());
+        };
+        execute(
+            db,
+            "CREATE TABLE IF NOT EXISTS user_events_user_updates (
+                id BIGINT PRIMARY KEY,
+                created_at TIMESTAMP NOT NULL,
+                target_username TEXT NOT NULL,
+                banned BOOLEAN NOT NULL
+            )",
+        )
+        .await?;
+        execute(
+            db,
+            "CREATE INDEX IF NOT EXISTS user_events_user_updates_target_idx
+                ON user_events_user_updates (target_username, created_at, id)",
+        )
+        .await?;
+        execute(db, &rollup_apply(true)).await?;
+        execute(db, &rollup_clear(true)).await?;
+        execute(db, &pin_search_path()).await?;
+        execute(db, "TRUNCATE user_events_user_updates").await?;
+        backfill(db, "user updates", |filter| {
+            updates_add("user_events", filter)
+        })
+        .await?;
+        execute(db, "ANALYZE user_events_user_updates").await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let db = manager.get_connection();
+        if db.get_database_backend() != DbBackend::Postgres {
+            return Ok(());
+        }
+        execute(db, &rollup_apply(false)).await?;
+        execute(db, &rollup_clear(false)).await?;
+        execute(db, &pin_search_path()).await?;
+        execute(db, "DROP TABLE IF EXISTS user_events_user_updates").await
+    }
+}
