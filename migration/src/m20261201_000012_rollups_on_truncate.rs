@@ -19,17 +19,20 @@ pub(crate) const POSTGRES_ROLLUPS: &[&str] = &[
     "user_events_logins_hourly",
 ];
 
-/// The function the `TRUNCATE` trigger calls: it empties `tables`.
+/// The function the `TRUNCATE` trigger calls: it empties `tables`. With DELETE rather than
+/// TRUNCATE: a `TRUNCATE user_events, user_events_hourly` names a rollup itself, and TRUNCATE
+/// refuses a table that the running statement is truncating.
 pub(crate) fn rollup_clear(tables: &[&str]) -> String {
+    let deletes: Vec<String> = tables.iter().map(|t| format!("DELETE FROM {t};")).collect();
     format!(
         "CREATE OR REPLACE FUNCTION user_events_rollup_clear() RETURNS trigger
         LANGUAGE plpgsql AS $$
         BEGIN
-            TRUNCATE {};
+            {}
             RETURN NULL;
         END
         $$",
-        tables.join(", ")
+        deletes.join("\n            ")
     )
 }
 

@@ -4,7 +4,9 @@
 //! (inserted with the event, deleted with it, replaced when it is updated), so no writer waits
 //! on another and nothing needs folding. The sharing exposure reads it newest first and keeps a
 //! change when no later change of the same resource exists: a few index probes for the newest
-//! exposures, instead of parsing every change of the log.
+//! exposures, instead of parsing every change of the log. The resource is indexed by its MD5:
+//! an id is the platform's text of any length, and an index row must stay under PostgreSQL's
+//! limit whatever the platform writes.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DbBackend;
@@ -110,7 +112,7 @@ impl MigrationTrait for Migration {
         execute(
             db,
             "CREATE INDEX IF NOT EXISTS user_events_sharing_resource_idx
-                ON user_events_sharing (event_name, resource_id, created_at, id)",
+                ON user_events_sharing (event_name, md5(resource_id), created_at, id)",
         )
         .await?;
         execute(db, &rollup_apply(true)).await?;

@@ -15,12 +15,13 @@ pub struct Migration;
 /// The server's trigger functions on `user_events` that read or write tables.
 const TRIGGER_FUNCTIONS: &[&str] = &["user_events_rollup_apply()", "user_events_rollup_clear()"];
 
-/// Sets each trigger function's search path to the current schema (after `pg_catalog`).
+/// Sets each trigger function's search path to the current schema (after `pg_catalog`, and
+/// before `pg_temp`, so that a writer's temporary table never stands in for the server's).
 pub(crate) fn pin_search_path() -> String {
     let mut body = String::from("DO $$ BEGIN\n");
     for function in TRIGGER_FUNCTIONS {
         body.push_str(&format!(
-            "EXECUTE format('ALTER FUNCTION {function} SET search_path = pg_catalog, %I', current_schema());\n"
+            "EXECUTE format('ALTER FUNCTION {function} SET search_path = pg_catalog, %I, pg_temp', current_schema());\n"
         ));
     }
     body.push_str("END $$");

@@ -2,7 +2,8 @@
 //! parsed once: id, time, target username, and whether it bans. Like the parsed sharing
 //! changes, a row depends on its event alone and is kept with it by the rollup triggers.
 //! Whether a user is banned is then the newest row of their username, an index probe, instead
-//! of a parse of every `update user` event in the log.
+//! of a parse of every `update user` event in the log. The username is indexed by its MD5, so
+//! that a name of any length never makes an index row too long for the platform's write.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DbBackend;
@@ -104,7 +105,7 @@ impl MigrationTrait for Migration {
         execute(
             db,
             "CREATE INDEX IF NOT EXISTS user_events_user_updates_target_idx
-                ON user_events_user_updates (target_username, created_at, id)",
+                ON user_events_user_updates (md5(target_username), created_at, id)",
         )
         .await?;
         execute(db, &rollup_apply(true)).await?;

@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use entity::user_events::{Column, Entity as UserEvents};
 use entity::user_events_sharing::{Column as SharingColumn, Entity as Sharing};
 use sea_orm::sea_query::{
-    Alias, CaseStatement, Expr, ExprTrait, JoinType, Order, Query, SelectStatement,
+    Alias, CaseStatement, Expr, ExprTrait, Func, JoinType, Order, Query, SelectStatement,
 };
 use sea_orm::{ConnectionTrait, IdenStatic, Iterable};
 
@@ -132,6 +132,11 @@ impl Store {
                 .expr(Expr::val(1))
                 .from_as(Sharing, d.clone())
                 .and_where(at(&d, SharingColumn::EventName).eq(at(&c, SharingColumn::EventName)))
+                // The index holds the resource's MD5 (an id may be too long for an index row).
+                .and_where(
+                    Func::md5(at(&d, SharingColumn::ResourceId))
+                        .eq(Func::md5(at(&c, SharingColumn::ResourceId))),
+                )
                 .and_where(at(&d, SharingColumn::ResourceId).eq(at(&c, SharingColumn::ResourceId)))
                 .and_where(at(&d, SharingColumn::CreatedAt).lte(self.dialect.time(as_of)))
                 .and_where(

@@ -267,6 +267,11 @@ impl Store {
                     UpdateColumn::Banned,
                 ])
                 .from(Updates)
+                // The index holds the username's MD5 (a name may be too long for an index row).
+                .and_where(
+                    Func::md5(Expr::col(UpdateColumn::TargetUsername))
+                        .is_in(names.iter().map(|n| Func::md5(Expr::val(n.clone())))),
+                )
                 .and_where(Expr::col(UpdateColumn::TargetUsername).is_in(names.iter().cloned()))
                 .to_owned();
             let ranked = newest_first_per(updates, &[UpdateColumn::TargetUsername.as_str()]);
