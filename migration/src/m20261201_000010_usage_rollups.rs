@@ -208,6 +208,9 @@ pub(crate) async fn backfill(
         .map(|row| row.try_get_by_index::<String>(0))
         .collect::<Result<_, _>>()?;
     let total = months.len();
+    if total == 0 {
+        return Ok(());
+    }
     let started = std::time::Instant::now();
     tracing::info!("filling the {what} from the events of {total} months");
     for (done, month) in months.iter().enumerate() {
