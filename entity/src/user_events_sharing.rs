@@ -11,7 +11,7 @@ use crate::stored::StoredTime;
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "user_events_sharing")]
 pub struct Model {
-    /// The event's id.
+    /// The event's id (sea-orm's key; the table has no unique id: see the migration).
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: i64,
     /// The event's time.

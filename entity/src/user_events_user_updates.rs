@@ -10,7 +10,7 @@ use crate::stored::StoredTime;
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "user_events_user_updates")]
 pub struct Model {
-    /// The event's id.
+    /// The event's id (sea-orm's key; the table has no unique id: see the migration).
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: i64,
     /// The event's time.

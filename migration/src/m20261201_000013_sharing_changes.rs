@@ -55,7 +55,25 @@ pub(crate) fn sharing_add(rows: &str, filter: &str) -> String {
 
 /// Removes the sharing changes of `rows`.
 pub(crate) fn sharing_remove(rows: &str) -> String {
-    format!("DELETE FROM user_events_sharing AS s USING {rows} AS r WHERE s.id = r.id")
+    let names: Vec<String> = SHARING_CHANGES
+        .iter()
+        .map(|(name, _)| format!("'{name}'"))
+        .collect();
+    remove_parsed("user_events_sharing", rows, &names.join(", "))
+}
+
+/// Removes from `table` one parsed row for each of `rows` named one of `names` (SQL literals):
+/// one, not every row of its id. An id may be in the table twice for a moment: a statement
+/// whose writable CTE moves an event away while its INSERT puts one back at the old id may
+/// fire the INSERT's trigger first; the table has no unique id, so that the platform's
+/// statement never fails, and the removal takes the old row alone.
+pub(crate) fn remove_parsed(table: &str, rows: &str, names: &str) -> String {
+    format!(
+        "DELETE FROM {table} AS s WHERE s.ctid IN (
+            SELECT (SELECT p.ctid FROM {table} AS p
+                    WHERE p.id = r.id AND p.created_at = r.created_at LIMIT 1)
+            FROM {rows} AS r WHERE r.event_name IN ({names}))"
+    )
 }
 
 /// Adds every stored sharing change: what an import that loaded an empty table without the
@@ -95,12 +113,17 @@ impl MigrationTrait for Migration {
         execute(
             db,
             "CREATE TABLE IF NOT EXISTS user_events_sharing (
-                id BIGINT PRIMARY KEY,
+                id BIGINT NOT NULL,
                 created_at TIMESTAMP NOT NULL,
                 event_name TEXT NOT NULL,
                 resource_id TEXT NOT NULL,
                 status TEXT
             )",
+        )
+        .await?;
+        execute(
+            db,
+            "CREATE INDEX IF NOT EXISTS user_events_sharing_event_idx ON user_events_sharing (id)",
         )
         .await?;
         execute(

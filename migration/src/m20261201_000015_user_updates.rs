@@ -13,7 +13,7 @@ use crate::m20261201_000010_usage_rollups::{
     trigger_parts,
 };
 use crate::m20261201_000011_login_rollup::logins_add;
-use crate::m20261201_000013_sharing_changes::{sharing_add, sharing_remove};
+use crate::m20261201_000013_sharing_changes::{remove_parsed, sharing_add, sharing_remove};
 use crate::m20261201_000014_trigger_search_path::pin_search_path;
 
 /// Adds the parsed user updates, extends the rollup triggers, and fills them.
@@ -58,9 +58,10 @@ fn rollup_apply(with_updates: bool) -> String {
         added.push_str(&format!("\n            {add};"));
     }
     if with_updates {
-        removed.push_str(
-            "\n            DELETE FROM user_events_user_updates AS s USING old_rows AS r WHERE s.id = r.id;",
-        );
+        removed.push_str(&format!(
+            "\n            {};",
+            remove_parsed("user_events_user_updates", "old_rows", "'update user'")
+        ));
         added.push_str(&format!("\n            {};", updates_add("new_rows", "")));
     }
     crate::m20261125_000003_rollups::rollup_apply(&removed, &added)
@@ -95,11 +96,17 @@ impl MigrationTrait for Migration {
         execute(
             db,
             "CREATE TABLE IF NOT EXISTS user_events_user_updates (
-                id BIGINT PRIMARY KEY,
+                id BIGINT NOT NULL,
                 created_at TIMESTAMP NOT NULL,
                 target_username TEXT NOT NULL,
                 banned BOOLEAN NOT NULL
             )",
+        )
+        .await?;
+        execute(
+            db,
+            "CREATE INDEX IF NOT EXISTS user_events_user_updates_event_idx
+                ON user_events_user_updates (id)",
         )
         .await?;
         execute(
