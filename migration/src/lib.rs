@@ -21,6 +21,7 @@ mod m20261201_000012_rollups_on_truncate;
 mod m20261201_000013_sharing_changes;
 mod m20261201_000014_trigger_search_path;
 mod m20261201_000015_user_updates;
+mod m20261201_000016_user_index_covers_names;
 
 pub use m20261125_000003_rollups::{POSTGRES_ROLLUP_ADD_ALL, SQLITE_ROLLUP_REBUILD};
 pub use m20261201_000010_usage_rollups::{
@@ -64,6 +65,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000013_sharing_changes::Migration),
             Box::new(m20261201_000014_trigger_search_path::Migration),
             Box::new(m20261201_000015_user_updates::Migration),
+            Box::new(m20261201_000016_user_index_covers_names::Migration),
         ]
     }
 }

@@ -101,6 +101,27 @@ async fn platform_table_survives_migration(backend: Backend) {
         "the three keyset indexes exist"
     );
 
+    // The user index carries the event name, so that a user's counts by name read the index
+    // alone.
+    let definition = match backend {
+        Backend::Sqlite => {
+            "SELECT sql FROM sqlite_master WHERE name = 'user_events_user_id_created_at_id_idx'"
+        }
+        Backend::Postgres => {
+            "SELECT indexdef FROM pg_indexes WHERE indexname = 'user_events_user_id_created_at_id_idx'"
+        }
+    };
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            definition,
+        ))
+        .await
+        .expect("index")
+        .expect("row");
+    let definition: String = row.try_get_by_index(0).expect("definition");
+    assert!(definition.contains("event_name"), "{definition}");
+
     // The rollups were filled from the rows already there, once, however often migrate ran.
     let row = db
         .query_one_raw(Statement::from_string(
