@@ -22,6 +22,7 @@ mod m20261201_000013_sharing_changes;
 mod m20261201_000014_trigger_search_path;
 mod m20261201_000015_user_updates;
 mod m20261201_000016_user_index_covers_names;
+mod summaries;
 
 pub use m20261125_000003_rollups::{POSTGRES_ROLLUP_ADD_ALL, SQLITE_ROLLUP_REBUILD};
 pub use m20261201_000010_usage_rollups::{

@@ -15,7 +15,7 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend, Statement};
 
-use crate::m20261125_000003_rollups::{COUNT_ADDED, COUNT_REMOVED};
+use crate::summaries::{Summary, rollup_apply};
 
 /// Creates the usage rollups and their reader, extends the rollup triggers, and fills them.
 #[derive(DeriveMigrationName)]
@@ -112,26 +112,6 @@ pub(crate) fn usage_add(rows: &str, sign: &str, filter: &str) -> String {
         FROM hours GROUP BY 1, 2",
         hours = usage_by_hour(rows, sign, filter)
     )
-}
-
-/// The trigger's parts for the rows a statement removed and added: the count deltas of
-/// migration 3, and (`with_usage`) the usage deltas.
-pub(crate) fn trigger_parts(with_usage: bool) -> (String, String) {
-    let (mut removed, mut added) = (COUNT_REMOVED.to_owned(), COUNT_ADDED.to_owned());
-    if with_usage {
-        removed.push_str(&format!(
-            "\n            {};",
-            usage_add("old_rows", "-", "")
-        ));
-        added.push_str(&format!("\n            {};", usage_add("new_rows", "", "")));
-    }
-    (removed, added)
-}
-
-/// The rollup trigger function with [`trigger_parts`].
-fn rollup_apply(with_usage: bool) -> String {
-    let (removed, added) = trigger_parts(with_usage);
-    crate::m20261125_000003_rollups::rollup_apply(&removed, &added)
 }
 
 /// Adds the usage of every stored event to the usage rollups: what an import that loaded an
@@ -244,7 +224,7 @@ impl MigrationTrait for Migration {
             execute(db, &statement).await?;
         }
         execute(db, &usage_reader()).await?;
-        execute(db, &rollup_apply(true)).await?;
+        execute(db, &rollup_apply(Summary::Usage)).await?;
         execute(
             db,
             "TRUNCATE user_events_usage_hourly, user_events_usage_daily",
@@ -267,7 +247,7 @@ impl MigrationTrait for Migration {
         if db.get_database_backend() != DbBackend::Postgres {
             return Ok(());
         }
-        execute(db, &rollup_apply(false)).await?;
+        execute(db, &rollup_apply(Summary::Counts)).await?;
         execute(db, "DROP FUNCTION IF EXISTS user_events_usage(text)").await?;
         execute(db, "DROP TABLE IF EXISTS user_events_usage_hourly").await?;
         execute(db, "DROP TABLE IF EXISTS user_events_usage_daily").await

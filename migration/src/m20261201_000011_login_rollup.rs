@@ -10,8 +10,10 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DbBackend;
 
+use crate::summaries::{Summary, rollup_apply};
+
 use crate::m20261201_000010_usage_rollups::{
-    backfill, execute, may_have_keys, pg_json_word, postgres_locked, trigger_parts,
+    backfill, execute, may_have_keys, pg_json_word, postgres_locked,
 };
 
 /// Creates the login rollup, extends the rollup triggers, and fills it.
@@ -44,22 +46,6 @@ pub(crate) fn logins_add(rows: &str, sign: &str, filter: &str) -> String {
 /// without the triggers runs before it commits.
 pub fn postgres_logins_add_all() -> String {
     logins_add("user_events", "", "")
-}
-
-/// The rollup trigger function: counts, usage, and (`with_logins`) logins.
-fn rollup_apply(with_logins: bool) -> String {
-    let (mut removed, mut added) = trigger_parts(true);
-    if with_logins {
-        removed.push_str(&format!(
-            "\n            {};",
-            logins_add("old_rows", "-", "")
-        ));
-        added.push_str(&format!(
-            "\n            {};",
-            logins_add("new_rows", "", "")
-        ));
-    }
-    crate::m20261125_000003_rollups::rollup_apply(&removed, &added)
 }
 
 #[async_trait::async_trait]
@@ -95,7 +81,7 @@ impl MigrationTrait for Migration {
                 ON user_events_logins_hourly (hour_start, user_id, method) WHERE fresh",
         )
         .await?;
-        execute(db, &rollup_apply(true)).await?;
+        execute(db, &rollup_apply(Summary::Logins)).await?;
         execute(db, "TRUNCATE user_events_logins_hourly").await?;
         backfill(db, "login rollup", |filter| {
             logins_add("user_events", "", filter)
@@ -110,7 +96,7 @@ impl MigrationTrait for Migration {
         if db.get_database_backend() != DbBackend::Postgres {
             return Ok(());
         }
-        execute(db, &rollup_apply(false)).await?;
+        execute(db, &rollup_apply(Summary::Usage)).await?;
         execute(db, "DROP TABLE IF EXISTS user_events_logins_hourly").await
     }
 }

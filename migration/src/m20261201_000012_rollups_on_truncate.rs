@@ -10,15 +10,6 @@ use sea_orm_migration::prelude::*;
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-/// Every table the server derives from `user_events` by triggers (at this migration).
-pub(crate) const POSTGRES_ROLLUPS: &[&str] = &[
-    "user_events_hourly",
-    "user_events_daily",
-    "user_events_usage_hourly",
-    "user_events_usage_daily",
-    "user_events_logins_hourly",
-];
-
 /// The function the `TRUNCATE` trigger calls: it empties `tables`. With DELETE rather than
 /// TRUNCATE: a `TRUNCATE user_events, user_events_hourly` names a rollup itself, and TRUNCATE
 /// refuses a table that the running statement is truncating.
@@ -39,7 +30,7 @@ pub(crate) fn rollup_clear(tables: &[&str]) -> String {
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let clear = rollup_clear(POSTGRES_ROLLUPS);
+        let clear = crate::summaries::rollup_clear(crate::summaries::Summary::Logins);
         crate::on_postgres(
             manager,
             &[

@@ -12,10 +12,9 @@ use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DbBackend;
 
 use crate::m20261201_000010_usage_rollups::{
-    backfill, execute, may_have_keys, pg_json_id, pg_json_word, postgres_locked, trigger_parts,
+    backfill, execute, may_have_keys, pg_json_id, pg_json_word, postgres_locked,
 };
-use crate::m20261201_000011_login_rollup::logins_add;
-use crate::m20261201_000012_rollups_on_truncate::{POSTGRES_ROLLUPS, rollup_clear};
+use crate::summaries::{Summary, rollup_apply, rollup_clear};
 
 /// Adds the parsed sharing changes, extends the rollup triggers, and fills them.
 #[derive(DeriveMigrationName)]
@@ -82,24 +81,6 @@ pub fn postgres_sharing_add_all() -> String {
     sharing_add("user_events", "")
 }
 
-/// The rollup trigger function: counts, usage, logins, and (`with_sharing`) sharing changes.
-fn rollup_apply(with_sharing: bool) -> String {
-    let (mut removed, mut added) = trigger_parts(true);
-    removed.push_str(&format!(
-        "\n            {};",
-        logins_add("old_rows", "-", "")
-    ));
-    added.push_str(&format!(
-        "\n            {};",
-        logins_add("new_rows", "", "")
-    ));
-    if with_sharing {
-        removed.push_str(&format!("\n            {};", sharing_remove("old_rows")));
-        added.push_str(&format!("\n            {};", sharing_add("new_rows", "")));
-    }
-    crate::m20261125_000003_rollups::rollup_apply(&removed, &added)
-}
-
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     fn use_transaction(&self) -> Option<bool> {
@@ -138,9 +119,8 @@ impl MigrationTrait for Migration {
                 ON user_events_sharing (event_name, md5(resource_id), created_at, id)",
         )
         .await?;
-        execute(db, &rollup_apply(true)).await?;
-        let tables = [POSTGRES_ROLLUPS, &["user_events_sharing"]].concat();
-        execute(db, &rollup_clear(&tables)).await?;
+        execute(db, &rollup_apply(Summary::Sharing)).await?;
+        execute(db, &rollup_clear(Summary::Sharing)).await?;
         execute(db, "TRUNCATE user_events_sharing").await?;
         backfill(db, "sharing changes", |filter| {
             sharing_add("user_events", filter)
@@ -155,8 +135,8 @@ impl MigrationTrait for Migration {
         if db.get_database_backend() != DbBackend::Postgres {
             return Ok(());
         }
-        execute(db, &rollup_apply(false)).await?;
-        execute(db, &rollup_clear(POSTGRES_ROLLUPS)).await?;
+        execute(db, &rollup_apply(Summary::Logins)).await?;
+        execute(db, &rollup_clear(Summary::Logins)).await?;
         execute(db, "DROP TABLE IF EXISTS user_events_sharing").await
     }
 }

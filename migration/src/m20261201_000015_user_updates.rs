@@ -10,11 +10,9 @@ use sea_orm_migration::sea_orm::DbBackend;
 
 use crate::m20261201_000010_usage_rollups::{
     backfill, execute, may_have_keys, pg_json_is_true, pg_json_string, postgres_locked,
-    trigger_parts,
 };
-use crate::m20261201_000011_login_rollup::logins_add;
-use crate::m20261201_000013_sharing_changes::{remove_parsed, sharing_add, sharing_remove};
 use crate::m20261201_000014_trigger_search_path::pin_search_path;
+use crate::summaries::{Summary, rollup_apply, rollup_clear};
 
 /// Adds the parsed user updates, extends the rollup triggers, and fills them.
 #[derive(DeriveMigrationName)]
@@ -22,7 +20,7 @@ pub struct Migration;
 
 /// Adds the `update user` events among `rows` that name a target; `filter` adds conditions on
 /// `r`.
-fn updates_add(rows: &str, filter: &str) -> String {
+pub(crate) fn updates_add(rows: &str, filter: &str) -> String {
     format!(
         "INSERT INTO user_events_user_updates (id, created_at, target_username, banned)
         SELECT r.id, r.created_at, u.target, u.banned
@@ -41,46 +39,6 @@ fn updates_add(rows: &str, filter: &str) -> String {
 /// triggers runs before it commits.
 pub fn postgres_user_updates_add_all() -> String {
     updates_add("user_events", "")
-}
-
-/// The rollup trigger function: counts, usage, logins, sharing changes, and (`with_updates`)
-/// user updates.
-fn rollup_apply(with_updates: bool) -> String {
-    let (mut removed, mut added) = trigger_parts(true);
-    for (remove, add) in [
-        (
-            logins_add("old_rows", "-", ""),
-            logins_add("new_rows", "", ""),
-        ),
-        (sharing_remove("old_rows"), sharing_add("new_rows", "")),
-    ] {
-        removed.push_str(&format!("\n            {remove};"));
-        added.push_str(&format!("\n            {add};"));
-    }
-    if with_updates {
-        removed.push_str(&format!(
-            "\n            {};",
-            remove_parsed("user_events_user_updates", "old_rows", "'update user'")
-        ));
-        added.push_str(&format!("\n            {};", updates_add("new_rows", "")));
-    }
-    crate::m20261125_000003_rollups::rollup_apply(&removed, &added)
-}
-
-/// Every table the triggers keep, and the function a `TRUNCATE` calls to empty them.
-fn rollup_clear(with_updates: bool) -> String {
-    let mut tables = vec![
-        "user_events_hourly",
-        "user_events_daily",
-        "user_events_usage_hourly",
-        "user_events_usage_daily",
-        "user_events_logins_hourly",
-        "user_events_sharing",
-    ];
-    if with_updates {
-        tables.push("user_events_user_updates");
-    }
-    crate::m20261201_000012_rollups_on_truncate::rollup_clear(&tables)
 }
 
 #[async_trait::async_trait]
@@ -115,8 +73,8 @@ impl MigrationTrait for Migration {
                 ON user_events_user_updates (md5(target_username), created_at, id)",
         )
         .await?;
-        execute(db, &rollup_apply(true)).await?;
-        execute(db, &rollup_clear(true)).await?;
+        execute(db, &rollup_apply(Summary::UserUpdates)).await?;
+        execute(db, &rollup_clear(Summary::UserUpdates)).await?;
         execute(db, &pin_search_path()).await?;
         execute(db, "TRUNCATE user_events_user_updates").await?;
         backfill(db, "user updates", |filter| {
@@ -131,8 +89,8 @@ impl MigrationTrait for Migration {
         if db.get_database_backend() != DbBackend::Postgres {
             return Ok(());
         }
-        execute(db, &rollup_apply(false)).await?;
-        execute(db, &rollup_clear(false)).await?;
+        execute(db, &rollup_apply(Summary::Sharing)).await?;
+        execute(db, &rollup_clear(Summary::Sharing)).await?;
         execute(db, &pin_search_path()).await?;
         execute(db, "DROP TABLE IF EXISTS user_events_user_updates").await
     }

@@ -1,0 +1,94 @@
+//! The summaries the rollup triggers keep on PostgreSQL, in the order the migrations added
+//! them. A migration that adds one rebuilds the trigger function and the `TRUNCATE` function
+//! from every summary up to its own (and its `down` from those before it), so that which
+//! summary writes what is composed here once.
+
+use crate::m20261125_000003_rollups::{COUNT_ADDED, COUNT_REMOVED};
+use crate::m20261201_000010_usage_rollups::usage_add;
+use crate::m20261201_000011_login_rollup::logins_add;
+use crate::m20261201_000013_sharing_changes::{remove_parsed, sharing_add, sharing_remove};
+use crate::m20261201_000015_user_updates::updates_add;
+
+/// A summary kept by the rollup triggers, in the order of the migrations that added it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Summary {
+    /// Counts per hour and day (migration 3).
+    Counts,
+    /// Resource usage per hour and day (migration 10).
+    Usage,
+    /// Logins per hour, user and method (migration 11).
+    Logins,
+    /// Parsed sharing changes (migration 13).
+    Sharing,
+    /// Parsed user updates (migration 15).
+    UserUpdates,
+}
+
+impl Summary {
+    const ALL: [Summary; 5] = [
+        Summary::Counts,
+        Summary::Usage,
+        Summary::Logins,
+        Summary::Sharing,
+        Summary::UserUpdates,
+    ];
+
+    /// Its tables.
+    fn tables(self) -> &'static [&'static str] {
+        match self {
+            Summary::Counts => &["user_events_hourly", "user_events_daily"],
+            Summary::Usage => &["user_events_usage_hourly", "user_events_usage_daily"],
+            Summary::Logins => &["user_events_logins_hourly"],
+            Summary::Sharing => &["user_events_sharing"],
+            Summary::UserUpdates => &["user_events_user_updates"],
+        }
+    }
+
+    /// What the trigger runs for the rows a statement removed (`old_rows`) and added
+    /// (`new_rows`).
+    fn parts(self) -> (String, String) {
+        match self {
+            Summary::Counts => (COUNT_REMOVED.to_owned(), COUNT_ADDED.to_owned()),
+            Summary::Usage => (
+                format!("{};", usage_add("old_rows", "-", "")),
+                format!("{};", usage_add("new_rows", "", "")),
+            ),
+            Summary::Logins => (
+                format!("{};", logins_add("old_rows", "-", "")),
+                format!("{};", logins_add("new_rows", "", "")),
+            ),
+            Summary::Sharing => (
+                format!("{};", sharing_remove("old_rows")),
+                format!("{};", sharing_add("new_rows", "")),
+            ),
+            Summary::UserUpdates => (
+                format!(
+                    "{};",
+                    remove_parsed("user_events_user_updates", "old_rows", "'update user'")
+                ),
+                format!("{};", updates_add("new_rows", "")),
+            ),
+        }
+    }
+
+    /// Every summary up to this one.
+    fn up_to(self) -> impl Iterator<Item = Summary> {
+        Summary::ALL.into_iter().filter(move |s| *s <= self)
+    }
+}
+
+/// The rollup trigger function keeping every summary up to `last`.
+pub(crate) fn rollup_apply(last: Summary) -> String {
+    let (removed, added): (Vec<String>, Vec<String>) = last.up_to().map(Summary::parts).unzip();
+    let separator = "\n            ";
+    crate::m20261125_000003_rollups::rollup_apply(&removed.join(separator), &added.join(separator))
+}
+
+/// The function a `TRUNCATE` of `user_events` calls: it empties every summary up to `last`.
+pub(crate) fn rollup_clear(last: Summary) -> String {
+    let tables: Vec<&str> = last
+        .up_to()
+        .flat_map(|s| s.tables().iter().copied())
+        .collect();
+    crate::m20261201_000012_rollups_on_truncate::rollup_clear(&tables)
+}
