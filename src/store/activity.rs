@@ -211,9 +211,9 @@ impl Store {
                 entry.local = count(4)?;
             }
         }
-        let mut logouts = filter.clone();
-        logouts.within_names = Some(&[LOGOUT]);
         if filter.admits_name(LOGOUT) {
+            let mut logouts = filter.clone();
+            logouts.within_names = Some(&[LOGOUT]);
             let grouping = Grouping {
                 keys: Vec::new(),
                 bucket: Some(bucket),
