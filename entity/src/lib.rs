@@ -9,6 +9,8 @@ pub mod stored;
 pub mod user_events;
 pub mod user_events_daily;
 pub mod user_events_hourly;
+pub mod user_events_keys_daily;
+pub mod user_events_keys_monthly;
 pub mod user_events_logins_hourly;
 pub mod user_events_sharing;
 pub mod user_events_usage_daily;

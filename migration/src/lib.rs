@@ -22,7 +22,10 @@ mod m20261201_000013_sharing_changes;
 mod m20261201_000014_trigger_search_path;
 mod m20261201_000015_user_updates;
 mod m20261201_000016_user_index_covers_names;
+mod m20261201_000017_key_counts;
 mod summaries;
+
+pub use summaries::postgres_summaries_add_all;
 
 pub use m20261125_000003_rollups::{POSTGRES_ROLLUP_ADD_ALL, SQLITE_ROLLUP_REBUILD};
 pub use m20261201_000010_usage_rollups::{
@@ -32,11 +35,11 @@ pub use m20261201_000010_usage_rollups::{
 pub use m20261201_000011_login_rollup::postgres_logins_add_all;
 pub use m20261201_000013_sharing_changes::{SHARING_CHANGES, postgres_sharing_add_all};
 pub use m20261201_000015_user_updates::postgres_user_updates_add_all;
+pub use m20261201_000017_key_counts::{KEY_ADDRESS, KEY_AGENT, KEY_USER, postgres_keys_add_all};
 
 /// The server's PostgreSQL triggers on `user_events` that a bulk load into an empty table may
-/// set aside: their whole effect (rollup deltas, one notification) is redone by the loader with
-/// [`POSTGRES_ROLLUP_ADD_ALL`], [`postgres_usage_add_all`], [`postgres_logins_add_all`] and a
-/// `pg_notify` before it commits.
+/// set aside: their whole effect (every summary, one notification) is redone by the loader with
+/// [`postgres_summaries_add_all`] and a `pg_notify` before it commits.
 pub const POSTGRES_BULK_LOAD_TRIGGERS: &[&str] = &[
     "user_events_rollup_insert",
     "user_events_rollup_delete",
@@ -67,6 +70,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000014_trigger_search_path::Migration),
             Box::new(m20261201_000015_user_updates::Migration),
             Box::new(m20261201_000016_user_index_covers_names::Migration),
+            Box::new(m20261201_000017_key_counts::Migration),
         ]
     }
 }

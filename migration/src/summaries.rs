@@ -8,6 +8,7 @@ use crate::m20261201_000010_usage_rollups::usage_add;
 use crate::m20261201_000011_login_rollup::logins_add;
 use crate::m20261201_000013_sharing_changes::{remove_parsed, sharing_add, sharing_remove};
 use crate::m20261201_000015_user_updates::updates_add;
+use crate::m20261201_000017_key_counts::{KEY_TABLES, keys_add};
 
 /// A summary kept by the rollup triggers, in the order of the migrations that added it.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -22,25 +23,29 @@ pub(crate) enum Summary {
     Sharing,
     /// Parsed user updates (migration 15).
     UserUpdates,
+    /// Events per day and month and per user, address and user agent (migration 17).
+    Keys,
 }
 
 impl Summary {
-    const ALL: [Summary; 5] = [
+    const ALL: [Summary; 6] = [
         Summary::Counts,
         Summary::Usage,
         Summary::Logins,
         Summary::Sharing,
         Summary::UserUpdates,
+        Summary::Keys,
     ];
 
     /// Its tables.
-    fn tables(self) -> &'static [&'static str] {
+    fn tables(self) -> Vec<&'static str> {
         match self {
-            Summary::Counts => &["user_events_hourly", "user_events_daily"],
-            Summary::Usage => &["user_events_usage_hourly", "user_events_usage_daily"],
-            Summary::Logins => &["user_events_logins_hourly"],
-            Summary::Sharing => &["user_events_sharing"],
-            Summary::UserUpdates => &["user_events_user_updates"],
+            Summary::Counts => vec!["user_events_hourly", "user_events_daily"],
+            Summary::Usage => vec!["user_events_usage_hourly", "user_events_usage_daily"],
+            Summary::Logins => vec!["user_events_logins_hourly"],
+            Summary::Sharing => vec!["user_events_sharing"],
+            Summary::UserUpdates => vec!["user_events_user_updates"],
+            Summary::Keys => KEY_TABLES.iter().map(|(table, _, _)| *table).collect(),
         }
     }
 
@@ -68,6 +73,23 @@ impl Summary {
                 ),
                 format!("{};", updates_add("new_rows", "")),
             ),
+            Summary::Keys => (
+                format!("{};", keys_add("old_rows", "-", "")),
+                format!("{};", keys_add("new_rows", "", "")),
+            ),
+        }
+    }
+
+    /// What adds every stored event to it: what an import that loaded an empty table without
+    /// the triggers runs before it commits.
+    fn add_all(self) -> String {
+        match self {
+            Summary::Counts => crate::POSTGRES_ROLLUP_ADD_ALL.to_owned(),
+            Summary::Usage => crate::postgres_usage_add_all(),
+            Summary::Logins => crate::postgres_logins_add_all(),
+            Summary::Sharing => crate::postgres_sharing_add_all(),
+            Summary::UserUpdates => crate::postgres_user_updates_add_all(),
+            Summary::Keys => crate::postgres_keys_add_all(),
         }
     }
 
@@ -86,9 +108,12 @@ pub(crate) fn rollup_apply(last: Summary) -> String {
 
 /// The function a `TRUNCATE` of `user_events` calls: it empties every summary up to `last`.
 pub(crate) fn rollup_clear(last: Summary) -> String {
-    let tables: Vec<&str> = last
-        .up_to()
-        .flat_map(|s| s.tables().iter().copied())
-        .collect();
+    let tables: Vec<&str> = last.up_to().flat_map(Summary::tables).collect();
     crate::m20261201_000012_rollups_on_truncate::rollup_clear(&tables)
+}
+
+/// The statements that add every stored event to every summary, in order: what an import that
+/// loaded an empty table with the rollup triggers set aside runs before it commits.
+pub fn postgres_summaries_add_all() -> Vec<String> {
+    Summary::ALL.into_iter().map(Summary::add_all).collect()
 }

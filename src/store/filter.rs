@@ -88,6 +88,15 @@ impl EventFilter {
             && any_of(&self.event_names, |n| n == name)
     }
 
+    /// Whether any condition restricts event names (categories, kinds, names, or a report's own
+    /// restriction).
+    pub(crate) fn constrains_names(&self) -> bool {
+        self.within_names.is_some()
+            || self.categories.is_some()
+            || self.kinds.is_some()
+            || self.event_names.is_some()
+    }
+
     /// Whether every condition but the time bounds is one a rollup keeps (the event name).
     pub(crate) fn fits_rollup_but_bounds(&self) -> bool {
         self.user_ids.is_none()

@@ -407,15 +407,7 @@ impl Import {
                         .await?;
                 }
                 if self.rebuild_rollups {
-                    sqlx::raw_sql(migration::POSTGRES_ROLLUP_ADD_ALL)
-                        .execute(&mut *conn)
-                        .await?;
-                    for summary in [
-                        migration::postgres_usage_add_all(),
-                        migration::postgres_logins_add_all(),
-                        migration::postgres_sharing_add_all(),
-                        migration::postgres_user_updates_add_all(),
-                    ] {
+                    for summary in migration::postgres_summaries_add_all() {
                         sqlx::raw_sql(sqlx::AssertSqlSafe(summary))
                             .execute(&mut *conn)
                             .await?;

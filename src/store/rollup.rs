@@ -41,6 +41,16 @@ impl Store {
                 &["hour_start", "user_id", "method"][..],
                 COUNTS,
             ),
+            (
+                "user_events_keys_daily",
+                &["day_start", "key_kind", "key"][..],
+                COUNTS,
+            ),
+            (
+                "user_events_keys_monthly",
+                &["month_start", "key_kind", "key"][..],
+                COUNTS,
+            ),
         ] {
             let list = |prefix: &str, names: &[&str]| -> String {
                 names
@@ -50,8 +60,9 @@ impl Store {
                     .join(", ")
             };
             // Keys that are never null are compared with `=`, which a hash join or the key index
-            // can use; a login's user and method may be null and are compared null-safely.
-            const NULLABLE: &[&str] = &["user_id", "method"];
+            // can use; a login's user and method, and a key count's value, may be null and are
+            // compared null-safely.
+            const NULLABLE: &[&str] = &["user_id", "method", "key"];
             let same: Vec<String> = keys
                 .iter()
                 .map(|k| match NULLABLE.contains(k) {

@@ -217,6 +217,14 @@ async fn the_summaries_filled_at_migration_hold_rows_at_any_time() {
             2,
         ),
         ("SELECT COUNT(*) FROM user_events_sharing", 1),
+        (
+            "SELECT CAST(SUM(n) AS BIGINT) FROM user_events_keys_daily WHERE key_kind = 'ip'",
+            6,
+        ),
+        (
+            "SELECT CAST(SUM(n) AS BIGINT) FROM user_events_keys_monthly WHERE key_kind = 'user'",
+            6,
+        ),
     ] {
         let row = db
             .query_one_raw(Statement::from_string(db.get_database_backend(), sql))

@@ -103,6 +103,38 @@ fn ranges() -> Vec<EventFilter> {
     out
 }
 
+/// The busiest users, addresses and agents over every range and some more across months: the
+/// top one, the top two (ties are broken as the events break them), and all.
+fn busiest() -> Vec<(EventFilter, Grouping)> {
+    let mut filters = ranges();
+    for (from, to) in [
+        ("2026-02-27 13:00:00", "2026-04-02 08:00:00.000001"),
+        ("2026-03-01 00:00:00", "2026-04-01 00:00:00"),
+        ("2026-01-01 00:00:00", "2026-03-29 00:00:00"),
+    ] {
+        let mut filter = EventFilter::default();
+        filter.from = Some(at(from));
+        filter.to = Some(at(to));
+        filters.push(filter);
+    }
+    let utc = parse_zone("UTC").expect("zone");
+    let mut out = Vec::new();
+    for filter in filters {
+        for key in [GroupKey::User, GroupKey::IpAddress, GroupKey::UserAgent] {
+            for limit in [Some(1), Some(2), None] {
+                let grouping = Grouping {
+                    keys: vec![key],
+                    bucket: None,
+                    zone: utc.clone(),
+                    limit,
+                };
+                out.push((filter.clone(), grouping));
+            }
+        }
+    }
+    out
+}
+
 pub(crate) async fn assert_both_paths_agree(app: &TestApp) {
     use user_events::details::SharingStatus::*;
     let names: Vec<String> = ["ana", "bo", "cy", "5", "dee"].map(String::from).to_vec();
@@ -140,6 +172,9 @@ pub(crate) async fn assert_both_paths_agree(app: &TestApp) {
             assert_eq!(rollup, events, "exposure {as_of} {statuses:?}");
         }
     }
+    for (filter, grouping) in busiest() {
+        assert_counts_agree(app, &filter, &grouping).await;
+    }
     for filter in ranges() {
         let rollup = app
             .store
@@ -154,17 +189,7 @@ pub(crate) async fn assert_both_paths_agree(app: &TestApp) {
         assert_eq!(rollup, events, "total {filter:?}");
     }
     for (filter, grouping) in shapes() {
-        let rollup = app
-            .store
-            .event_counts_from(&filter, &grouping, CountSource::Auto, usize::MAX)
-            .await
-            .expect("auto");
-        let events = app
-            .store
-            .event_counts_from(&filter, &grouping, CountSource::Events, usize::MAX)
-            .await
-            .expect("events");
-        assert_eq!(rollup, events, "{filter:?} {grouping:?}");
+        assert_counts_agree(app, &filter, &grouping).await;
         let rollup = app
             .store
             .category_counts_from(&filter, CountSource::Auto, usize::MAX)
@@ -214,6 +239,21 @@ pub(crate) async fn assert_both_paths_agree(app: &TestApp) {
             assert_eq!(rollup, events, "logins {filter:?} {grouping:?}");
         }
     }
+}
+
+/// Counts grouped by `grouping` over `filter` are the same from the summaries and the events.
+async fn assert_counts_agree(app: &TestApp, filter: &EventFilter, grouping: &Grouping) {
+    let rollup = app
+        .store
+        .event_counts_from(filter, grouping, CountSource::Auto, usize::MAX)
+        .await
+        .expect("auto");
+    let events = app
+        .store
+        .event_counts_from(filter, grouping, CountSource::Events, usize::MAX)
+        .await
+        .expect("events");
+    assert_eq!(rollup, events, "{filter:?} {grouping:?}");
 }
 
 pub(crate) async fn scalar(app: &TestApp, sql: &str) -> i64 {
@@ -332,7 +372,9 @@ on_both_backends! {
                          + (SELECT COUNT(*) FROM user_events_daily WHERE fresh) \
                          + (SELECT COUNT(*) FROM user_events_logins_hourly WHERE fresh) \
                          + (SELECT COUNT(*) FROM user_events_usage_hourly WHERE fresh) \
-                         + (SELECT COUNT(*) FROM user_events_usage_daily WHERE fresh)";
+                         + (SELECT COUNT(*) FROM user_events_usage_daily WHERE fresh) \
+                         + (SELECT COUNT(*) FROM user_events_keys_daily WHERE fresh) \
+                         + (SELECT COUNT(*) FROM user_events_keys_monthly WHERE fresh)";
             while scalar(&app, fresh).await > 0 {
                 assert!(std::time::Instant::now() < deadline, "the maintenance task folds the deltas");
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -345,14 +387,14 @@ on_both_backends! {
             0
         );
         if app.backend == Backend::Postgres {
-            for table in ["user_events_usage_hourly", "user_events_usage_daily"] {
+            for (table, time) in [("user_events_usage_hourly", "hour_start"), ("user_events_usage_daily", "day_start")] {
                 assert_eq!(
                     scalar(&app, &format!("SELECT COUNT(*) FROM {table} WHERE fresh")).await,
                     0,
                     "{table} folded"
                 );
                 assert_eq!(
-                    scalar(&app, &format!("SELECT COUNT(*) FROM (SELECT 1 FROM {table} GROUP BY 1, event_name HAVING COUNT(*) > 1) AS many")).await,
+                    scalar(&app, &format!("SELECT COUNT(*) FROM (SELECT {time} FROM {table} GROUP BY {time}, event_name HAVING COUNT(*) > 1) AS many")).await,
                     0,
                     "{table}: one row per key"
                 );
@@ -391,6 +433,35 @@ on_both_backends! {
                 assert_eq!(auto != events, reads, "{table} {filter:?}");
             }
             app.sql(&format!("UPDATE {table} SET n = n - 100")).await;
+        }
+        // So do the key counts, on PostgreSQL: whole months from the monthly ones, whole days
+        // from the daily ones.
+        if app.backend == Backend::Postgres {
+            for (table, time) in [("user_events_keys_daily", "day_start"), ("user_events_keys_monthly", "month_start")] {
+                assert_eq!(
+                    scalar(&app, &format!("SELECT COUNT(*) FROM (SELECT {time} FROM {table} GROUP BY {time}, key_kind, key HAVING COUNT(*) > 1) AS many")).await,
+                    0,
+                    "{table}: one row per key once folded"
+                );
+            }
+            let days = ranges().swap_remove(9);
+            let everything = ranges().swap_remove(0);
+            let addresses = Grouping {
+                keys: vec![GroupKey::IpAddress],
+                bucket: None,
+                zone: parse_zone("UTC").expect("zone"),
+                limit: Some(3),
+            };
+            for table in ["user_events_keys_daily", "user_events_keys_monthly"] {
+                app.sql(&format!("UPDATE {table} SET n = n + 100 WHERE key_kind = 'ip'")).await;
+                for filter in [&days, &everything] {
+                    let auto = app.store.event_counts_from(filter, &addresses, CountSource::Auto, usize::MAX).await.expect("auto");
+                    let events = app.store.event_counts_from(filter, &addresses, CountSource::Events, usize::MAX).await.expect("events");
+                    let reads = std::ptr::eq(filter, &days) == (table == "user_events_keys_daily");
+                    assert_eq!(auto != events, reads, "{table} {filter:?}");
+                }
+                app.sql(&format!("UPDATE {table} SET n = n - 100 WHERE key_kind = 'ip'")).await;
+            }
         }
         // So do the parsed user updates, on PostgreSQL.
         if app.backend == Backend::Postgres {

@@ -12,6 +12,8 @@
 //! rollups compact is [`super::rollup`]'s job, run by a maintenance task.
 
 mod fold;
+mod keys;
+mod parts;
 mod segments;
 mod source;
 mod statement;
@@ -216,6 +218,20 @@ impl Store {
         source: CountSource,
         max_rows: usize,
     ) -> Result<Vec<UsageRow>, StoreError> {
+        if let (Some(kind), [key]) = (
+            source.key_counts(
+                measure,
+                self.dialect,
+                filter,
+                &grouping.keys,
+                grouping.bucket,
+            ),
+            grouping.keys.as_slice(),
+        ) {
+            return self
+                .key_counts(filter, *key, kind, grouping.limit, max_rows)
+                .await;
+        }
         let zone_segments = match grouping.bucket {
             Some(_) => self.zone_segments(filter, &grouping.zone).await?,
             None => Vec::new(),

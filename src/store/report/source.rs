@@ -2,8 +2,9 @@
 //! answer.
 
 use entity::{
-    user_events, user_events_daily, user_events_hourly, user_events_logins_hourly,
-    user_events_usage_daily, user_events_usage_hourly,
+    user_events, user_events_daily, user_events_hourly, user_events_keys_daily,
+    user_events_keys_monthly, user_events_logins_hourly, user_events_usage_daily,
+    user_events_usage_hourly,
 };
 use sea_orm::{EntityName, IdenStatic};
 
@@ -28,6 +29,10 @@ pub(in crate::store) enum Source {
     UsageDaily,
     /// `user_events_logins_hourly`: logins per user and method (PostgreSQL).
     LoginsHourly,
+    /// `user_events_keys_daily`: counts per user, address and user agent (PostgreSQL).
+    KeysDaily,
+    /// `user_events_keys_monthly`: the same per month (PostgreSQL).
+    KeysMonthly,
 }
 
 pub(super) const EVENTS: Source = Source::Events;
@@ -44,6 +49,8 @@ impl Source {
             Source::UsageHourly => user_events_usage_hourly::Entity.table_name(),
             Source::UsageDaily => user_events_usage_daily::Entity.table_name(),
             Source::LoginsHourly => user_events_logins_hourly::Entity.table_name(),
+            Source::KeysDaily => user_events_keys_daily::Entity.table_name(),
+            Source::KeysMonthly => user_events_keys_monthly::Entity.table_name(),
         }
     }
 
@@ -56,6 +63,8 @@ impl Source {
             Source::UsageHourly => user_events_usage_hourly::Column::HourStart.as_str(),
             Source::UsageDaily => user_events_usage_daily::Column::DayStart.as_str(),
             Source::LoginsHourly => user_events_logins_hourly::Column::HourStart.as_str(),
+            Source::KeysDaily => user_events_keys_daily::Column::DayStart.as_str(),
+            Source::KeysMonthly => user_events_keys_monthly::Column::MonthStart.as_str(),
         }
     }
 
@@ -76,6 +85,8 @@ impl Source {
             Source::UsageHourly => Some(user_events_usage_hourly::Column::Used.as_str()),
             Source::UsageDaily => Some(user_events_usage_daily::Column::Used.as_str()),
             Source::LoginsHourly => Some(user_events_logins_hourly::Column::N.as_str()),
+            Source::KeysDaily => Some(user_events_keys_daily::Column::N.as_str()),
+            Source::KeysMonthly => Some(user_events_keys_monthly::Column::N.as_str()),
         }
     }
 
@@ -117,6 +128,36 @@ impl CountSource {
             hourly
         } else {
             EVENTS
+        }
+    }
+}
+
+impl CountSource {
+    /// The key counts' name for `keys` when they answer a count over `filter` grouped by
+    /// `keys` without buckets exactly: PostgreSQL, one key among user, address and user agent,
+    /// and no condition but the time bounds.
+    pub(super) fn key_counts(
+        self,
+        measure: Measure,
+        dialect: Dialect,
+        filter: &EventFilter,
+        keys: &[GroupKey],
+        bucket: Option<TimeBucket>,
+    ) -> Option<&'static str> {
+        if self != CountSource::Auto
+            || measure != Measure::Count
+            || dialect != Dialect::Postgres
+            || bucket.is_some()
+            || !filter.fits_rollup_but_bounds()
+            || filter.constrains_names()
+        {
+            return None;
+        }
+        match keys {
+            [GroupKey::User] => Some(migration::KEY_USER),
+            [GroupKey::IpAddress] => Some(migration::KEY_ADDRESS),
+            [GroupKey::UserAgent] => Some(migration::KEY_AGENT),
+            _ => None,
         }
     }
 }

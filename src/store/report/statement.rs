@@ -381,7 +381,7 @@ impl GroupKey {
 
 /// The SQL expression of a group key. Categories and kinds are derived from the catalog in
 /// SQL, so that grouping, ordering and top-N all happen in the database.
-fn key_expression(key: GroupKey) -> String {
+pub(super) fn key_expression(key: GroupKey) -> String {
     match key {
         GroupKey::Category => {
             let mut out = String::from("(CASE");

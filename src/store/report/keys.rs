@@ -1,0 +1,140 @@
+//! The busiest users, addresses or user agents over a range, from the key counts on PostgreSQL:
+//! the range is cut into whole UTC months (the monthly key counts), the whole days at either
+//! end (the daily ones) and what is left inside a day at either end (the events), and one
+//! statement adds each key's parts and keeps the largest. It gives the events' answer exactly,
+//! down to the order of ties.
+
+use entity::stored::StoredUuid;
+use sea_orm::ConnectionTrait;
+use sea_orm::sea_query::{
+    Alias, Expr, ExprTrait, NullOrdering, Order, Query, SelectStatement, UnionType,
+};
+
+use super::parts::{Grain, parts};
+use super::source::Source;
+use super::statement::{key_expression, row_limit};
+use super::{GroupKey, GroupValues, UsageRow};
+use crate::store::filter::EventFilter;
+use crate::store::{Store, StoreError};
+
+/// The column of each part's key and count.
+const KEY: &str = "key";
+const COUNT: &str = "c";
+
+impl Store {
+    /// Events per value of `key` (of kind `kind` in the key counts) over `filter`'s range, the
+    /// `limit` largest (all, without one), at most `max_rows` rows. The caller has checked that
+    /// the filter holds nothing but time bounds.
+    pub(super) async fn key_counts(
+        &self,
+        filter: &EventFilter,
+        key: GroupKey,
+        kind: &'static str,
+        limit: Option<u64>,
+        max_rows: usize,
+    ) -> Result<Vec<UsageRow>, StoreError> {
+        let ladder = [
+            (Source::KeysDaily, Grain::Day),
+            (Source::KeysMonthly, Grain::Month),
+        ];
+        let mut statements =
+            parts(filter.from, filter.to, &ladder)
+                .into_iter()
+                .map(|(source, from, to)| {
+                    let mut part = filter.clone();
+                    (part.from, part.to) = (from, to);
+                    self.key_part(source, key, kind, &part)
+                });
+        let Some(mut union) = statements.next() else {
+            return Ok(Vec::new());
+        };
+        for other in statements {
+            union.union(UnionType::All, other);
+        }
+        let value = match key {
+            GroupKey::User => format!("CAST({KEY} AS UUID)"),
+            _ => KEY.to_owned(),
+        };
+        let total = Alias::new("total");
+        let rows = Ord::min(
+            limit.unwrap_or(u64::MAX),
+            row_limit(max_rows).unsigned_abs(),
+        );
+        let select = Query::select()
+            .expr(Expr::cust(value))
+            .expr_as(
+                Expr::cust(format!("CAST(SUM({COUNT}) AS BIGINT)")),
+                total.clone(),
+            )
+            .from_subquery(union, Alias::new("parts"))
+            .group_by_col(Alias::new(KEY))
+            // Key counts emptied by deletions stay behind with a zero.
+            .and_having(Expr::cust(format!("SUM({COUNT}) > 0")))
+            // The events' order of ties: a user id's text sorts as the id does, text by bytes.
+            .order_by(total, Order::Desc)
+            .order_by_expr_with_nulls(
+                Expr::cust(format!("{KEY}{}", self.dialect.byte_order())),
+                Order::Asc,
+                NullOrdering::First,
+            )
+            .limit(rows)
+            .to_owned();
+        let found = self
+            .db
+            .query_all_raw(self.dialect.backend().build(&select))
+            .await?;
+        found
+            .iter()
+            .map(|row| {
+                let mut group = GroupValues::default();
+                match key {
+                    GroupKey::User => {
+                        group.user_id = row
+                            .try_get_by_index::<Option<StoredUuid>>(0)?
+                            .map(|id| id.0)
+                    }
+                    GroupKey::IpAddress => group.ip_address = Some(row.try_get_by_index(0)?),
+                    _ => group.user_agent = Some(row.try_get_by_index(0)?),
+                }
+                Ok(UsageRow {
+                    bucket_start: None,
+                    group,
+                    events: row.try_get_by_index(1)?,
+                    cpu: 0.0,
+                    memory_gib: 0.0,
+                    gpu: 0,
+                })
+            })
+            .collect()
+    }
+
+    /// `SELECT key, count FROM <source> WHERE <bounds> GROUP BY key`: the events' own column,
+    /// as text, or the key counts' rows of `kind`.
+    fn key_part(
+        &self,
+        source: Source,
+        key: GroupKey,
+        kind: &'static str,
+        filter: &EventFilter,
+    ) -> SelectStatement {
+        let mut select = Query::select();
+        match source {
+            Source::Events => select
+                .expr_as(
+                    Expr::cust(format!("CAST({} AS TEXT)", key_expression(key))),
+                    Alias::new(KEY),
+                )
+                .expr_as(Expr::cust("COUNT(*)"), Alias::new(COUNT))
+                .cond_where(filter.condition_on(self.dialect, source.time())),
+            _ => select
+                .column(Alias::new(KEY))
+                .expr_as(Expr::cust(source.count()), Alias::new(COUNT))
+                .and_where(Expr::col(Alias::new("key_kind")).eq(kind))
+                .cond_where(filter.condition_on_time(self.dialect, source.time())),
+        };
+        select
+            .from(Alias::new(source.table()))
+            .group_by_col(Alias::new(KEY))
+            .to_owned()
+    }
+}
