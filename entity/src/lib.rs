@@ -11,6 +11,8 @@ pub mod user_events_daily;
 pub mod user_events_hourly;
 pub mod user_events_keys_daily;
 pub mod user_events_keys_monthly;
+pub mod user_events_login_ordinals;
+pub mod user_events_login_sets;
 pub mod user_events_logins_hourly;
 pub mod user_events_sharing;
 pub mod user_events_usage_daily;

@@ -12,9 +12,14 @@ pub struct Migration;
 
 /// The function the `TRUNCATE` trigger calls: it empties `tables`. With DELETE rather than
 /// TRUNCATE: a `TRUNCATE user_events, user_events_hourly` names a rollup itself, and TRUNCATE
-/// refuses a table that the running statement is truncating.
-pub(crate) fn rollup_clear(tables: &[&str]) -> String {
-    let deletes: Vec<String> = tables.iter().map(|t| format!("DELETE FROM {t};")).collect();
+/// refuses a table that the running statement is truncating. `lock`, if any, is a function
+/// call performed first.
+pub(crate) fn rollup_clear(tables: &[&str], lock: Option<&str>) -> String {
+    let deletes: Vec<String> = lock
+        .map(|call| format!("PERFORM {call};"))
+        .into_iter()
+        .chain(tables.iter().map(|t| format!("DELETE FROM {t};")))
+        .collect();
     format!(
         "CREATE OR REPLACE FUNCTION user_events_rollup_clear() RETURNS trigger
         LANGUAGE plpgsql AS $$

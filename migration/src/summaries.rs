@@ -25,16 +25,19 @@ pub(crate) enum Summary {
     UserUpdates,
     /// Events per day and month and per user, address and user agent (migration 17).
     Keys,
+    /// The users who logged in per hour, derived by the login rollup's fold (migration 18).
+    LoginSets,
 }
 
 impl Summary {
-    const ALL: [Summary; 6] = [
+    const ALL: [Summary; 7] = [
         Summary::Counts,
         Summary::Usage,
         Summary::Logins,
         Summary::Sharing,
         Summary::UserUpdates,
         Summary::Keys,
+        Summary::LoginSets,
     ];
 
     /// Its tables.
@@ -46,6 +49,7 @@ impl Summary {
             Summary::Sharing => vec!["user_events_sharing"],
             Summary::UserUpdates => vec!["user_events_user_updates"],
             Summary::Keys => KEY_TABLES.iter().map(|(table, _, _)| *table).collect(),
+            Summary::LoginSets => vec!["user_events_login_sets"],
         }
     }
 
@@ -77,6 +81,8 @@ impl Summary {
                 format!("{};", keys_add("old_rows", "-", "")),
                 format!("{};", keys_add("new_rows", "", "")),
             ),
+            // Derived by the fold, not by writers.
+            Summary::LoginSets => (String::new(), String::new()),
         }
     }
 
@@ -90,6 +96,8 @@ impl Summary {
             Summary::Sharing => crate::postgres_sharing_add_all(),
             Summary::UserUpdates => crate::postgres_user_updates_add_all(),
             Summary::Keys => crate::postgres_keys_add_all(),
+            // The fold derives the sets of the hours the logins above add.
+            Summary::LoginSets => String::new(),
         }
     }
 
@@ -109,11 +117,17 @@ pub(crate) fn rollup_apply(last: Summary) -> String {
 /// The function a `TRUNCATE` of `user_events` calls: it empties every summary up to `last`.
 pub(crate) fn rollup_clear(last: Summary) -> String {
     let tables: Vec<&str> = last.up_to().flat_map(Summary::tables).collect();
-    crate::m20261201_000012_rollups_on_truncate::rollup_clear(&tables)
+    // The login sets are rebuilt under a lock that a truncation must hold too.
+    let lock = (last >= Summary::LoginSets).then_some(crate::m20261201_000018_login_sets::LOCK);
+    crate::m20261201_000012_rollups_on_truncate::rollup_clear(&tables, lock)
 }
 
 /// The statements that add every stored event to every summary, in order: what an import that
 /// loaded an empty table with the rollup triggers set aside runs before it commits.
 pub fn postgres_summaries_add_all() -> Vec<String> {
-    Summary::ALL.into_iter().map(Summary::add_all).collect()
+    Summary::ALL
+        .into_iter()
+        .map(Summary::add_all)
+        .filter(|statement| !statement.is_empty())
+        .collect()
 }

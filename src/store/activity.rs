@@ -4,11 +4,16 @@ use chrono::NaiveDateTime;
 use entity::stored::StoredTime;
 use entity::user_events::{Column, Entity as UserEvents};
 use jiff::tz::TimeZone;
-use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
-use sea_orm::{ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::sea_query::{
+    CommonTableExpression, Condition, Expr, ExprTrait, Func, JoinType, Query, SelectStatement,
+    WithClause,
+};
+use sea_orm::{ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Statement};
 
 use std::collections::BTreeMap;
 
+use entity::user_events_login_ordinals::Entity as Ordinals;
+use entity::user_events_login_sets::{Column as SetColumn, Entity as Sets};
 use entity::user_events_logins_hourly::{Column as LoginColumn, Entity as Logins};
 use sea_orm::IdenStatic;
 use sea_orm::sea_query::Alias;
@@ -54,6 +59,21 @@ pub struct Span {
 }
 
 const LOGIN: &str = "user login";
+
+/// The parts of [`Store::logins_from_sets`]'s statement.
+const DIRTY: &str = "dirty";
+const CLEAN: &str = "clean";
+const CLEAN_BUCKETS: &str = "clean_b";
+const DIRTY_USERS: &str = "dirty_u";
+const DIRTY_BUCKETS: &str = "dirty_b";
+
+/// `name AS (select)`, for a `WITH`.
+fn table(select: SelectStatement, name: &str) -> CommonTableExpression {
+    CommonTableExpression::new()
+        .query(select)
+        .table_name(Alias::new(name))
+        .to_owned()
+}
 const LOGOUT: &str = "user logout";
 
 impl Store {
@@ -157,49 +177,9 @@ impl Store {
             local: 0,
         };
         if filter.admits_name(LOGIN) {
-            // Per bucket and user first, so that a user counts once a bucket when their logins
-            // there sum above zero (deltas of deleted logins included).
-            let shape = Shape::new(self.dialect, Some(bucket), segments).on(Source::LoginsHourly);
-            let mut per_user = Query::select();
-            let grouped = shape.bucket_columns(&mut per_user, bucket);
-            let n = LoginColumn::N.as_str();
-            let method = LoginColumn::Method.as_str();
-            per_user
-                .column(LoginColumn::UserId)
-                .expr_as(Expr::cust(format!("SUM({n})")), Alias::new("t"));
-            for (alias, name) in [("l", "LDAP"), ("s", "SAML"), ("c", "LOCAL")] {
-                per_user.expr_as(
-                    Expr::cust(format!(
-                        "SUM(CASE WHEN {method} = '{name}' THEN {n} ELSE 0 END)"
-                    )),
-                    Alias::new(alias),
-                );
-            }
-            let mut per_user = per_user
-                .from(Logins)
-                .cond_where(filter.condition_on_time(self.dialect, Source::LoginsHourly.time()))
-                .add_group_by(grouped.iter().cloned().map(Expr::col))
-                .add_group_by([Expr::col(LoginColumn::UserId)])
-                .to_owned();
-            per_user.and_having(Expr::cust(format!("SUM({n}) <> 0")));
-            let mut select = Query::select();
-            for column in &grouped {
-                select.column(column.clone());
-            }
-            select
-                .expr(Expr::cust("CAST(SUM(t) AS BIGINT)"))
-                .expr(Expr::cust(
-                    "CAST(COUNT(CASE WHEN t > 0 THEN user_id END) AS BIGINT)",
-                ))
-                .expr(Expr::cust("CAST(SUM(l) AS BIGINT)"))
-                .expr(Expr::cust("CAST(SUM(s) AS BIGINT)"))
-                .expr(Expr::cust("CAST(SUM(c) AS BIGINT)"))
-                .from_subquery(per_user, Alias::new("per_user"))
-                .add_group_by(grouped.into_iter().map(Expr::col))
-                .and_having(Expr::cust("SUM(t) > 0"))
-                .limit(row_limit(max_rows).unsigned_abs());
-            let statement = self.dialect.backend().build(&select);
+            let statement = self.logins_from_sets(filter, bucket, segments, max_rows);
             for row in &self.db.query_all_raw(statement).await? {
+                let shape = Shape::new(self.dialect, Some(bucket), segments);
                 let mut at = 0;
                 let start = shape.decode_bucket(row, &mut at, zone)?;
                 let count = |i: usize| row.try_get_by_index::<i64>(at + i);
@@ -228,6 +208,159 @@ impl Store {
             }
         }
         Ok(rows.into_values().take(max_rows).collect())
+    }
+
+    /// Logins, distinct users and logins by method per bucket, from the login sets for the hours
+    /// without unfolded deltas and from the login rollup's rows for the others: `SELECT bucket,
+    /// logins, distinct users, ldap, saml, local`. A user counts once a bucket: their bit in
+    /// the OR of its clean hours' sets, or, when that bit is not set, their logins in its other
+    /// hours summing above zero (deltas of deleted logins included).
+    fn logins_from_sets(
+        &self,
+        filter: &EventFilter,
+        bucket: TimeBucket,
+        segments: &[Segment],
+        max_rows: usize,
+    ) -> Statement {
+        let shape = |source| Shape::new(self.dialect, Some(bucket), segments).on(source);
+        let range = |source: Source| filter.condition_on_time(self.dialect, source.time());
+        let hour = LoginColumn::HourStart.as_str();
+        let (n, method) = (LoginColumn::N.as_str(), LoginColumn::Method.as_str());
+        let by_method =
+            |name: &str| format!("SUM(CASE WHEN {method} = '{name}' THEN {n} ELSE 0 END)");
+        let names = |prefix: &str, grouped: &[Alias]| -> Vec<String> {
+            grouped.iter().map(|a| format!("{prefix}{}", a.0)).collect()
+        };
+        // Hours with deltas the fold has not reached.
+        let dirty = Query::select()
+            .distinct()
+            .column(LoginColumn::HourStart)
+            .from(Logins)
+            .and_where(Expr::col(LoginColumn::Fresh).eq(true))
+            .cond_where(range(Source::LoginsHourly))
+            .to_owned();
+        // The other hours' sets, padded to one width so that they can be OR'ed.
+        let mut clean = Query::select();
+        let grouped = shape(Source::LoginSets).bucket_columns(&mut clean, bucket);
+        clean
+            .columns([
+                SetColumn::Users,
+                SetColumn::Logins,
+                SetColumn::Ldap,
+                SetColumn::Saml,
+                SetColumn::Local,
+            ])
+            .from(Sets)
+            .cond_where(range(Source::LoginSets))
+            .and_where(Expr::cust(format!(
+                "{hour} NOT IN (SELECT {hour} FROM {DIRTY})"
+            )));
+        let mut clean_b = Query::select();
+        clean_b
+            .columns(grouped.iter().cloned())
+            .expr_as(
+                Expr::cust("bit_or(users || substring(w.z FROM 1 FOR w.n - length(users)))"),
+                Alias::new("users"),
+            )
+            .expr_as(Expr::cust("SUM(logins)"), Alias::new("t"))
+            .expr_as(Expr::cust("SUM(ldap)"), Alias::new("l"))
+            .expr_as(Expr::cust("SUM(saml)"), Alias::new("s"))
+            .expr_as(Expr::cust("SUM(local)"), Alias::new("c"))
+            .from(Alias::new(CLEAN))
+            .join(JoinType::CrossJoin, Alias::new("w"), Condition::all())
+            .add_group_by(grouped.iter().cloned().map(Expr::col));
+        let mut width = Query::select();
+        width
+            .expr_as(
+                Expr::cust("CAST(repeat('0', COALESCE(MAX(length(users)), 0)) AS BIT VARYING)"),
+                Alias::new("z"),
+            )
+            .expr_as(
+                Expr::cust("COALESCE(MAX(length(users)), 0)"),
+                Alias::new("n"),
+            )
+            .from(Alias::new(CLEAN));
+        // Per bucket and user over the dirty hours.
+        let mut dirty_u = Query::select();
+        shape(Source::LoginsHourly).bucket_columns(&mut dirty_u, bucket);
+        dirty_u
+            .column(LoginColumn::UserId)
+            .expr_as(Expr::cust(format!("SUM({n})")), Alias::new("t"))
+            .expr_as(Expr::cust(by_method("LDAP")), Alias::new("l"))
+            .expr_as(Expr::cust(by_method("SAML")), Alias::new("s"))
+            .expr_as(Expr::cust(by_method("LOCAL")), Alias::new("c"))
+            .from(Logins)
+            .cond_where(range(Source::LoginsHourly))
+            .and_where(Expr::cust(format!(
+                "{hour} IN (SELECT {hour} FROM {DIRTY})"
+            )))
+            .add_group_by(grouped.iter().cloned().map(Expr::col))
+            .add_group_by([Expr::col(LoginColumn::UserId)]);
+        let same = |a: &str, b: &str| {
+            grouped
+                .iter()
+                .map(|g| format!("{a}.{g} = {b}.{g}", g = g.0))
+                .collect::<Vec<_>>()
+                .join(" AND ")
+        };
+        let mut dirty_b = Query::select();
+        dirty_b
+            .exprs(names("d.", &grouped).into_iter().map(Expr::cust))
+            .expr_as(Expr::cust("SUM(d.t)"), Alias::new("t"))
+            .expr_as(Expr::cust("SUM(d.l)"), Alias::new("l"))
+            .expr_as(Expr::cust("SUM(d.s)"), Alias::new("s"))
+            .expr_as(Expr::cust("SUM(d.c)"), Alias::new("c"))
+            .expr_as(
+                Expr::cust(
+                    "COUNT(CASE WHEN d.t > 0 AND d.user_id IS NOT NULL AND NOT (CASE                      WHEN k.users IS NOT NULL AND o.ordinal < length(k.users)                      THEN get_bit(k.users, o.ordinal) = 1 ELSE false END) THEN 1 END)",
+                ),
+                Alias::new("extra"),
+            )
+            .from_as(Alias::new(DIRTY_USERS), Alias::new("d"))
+            .join_as(
+                JoinType::LeftJoin,
+                Alias::new(CLEAN_BUCKETS),
+                Alias::new("k"),
+                Expr::cust(same("k", "d")),
+            )
+            .join_as(
+                JoinType::LeftJoin,
+                Ordinals,
+                Alias::new("o"),
+                Expr::cust("o.user_id = d.user_id"),
+            )
+            .add_group_by(names("d.", &grouped).into_iter().map(Expr::cust));
+        let both = |column: &str| format!("COALESCE(k.{column}, 0) + COALESCE(d.{column}, 0)");
+        let mut answer = Query::select();
+        for g in &grouped {
+            answer.expr(Expr::cust(format!("COALESCE(k.{g}, d.{g})", g = g.0)));
+        }
+        answer
+            .expr(Expr::cust(format!("CAST({} AS BIGINT)", both("t"))))
+            .expr(Expr::cust(
+                "CAST(COALESCE(bit_count(k.users), 0) + COALESCE(d.extra, 0) AS BIGINT)",
+            ))
+            .expr(Expr::cust(format!("CAST({} AS BIGINT)", both("l"))))
+            .expr(Expr::cust(format!("CAST({} AS BIGINT)", both("s"))))
+            .expr(Expr::cust(format!("CAST({} AS BIGINT)", both("c"))))
+            .from_as(Alias::new(CLEAN_BUCKETS), Alias::new("k"))
+            .join_as(
+                JoinType::FullOuterJoin,
+                Alias::new(DIRTY_BUCKETS),
+                Alias::new("d"),
+                Expr::cust(same("k", "d")),
+            )
+            .and_where(Expr::cust(format!("{} > 0", both("t"))))
+            .limit(row_limit(max_rows).unsigned_abs());
+        let with = WithClause::new()
+            .cte(table(dirty, DIRTY))
+            .cte(table(clean, CLEAN))
+            .cte(table(width, "w"))
+            .cte(table(clean_b, CLEAN_BUCKETS))
+            .cte(table(dirty_u, DIRTY_USERS))
+            .cte(table(dirty_b, DIRTY_BUCKETS))
+            .to_owned();
+        self.dialect.backend().build(&answer.with(with))
     }
 
     /// The first and last time of the events matching `filter`.

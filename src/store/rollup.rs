@@ -1,7 +1,7 @@
 //! Upkeep of the rollups: folding the deltas PostgreSQL's triggers append. Run by the server's
 //! maintenance task, never by a request.
 
-use sea_orm::ConnectionTrait;
+use sea_orm::{ConnectionTrait, TransactionTrait};
 
 use super::{Dialect, Store, StoreError};
 
@@ -37,11 +37,6 @@ impl Store {
                 USAGE,
             ),
             (
-                "user_events_logins_hourly",
-                &["hour_start", "user_id", "method"][..],
-                COUNTS,
-            ),
-            (
                 "user_events_keys_daily",
                 &["day_start", "key_kind", "key"][..],
                 COUNTS,
@@ -60,9 +55,8 @@ impl Store {
                     .join(", ")
             };
             // Keys that are never null are compared with `=`, which a hash join or the key index
-            // can use; a login's user and method, and a key count's value, may be null and are
-            // compared null-safely.
-            const NULLABLE: &[&str] = &["user_id", "method", "key"];
+            // can use; a key count's value may be null and is compared null-safely.
+            const NULLABLE: &[&str] = &["key"];
             let same: Vec<String> = keys
                 .iter()
                 .map(|k| match NULLABLE.contains(k) {
@@ -90,6 +84,13 @@ impl Store {
             );
             self.db.execute_unprepared(&statement).await?;
         }
+        // The login rollup is folded with its login sets rebuilt, one fold at a time.
+        let fold = self.db.begin().await?;
+        fold.execute_unprepared(&migration::postgres_login_sets_lock())
+            .await?;
+        fold.execute_unprepared(&migration::postgres_logins_fold())
+            .await?;
+        fold.commit().await?;
         Ok(())
     }
 }

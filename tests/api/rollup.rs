@@ -487,17 +487,44 @@ on_both_backends! {
             app.sql(&postgres_sharing_refill()).await;
             assert_both_paths_agree(&app).await;
         }
-        // So does the login rollup, on PostgreSQL.
+        // So do the login sets, on PostgreSQL: once folded, an hour is read from its set, and an
+        // hour with an unfolded delta from the login rollup's rows.
         if app.backend == Backend::Postgres {
             let (window, by_day) = shapes().swap_remove(1);
             let zone = by_day.zone.clone();
-            let before = app.store.login_activity_from(&window, TimeBucket::Day, &zone, CountSource::Auto, usize::MAX).await.expect("auto");
+            let logins = |source| {
+                let (window, zone) = (window.clone(), zone.clone());
+                let store = app.store.clone();
+                async move { store.login_activity_from(&window, TimeBucket::Day, &zone, source, usize::MAX).await.expect("logins") }
+            };
+            let events = logins(CountSource::Events).await;
+            assert!(scalar(&app, "SELECT COUNT(*) FROM user_events_login_sets").await > 0);
+            app.sql("UPDATE user_events_login_sets SET logins = logins + 100").await;
+            assert_ne!(logins(CountSource::Auto).await, events, "the login sets answer");
+            app.sql("UPDATE user_events_login_sets SET logins = logins - 100").await;
             app.sql("UPDATE user_events_logins_hourly SET n = n + 100").await;
-            let after = app.store.login_activity_from(&window, TimeBucket::Day, &zone, CountSource::Auto, usize::MAX).await.expect("auto");
-            let events = app.store.login_activity_from(&window, TimeBucket::Day, &zone, CountSource::Events, usize::MAX).await.expect("events");
-            assert_eq!(before, events);
-            assert_ne!(after, events, "the login rollup answers");
-            app.sql("UPDATE user_events_logins_hourly SET n = n - 100").await;
+            assert_eq!(logins(CountSource::Auto).await, events, "folded hours are not read from rows");
+            app.sql("UPDATE user_events_logins_hourly SET fresh = true").await;
+            assert_ne!(logins(CountSource::Auto).await, events, "hours with deltas are read from rows");
+            app.sql("UPDATE user_events_logins_hourly SET n = n - 100, fresh = false").await;
+            assert_eq!(logins(CountSource::Auto).await, events);
+            // New logins beside folded hours of the same day: by a user a folded hour's set holds
+            // (BO logged in at 01:20), by one it may not, and without a user, in an hour already
+            // folded and in a new one; then a login deleted from a folded hour.
+            let fresh = app
+                .insert(&[
+                    Row::new("user login", "2026-03-29 02:50:00").user(Some(BO)),
+                    Row::new("user login", "2026-03-29 01:55:00").user(Some(ANA)),
+                    Row::new("user login", "2026-03-29 02:56:00").user(None),
+                ])
+                .await;
+            assert_both_paths_agree(&app).await;
+            app.store.compact_rollups().await.expect("fold");
+            assert_both_paths_agree(&app).await;
+            app.sql(&format!("DELETE FROM user_events WHERE id = {}", fresh[1])).await;
+            assert_both_paths_agree(&app).await;
+            app.store.compact_rollups().await.expect("fold");
+            assert_both_paths_agree(&app).await;
         }
         // So do the usage rollups, on PostgreSQL (SQLite reads usage from the events).
         for table in ["user_events_usage_daily", "user_events_usage_hourly"] {
@@ -529,6 +556,8 @@ on_both_backends! {
             Row::new("user login", "2026-03-28 11:00:00").description(r#"{"auth_method": "LDAP"}"#),
         ])
         .await;
+        // Folded, so that the login sets hold the login.
+        app.store.compact_rollups().await.expect("fold");
         // What the platform may run to empty its log (SQLite has no TRUNCATE).
         let empty = match app.backend {
             Backend::Sqlite => "DELETE FROM user_events",

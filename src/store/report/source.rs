@@ -3,8 +3,8 @@
 
 use entity::{
     user_events, user_events_daily, user_events_hourly, user_events_keys_daily,
-    user_events_keys_monthly, user_events_logins_hourly, user_events_usage_daily,
-    user_events_usage_hourly,
+    user_events_keys_monthly, user_events_login_sets, user_events_logins_hourly,
+    user_events_usage_daily, user_events_usage_hourly,
 };
 use sea_orm::{EntityName, IdenStatic};
 
@@ -29,6 +29,8 @@ pub(in crate::store) enum Source {
     UsageDaily,
     /// `user_events_logins_hourly`: logins per user and method (PostgreSQL).
     LoginsHourly,
+    /// `user_events_login_sets`: the users who logged in per hour (PostgreSQL).
+    LoginSets,
     /// `user_events_keys_daily`: counts per user, address and user agent (PostgreSQL).
     KeysDaily,
     /// `user_events_keys_monthly`: the same per month (PostgreSQL).
@@ -49,6 +51,7 @@ impl Source {
             Source::UsageHourly => user_events_usage_hourly::Entity.table_name(),
             Source::UsageDaily => user_events_usage_daily::Entity.table_name(),
             Source::LoginsHourly => user_events_logins_hourly::Entity.table_name(),
+            Source::LoginSets => user_events_login_sets::Entity.table_name(),
             Source::KeysDaily => user_events_keys_daily::Entity.table_name(),
             Source::KeysMonthly => user_events_keys_monthly::Entity.table_name(),
         }
@@ -63,6 +66,7 @@ impl Source {
             Source::UsageHourly => user_events_usage_hourly::Column::HourStart.as_str(),
             Source::UsageDaily => user_events_usage_daily::Column::DayStart.as_str(),
             Source::LoginsHourly => user_events_logins_hourly::Column::HourStart.as_str(),
+            Source::LoginSets => user_events_login_sets::Column::HourStart.as_str(),
             Source::KeysDaily => user_events_keys_daily::Column::DayStart.as_str(),
             Source::KeysMonthly => user_events_keys_monthly::Column::MonthStart.as_str(),
         }
@@ -85,6 +89,7 @@ impl Source {
             Source::UsageHourly => Some(user_events_usage_hourly::Column::Used.as_str()),
             Source::UsageDaily => Some(user_events_usage_daily::Column::Used.as_str()),
             Source::LoginsHourly => Some(user_events_logins_hourly::Column::N.as_str()),
+            Source::LoginSets => Some(user_events_login_sets::Column::Logins.as_str()),
             Source::KeysDaily => Some(user_events_keys_daily::Column::N.as_str()),
             Source::KeysMonthly => Some(user_events_keys_monthly::Column::N.as_str()),
         }
