@@ -3,7 +3,7 @@
 //!
 //! The triggers append delta rows (`fresh`) that a maintenance task folds into one row per key;
 //! readers sum per key either way, so the key (month, kind, value) is a logical one, not a
-//! unique constraint (sea-orm takes the month as its primary key: the value may be null). On
+//! unique constraint (sea-orm takes the month as its primary key). On
 //! SQLite the busiest keys are read from the events and this table does not exist.
 
 use sea_orm::entity::prelude::*;
@@ -19,8 +19,8 @@ pub struct Model {
     pub month_start: StoredTime,
     /// Which key: `user`, `ip` or `agent`.
     pub key_kind: String,
-    /// The key's value (a user id as text; null for events without a user).
-    pub key: Option<String>,
+    /// The key's value (a user id as text; empty for events without a user).
+    pub key: String,
     /// How many events (a delta until folded).
     pub n: i64,
     /// Whether the row is a delta not yet folded.

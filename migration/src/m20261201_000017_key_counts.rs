@@ -5,10 +5,11 @@
 //! come from the daily rows, and whatever is left inside a day from the events themselves.
 //!
 //! Like the other PostgreSQL rollups, the triggers append signed deltas (`fresh`) that the
-//! maintenance task folds, so writers never wait on each other. The key is text (a user id as
-//! its canonical text, null for events without a user) and is not indexed: readers select by
-//! kind and time, and a value of any length never makes an index row too long for the
-//! platform's write.
+//! maintenance task folds, so writers never wait on each other; the backfill's rows are such
+//! deltas too. The key is text, never null (a user id as its canonical text, the empty text for
+//! events without a user, which no id is), so that the fold matches keys by hashing. It is not
+//! indexed as it is: readers select by kind and time, and a value of any length never makes an
+//! index row too long for the platform's write.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DbBackend;
@@ -34,17 +35,19 @@ pub(crate) const KEY_TABLES: [(&str, &str, &str); 2] = [
     ("user_events_keys_monthly", "month_start", "month"),
 ];
 
-/// Appends the events among `rows` (with `sign`) to both key counts, as fresh deltas; `filter`
-/// adds conditions on `r`.
-pub(crate) fn keys_add(rows: &str, sign: &str, filter: &str) -> String {
+/// Appends the events among `rows` (with `sign`) to both key counts, as fresh deltas, or as
+/// folded rows when `folded` (the backfill, whose months each hold their own days and month);
+/// `filter` adds conditions on `r`.
+pub(crate) fn keys_add(rows: &str, sign: &str, filter: &str, folded: bool) -> String {
+    let fresh = !folded;
     KEY_TABLES
         .iter()
         .map(|(table, time, unit)| {
             format!(
-                "INSERT INTO {table} ({time}, key_kind, key, n)
-                SELECT date_trunc('{unit}', r.created_at), k.kind, k.key, {sign}COUNT(*)
+                "INSERT INTO {table} ({time}, key_kind, key, n, fresh)
+                SELECT date_trunc('{unit}', r.created_at), k.kind, k.key, {sign}COUNT(*), {fresh}
                 FROM {rows} AS r CROSS JOIN LATERAL (VALUES
-                    ('{KEY_USER}', CAST(r.user_id AS TEXT)),
+                    ('{KEY_USER}', COALESCE(CAST(r.user_id AS TEXT), '')),
                     ('{KEY_ADDRESS}', r.ipaddr),
                     ('{KEY_AGENT}', r.user_agent)) AS k(kind, key)
                 WHERE true{filter}
@@ -58,7 +61,7 @@ pub(crate) fn keys_add(rows: &str, sign: &str, filter: &str) -> String {
 /// Adds every stored event to the key counts: what an import that loaded an empty table
 /// without the triggers runs before it commits.
 pub fn postgres_keys_add_all() -> String {
-    keys_add("user_events", "", "")
+    keys_add("user_events", "", "", false)
 }
 
 #[async_trait::async_trait]
@@ -78,7 +81,7 @@ impl MigrationTrait for Migration {
                     "CREATE TABLE IF NOT EXISTS {table} (
                         {time} TIMESTAMP NOT NULL,
                         key_kind TEXT NOT NULL,
-                        key TEXT,
+                        key TEXT NOT NULL,
                         n BIGINT NOT NULL,
                         fresh BOOLEAN NOT NULL DEFAULT true
                     )"
@@ -107,8 +110,10 @@ impl MigrationTrait for Migration {
         for (table, _, _) in KEY_TABLES {
             execute(db, &format!("TRUNCATE {table}")).await?;
         }
+        // Each month's statement writes its days' and its month's rows whole: already folded,
+        // so that the first fold after the migration has nothing to merge.
         backfill(db, "key counts", |filter| {
-            keys_add("user_events", "", filter)
+            keys_add("user_events", "", filter, true)
         })
         .await?;
         for (table, _, _) in KEY_TABLES {

@@ -21,19 +21,21 @@ use crate::summaries::{Summary, rollup_clear};
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-/// The lock the fold of the login rollup and the `TRUNCATE` trigger take (until their
-/// transaction ends), so that a set is never rebuilt from a snapshot older than another fold's
-/// or a truncation.
-pub(crate) const LOCK: &str = "pg_advisory_xact_lock(hashtext('user_events_login_sets'))";
+/// The lock every fold of the rollups and the `TRUNCATE` trigger take (until their transaction
+/// ends), so that a fold never writes back what a truncation emptied and a login set is never
+/// rebuilt from a snapshot older than another fold's.
+pub(crate) const LOCK: &str = "pg_advisory_xact_lock(hashtext('user_events_rollup_fold'))";
 
 /// [`LOCK`] as a statement.
-pub fn postgres_login_sets_lock() -> String {
+pub fn postgres_fold_lock() -> String {
     format!("SELECT {LOCK}")
 }
 
-/// Folds the login rollup's deltas and rebuilds the login sets of the hours `hours` selects
-/// (a query of `hour_start` over the rollup as it stood before this statement), in one
-/// statement so that both come from one snapshot. Run after [`postgres_login_sets_lock`] in the same
+/// Folds the login rollup's deltas and rebuilds the login sets of the hours `hours` selects. A
+/// set is written as the text of its bits, runs of zeros between the users' numbers in order,
+/// so that building one costs its width once, however many users it holds. `hours` is a query
+/// of `hour_start` over the rollup as it stood before this statement; everything is in one
+/// statement so that both come from one snapshot. Run after [`postgres_fold_lock`] in the same
 /// transaction.
 fn fold_and_rebuild(hours: &str) -> String {
     let method = |m: &str| format!("SUM(CASE WHEN l.method = '{m}' THEN l.n ELSE 0 END)");
@@ -76,17 +78,29 @@ fn fold_and_rebuild(hours: &str) -> String {
             UNION ALL SELECT user_id, ordinal FROM new_users
         ),
         width AS (SELECT COALESCE(MAX(ordinal) + 1, 0) AS n FROM ordinals),
+        present AS (
+            SELECT p.hour_start, o.ordinal,
+                LAG(o.ordinal) OVER (PARTITION BY p.hour_start ORDER BY o.ordinal) AS previous
+            FROM per_user p JOIN ordinals o ON o.user_id = p.user_id
+            WHERE p.t > 0
+        ),
+        bits AS (
+            SELECT hour_start, MAX(ordinal) AS last,
+                string_agg(repeat('0', ordinal - COALESCE(previous, -1) - 1) || '1', ''
+                    ORDER BY ordinal) AS ones
+            FROM present GROUP BY hour_start
+        ),
+        totals AS (
+            SELECT hour_start, SUM(t) AS logins, SUM(ldap) AS ldap, SUM(saml) AS saml,
+                SUM(local) AS local
+            FROM per_user GROUP BY hour_start
+        ),
         sets AS (
-            SELECT p.hour_start,
-                COALESCE(
-                    bit_or(set_bit(CAST(repeat('0', w.n) AS BIT VARYING), o.ordinal, 1))
-                        FILTER (WHERE p.t > 0 AND o.ordinal IS NOT NULL),
-                    CAST(repeat('0', w.n) AS BIT VARYING)) AS users,
-                SUM(p.t) AS logins, SUM(p.ldap) AS ldap, SUM(p.saml) AS saml,
-                SUM(p.local) AS local
-            FROM per_user p CROSS JOIN width w
-            LEFT JOIN ordinals o ON o.user_id = p.user_id
-            GROUP BY p.hour_start, w.n
+            SELECT t.hour_start,
+                CAST(COALESCE(b.ones, '') || repeat('0', w.n - COALESCE(b.last, -1) - 1)
+                    AS BIT VARYING) AS users,
+                t.logins, t.ldap, t.saml, t.local
+            FROM totals t CROSS JOIN width w LEFT JOIN bits b ON b.hour_start = t.hour_start
         ),
         stored AS (
             INSERT INTO user_events_login_sets (hour_start, users, logins, ldap, saml, local)
@@ -148,7 +162,7 @@ impl MigrationTrait for Migration {
         .await?;
         execute(db, &rollup_clear(Summary::LoginSets)).await?;
         execute(db, &pin_search_path()).await?;
-        execute(db, &postgres_login_sets_lock()).await?;
+        execute(db, &postgres_fold_lock()).await?;
         tracing::info!("filling the login sets from the login rollup");
         let started = std::time::Instant::now();
         execute(db, &rebuild_all()).await?;

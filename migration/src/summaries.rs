@@ -78,8 +78,8 @@ impl Summary {
                 format!("{};", updates_add("new_rows", "")),
             ),
             Summary::Keys => (
-                format!("{};", keys_add("old_rows", "-", "")),
-                format!("{};", keys_add("new_rows", "", "")),
+                format!("{};", keys_add("old_rows", "-", "", false)),
+                format!("{};", keys_add("new_rows", "", "", false)),
             ),
             // Derived by the fold, not by writers.
             Summary::LoginSets => (String::new(), String::new()),
@@ -117,7 +117,7 @@ pub(crate) fn rollup_apply(last: Summary) -> String {
 /// The function a `TRUNCATE` of `user_events` calls: it empties every summary up to `last`.
 pub(crate) fn rollup_clear(last: Summary) -> String {
     let tables: Vec<&str> = last.up_to().flat_map(Summary::tables).collect();
-    // The login sets are rebuilt under a lock that a truncation must hold too.
+    // Folds run under a lock that a truncation takes too (see the login sets' migration).
     let lock = (last >= Summary::LoginSets).then_some(crate::m20261201_000018_login_sets::LOCK);
     crate::m20261201_000012_rollups_on_truncate::rollup_clear(&tables, lock)
 }

@@ -178,8 +178,8 @@ impl Store {
         };
         if filter.admits_name(LOGIN) {
             let statement = self.logins_from_sets(filter, bucket, segments, max_rows);
+            let shape = Shape::new(self.dialect, Some(bucket), segments);
             for row in &self.db.query_all_raw(statement).await? {
-                let shape = Shape::new(self.dialect, Some(bucket), segments);
                 let mut at = 0;
                 let start = shape.decode_bucket(row, &mut at, zone)?;
                 let count = |i: usize| row.try_get_by_index::<i64>(at + i);
@@ -311,9 +311,11 @@ impl Store {
             .expr_as(Expr::cust("SUM(d.s)"), Alias::new("s"))
             .expr_as(Expr::cust("SUM(d.c)"), Alias::new("c"))
             .expr_as(
-                Expr::cust(
-                    "COUNT(CASE WHEN d.t > 0 AND d.user_id IS NOT NULL AND NOT (CASE                      WHEN k.users IS NOT NULL AND o.ordinal < length(k.users)                      THEN get_bit(k.users, o.ordinal) = 1 ELSE false END) THEN 1 END)",
-                ),
+                Expr::cust(concat!(
+                    "COUNT(CASE WHEN d.t > 0 AND d.user_id IS NOT NULL AND NOT (CASE ",
+                    "WHEN k.users IS NOT NULL AND o.ordinal < length(k.users) ",
+                    "THEN get_bit(k.users, o.ordinal) = 1 ELSE false END) THEN 1 END)",
+                )),
                 Alias::new("extra"),
             )
             .from_as(Alias::new(DIRTY_USERS), Alias::new("d"))

@@ -1,14 +1,16 @@
 //! Upkeep of the rollups: folding the deltas PostgreSQL's triggers append. Run by the server's
 //! maintenance task, never by a request.
 
-use sea_orm::{ConnectionTrait, TransactionTrait};
+use sea_orm::{ConnectionTrait, IsolationLevel, TransactionTrait};
 
 use super::{Dialect, Store, StoreError};
 
 impl Store {
     /// Folds the rollups' fresh deltas into one row per time and name (PostgreSQL, where the
     /// triggers append deltas so that writers never wait on each other). Safe to run from
-    /// several processes at once: a row is folded by whoever deletes it first.
+    /// several processes at once: each fold holds a lock that other folds and a `TRUNCATE` of
+    /// the log take too, so a fold never writes what a truncation emptied, and the login sets
+    /// are never rebuilt from an older snapshot than another fold's.
     pub async fn compact_rollups(&self) -> Result<(), StoreError> {
         if self.dialect != Dialect::Postgres {
             return Ok(());
@@ -54,16 +56,8 @@ impl Store {
                     .collect::<Vec<_>>()
                     .join(", ")
             };
-            // Keys that are never null are compared with `=`, which a hash join or the key index
-            // can use; a key count's value may be null and is compared null-safely.
-            const NULLABLE: &[&str] = &["key"];
-            let same: Vec<String> = keys
-                .iter()
-                .map(|k| match NULLABLE.contains(k) {
-                    false => format!("r.{k} = t.{k}"),
-                    true => format!("r.{k} IS NOT DISTINCT FROM t.{k}"),
-                })
-                .collect();
+            // Every key is never null and compared with `=`, which a hash join can use.
+            let same: Vec<String> = keys.iter().map(|k| format!("r.{k} = t.{k}")).collect();
             let sums: Vec<String> = measures.iter().map(|m| format!("SUM({m})")).collect();
             // A key whose every measure sums to zero holds nothing: its rows go.
             let nonzero: Vec<String> = sums.iter().map(|s| format!("{s} <> 0")).collect();
@@ -82,14 +76,23 @@ impl Store {
                 sums = sums.join(", "),
                 nonzero = nonzero.join(" OR "),
             );
-            self.db.execute_unprepared(&statement).await?;
+            self.locked_fold(&statement).await?;
         }
-        // The login rollup is folded with its login sets rebuilt, one fold at a time.
-        let fold = self.db.begin().await?;
-        fold.execute_unprepared(&migration::postgres_login_sets_lock())
+        // The login rollup is folded with its login sets rebuilt.
+        self.locked_fold(&migration::postgres_logins_fold()).await
+    }
+
+    /// Runs one fold `statement` in a transaction that first takes the folds' lock. Read
+    /// committed whatever the database's default, so that the statement's snapshot is taken
+    /// after the lock is held.
+    async fn locked_fold(&self, statement: &str) -> Result<(), StoreError> {
+        let fold = self
+            .db
+            .begin_with_config(Some(IsolationLevel::ReadCommitted), None)
             .await?;
-        fold.execute_unprepared(&migration::postgres_logins_fold())
+        fold.execute_unprepared(&migration::postgres_fold_lock())
             .await?;
+        fold.execute_unprepared(statement).await?;
         fold.commit().await?;
         Ok(())
     }

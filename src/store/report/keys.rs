@@ -6,9 +6,7 @@
 
 use entity::stored::StoredUuid;
 use sea_orm::ConnectionTrait;
-use sea_orm::sea_query::{
-    Alias, Expr, ExprTrait, NullOrdering, Order, Query, SelectStatement, UnionType,
-};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order, Query, SelectStatement, UnionType};
 
 use super::parts::{Grain, parts};
 use super::source::Source;
@@ -51,8 +49,9 @@ impl Store {
         for other in statements {
             union.union(UnionType::All, other);
         }
+        // Events without a user are kept under the empty text.
         let value = match key {
-            GroupKey::User => format!("CAST({KEY} AS UUID)"),
+            GroupKey::User => format!("CAST(NULLIF({KEY}, '') AS UUID)"),
             _ => KEY.to_owned(),
         };
         let total = Alias::new("total");
@@ -70,12 +69,12 @@ impl Store {
             .group_by_col(Alias::new(KEY))
             // Key counts emptied by deletions stay behind with a zero.
             .and_having(Expr::cust(format!("SUM({COUNT}) > 0")))
-            // The events' order of ties: a user id's text sorts as the id does, text by bytes.
+            // The events' order of ties: a user id's text sorts as the id does, text by bytes,
+            // and the empty text (no user) first, as the events put a null.
             .order_by(total, Order::Desc)
-            .order_by_expr_with_nulls(
+            .order_by_expr(
                 Expr::cust(format!("{KEY}{}", self.dialect.byte_order())),
                 Order::Asc,
-                NullOrdering::First,
             )
             .limit(rows)
             .to_owned();
@@ -108,6 +107,20 @@ impl Store {
             .collect()
     }
 
+    /// `SELECT <events of one key value over all time>` from the monthly key counts, for the
+    /// value `value` (SQL text of the key's value as text): a few rows found by index.
+    pub(in crate::store) fn key_total(kind: &'static str, value: &str) -> SelectStatement {
+        let table = Source::KeysMonthly.table();
+        Query::select()
+            .expr(Expr::cust("CAST(COALESCE(SUM(k.n), 0) AS BIGINT)"))
+            .from_as(Alias::new(table), Alias::new("k"))
+            .and_where(Expr::col((Alias::new("k"), Alias::new("key_kind"))).eq(kind))
+            // The index is on the MD5 of the key (see the key counts' migration).
+            .and_where(Expr::cust(format!("md5(k.{KEY}) = md5({value})")))
+            .and_where(Expr::cust(format!("k.{KEY} = {value}")))
+            .to_owned()
+    }
+
     /// `SELECT key, count FROM <source> WHERE <bounds> GROUP BY key`: the events' own column,
     /// as text, or the key counts' rows of `kind`.
     fn key_part(
@@ -121,7 +134,10 @@ impl Store {
         match source {
             Source::Events => select
                 .expr_as(
-                    Expr::cust(format!("CAST({} AS TEXT)", key_expression(key))),
+                    Expr::cust(format!(
+                        "COALESCE(CAST({} AS TEXT), '')",
+                        key_expression(key)
+                    )),
                     Alias::new(KEY),
                 )
                 .expr_as(Expr::cust("COUNT(*)"), Alias::new(COUNT))
