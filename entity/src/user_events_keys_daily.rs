@@ -1,26 +1,28 @@
-//! Events per UTC day and per key (PostgreSQL only): the user, the address or the user agent,
-//! kept by the rollup triggers. The busiest keys over a range read it.
+//! Events per UTC day and per origin (PostgreSQL only): the user, the address and the user
+//! agent together. The busiest users, addresses or agents over a range read it. Writers append to it; the fold of its deltas adds them to the monthly counts in the same statement.
 //!
-//! The triggers append delta rows (`fresh`) that a maintenance task folds into one row per key;
-//! readers sum per key either way, so the key (day, kind, value) is a logical one, not a
-//! unique constraint (sea-orm takes the day as its primary key). On
-//! SQLite the busiest keys are read from the events and this table does not exist.
+//! Deltas (`fresh`) are folded by a maintenance task into one row per key; readers sum per key
+//! either way, so the key (day, user, address, agent) is a logical one, not a unique
+//! constraint (sea-orm takes the day as its primary key). On SQLite the busiest keys are read
+//! from the events and this table does not exist.
 
 use sea_orm::entity::prelude::*;
 
 use crate::stored::StoredTime;
 
-/// Events with one value of one key in one day (or a change).
+/// Events of one origin in one day (or a change).
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "user_events_keys_daily")]
 pub struct Model {
     /// The day's start, UTC.
     #[sea_orm(primary_key, auto_increment = false)]
     pub day_start: StoredTime,
-    /// Which key: `user`, `ip` or `agent`.
-    pub key_kind: String,
-    /// The key's value (a user id as text; empty for events without a user).
-    pub key: String,
+    /// The user id as text; empty for events without a user.
+    pub user_key: String,
+    /// The address.
+    pub ipaddr: String,
+    /// The user agent.
+    pub user_agent: String,
     /// How many events (a delta until folded).
     pub n: i64,
     /// Whether the row is a delta not yet folded.

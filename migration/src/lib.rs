@@ -24,7 +24,6 @@ mod m20261201_000015_user_updates;
 mod m20261201_000016_user_index_covers_names;
 mod m20261201_000017_key_counts;
 mod m20261201_000018_login_sets;
-mod m20261201_000019_key_lookup;
 mod summaries;
 
 pub use summaries::postgres_summaries_add_all;
@@ -37,7 +36,7 @@ pub use m20261201_000010_usage_rollups::{
 pub use m20261201_000011_login_rollup::postgres_logins_add_all;
 pub use m20261201_000013_sharing_changes::{SHARING_CHANGES, postgres_sharing_add_all};
 pub use m20261201_000015_user_updates::postgres_user_updates_add_all;
-pub use m20261201_000017_key_counts::{KEY_ADDRESS, KEY_AGENT, KEY_USER, postgres_keys_add_all};
+pub use m20261201_000017_key_counts::{KEYS_DAILY, KEYS_MONTHLY, postgres_keys_add_all};
 pub use m20261201_000018_login_sets::{postgres_fold_lock, postgres_logins_fold};
 
 /// The server's PostgreSQL triggers on `user_events` that a bulk load into an empty table may
@@ -75,7 +74,6 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000016_user_index_covers_names::Migration),
             Box::new(m20261201_000017_key_counts::Migration),
             Box::new(m20261201_000018_login_sets::Migration),
-            Box::new(m20261201_000019_key_lookup::Migration),
         ]
     }
 }

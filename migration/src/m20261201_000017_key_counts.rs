@@ -1,15 +1,19 @@
 //! `user_events_keys_daily` and `user_events_keys_monthly` (PostgreSQL): events per UTC day (and
-//! month) and per value of a key: the user, the address, the user agent. The busiest users or
-//! addresses over a range are then the sums of a few rows per key and day or month instead of a
-//! pass over every event in it: a year is twelve months of rows, the ragged days at its ends
-//! come from the daily rows, and whatever is left inside a day from the events themselves.
+//! month) and per origin: the user, the address and the user agent together. The busiest users,
+//! addresses or agents over a range are then sums over a few rows per origin and day or month
+//! instead of a pass over every event in it: a year is twelve months of rows, the ragged days at
+//! its ends come from the daily rows, and whatever is left inside a day from the events.
 //!
-//! Like the other PostgreSQL rollups, the triggers append signed deltas (`fresh`) that the
-//! maintenance task folds, so writers never wait on each other; the backfill's rows are such
-//! deltas too. The key is text, never null (a user id as its canonical text, the empty text for
-//! events without a user, which no id is), so that the fold matches keys by hashing. It is not
-//! indexed as it is: readers select by kind and time, and a value of any length never makes an
-//! index row too long for the platform's write.
+//! One row holds the three keys together, so a writer's statement adds at most one row per
+//! event (usually far fewer: a user keeps an address and a browser through a session), and only
+//! to the daily counts: the maintenance task's fold of the daily deltas adds the same deltas to
+//! the monthly counts in the same statement. A month therefore holds its monthly rows plus the
+//! daily deltas not folded yet; readers add both, and the answer is exact at every moment.
+//!
+//! The keys are never null (an event without a user is kept under the empty text, which no
+//! user id is), so that folds match them by hashing. None is indexed as it is: a value of any
+//! length never makes an index row too long for the platform's write. The monthly counts are
+//! indexed by the MD5 of the user, so that one user's events over all time are a few rows.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DbBackend;
@@ -22,46 +26,43 @@ use crate::summaries::{Summary, rollup_apply, rollup_clear};
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-/// The kind of key a row of the key counts is for: the user id.
-pub const KEY_USER: &str = "user";
-/// The kind of key a row of the key counts is for: the address.
-pub const KEY_ADDRESS: &str = "ip";
-/// The kind of key a row of the key counts is for: the user agent.
-pub const KEY_AGENT: &str = "agent";
+/// The daily key counts, which writers append to.
+pub const KEYS_DAILY: &str = "user_events_keys_daily";
+/// The monthly key counts, which the fold of the daily ones adds to.
+pub const KEYS_MONTHLY: &str = "user_events_keys_monthly";
 
-/// The key counts' tables, with the unit their time column is truncated to.
-pub(crate) const KEY_TABLES: [(&str, &str, &str); 2] = [
-    ("user_events_keys_daily", "day_start", "day"),
-    ("user_events_keys_monthly", "month_start", "month"),
-];
-
-/// Appends the events among `rows` (with `sign`) to both key counts, as fresh deltas, or as
-/// folded rows when `folded` (the backfill, whose months each hold their own days and month);
-/// `filter` adds conditions on `r`.
-pub(crate) fn keys_add(rows: &str, sign: &str, filter: &str, folded: bool) -> String {
+/// Appends the events among `rows` (with `sign`) to `table`, per `unit` (`day` or `month`) of
+/// `time`; as fresh deltas unless `folded` (the backfill, whose months each hold their own
+/// days and month whole). `filter` adds conditions on `r`.
+fn keys_insert(
+    (table, time, unit): (&str, &str, &str),
+    rows: &str,
+    sign: &str,
+    filter: &str,
+    folded: bool,
+) -> String {
     let fresh = !folded;
-    KEY_TABLES
-        .iter()
-        .map(|(table, time, unit)| {
-            format!(
-                "INSERT INTO {table} ({time}, key_kind, key, n, fresh)
-                SELECT date_trunc('{unit}', r.created_at), k.kind, k.key, {sign}COUNT(*), {fresh}
-                FROM {rows} AS r CROSS JOIN LATERAL (VALUES
-                    ('{KEY_USER}', COALESCE(CAST(r.user_id AS TEXT), '')),
-                    ('{KEY_ADDRESS}', r.ipaddr),
-                    ('{KEY_AGENT}', r.user_agent)) AS k(kind, key)
-                WHERE true{filter}
-                GROUP BY 1, 2, 3"
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(";\n            ")
+    format!(
+        "INSERT INTO {table} ({time}, user_key, ipaddr, user_agent, n, fresh)
+        SELECT date_trunc('{unit}', r.created_at), COALESCE(CAST(r.user_id AS TEXT), ''),
+            r.ipaddr, r.user_agent, {sign}COUNT(*), {fresh}
+        FROM {rows} AS r WHERE true{filter}
+        GROUP BY 1, 2, 3, 4"
+    )
 }
 
-/// Adds every stored event to the key counts: what an import that loaded an empty table
-/// without the triggers runs before it commits.
+const DAILY: (&str, &str, &str) = (KEYS_DAILY, "day_start", "day");
+const MONTHLY: (&str, &str, &str) = (KEYS_MONTHLY, "month_start", "month");
+
+/// What the rollup trigger appends for the events among `rows` (with `sign`): daily deltas.
+pub(crate) fn keys_add(rows: &str, sign: &str) -> String {
+    keys_insert(DAILY, rows, sign, "", false)
+}
+
+/// Adds every stored event to the key counts, as daily deltas: what an import that loaded an
+/// empty table without the triggers runs before it commits.
 pub fn postgres_keys_add_all() -> String {
-    keys_add("user_events", "", "", false)
+    keys_add("user_events", "")
 }
 
 #[async_trait::async_trait]
@@ -74,14 +75,15 @@ impl MigrationTrait for Migration {
         let Some(db) = postgres_locked(manager).await? else {
             return Ok(());
         };
-        for (table, time, _) in KEY_TABLES {
+        for (table, time, _) in [DAILY, MONTHLY] {
             execute(
                 db,
                 &format!(
                     "CREATE TABLE IF NOT EXISTS {table} (
                         {time} TIMESTAMP NOT NULL,
-                        key_kind TEXT NOT NULL,
-                        key TEXT NOT NULL,
+                        user_key TEXT NOT NULL,
+                        ipaddr TEXT NOT NULL,
+                        user_agent TEXT NOT NULL,
                         n BIGINT NOT NULL,
                         fresh BOOLEAN NOT NULL DEFAULT true
                     )"
@@ -90,33 +92,39 @@ impl MigrationTrait for Migration {
             .await?;
             execute(
                 db,
-                &format!(
-                    "CREATE INDEX IF NOT EXISTS {table}_time_idx ON {table} (key_kind, {time})"
-                ),
+                &format!("CREATE INDEX IF NOT EXISTS {table}_time_idx ON {table} ({time})"),
             )
             .await?;
             execute(
                 db,
                 &format!(
-                    "CREATE INDEX IF NOT EXISTS {table}_fresh_idx
-                        ON {table} (key_kind, {time}) WHERE fresh"
+                    "CREATE INDEX IF NOT EXISTS {table}_fresh_idx ON {table} ({time}) WHERE fresh"
                 ),
             )
             .await?;
         }
+        execute(
+            db,
+            &format!(
+                "CREATE INDEX IF NOT EXISTS {KEYS_MONTHLY}_user_idx ON {KEYS_MONTHLY} (md5(user_key))"
+            ),
+        )
+        .await?;
         execute(db, &rollup_apply(Summary::Keys)).await?;
         execute(db, &rollup_clear(Summary::Keys)).await?;
         execute(db, &pin_search_path()).await?;
-        for (table, _, _) in KEY_TABLES {
+        for (table, _, _) in [DAILY, MONTHLY] {
             execute(db, &format!("TRUNCATE {table}")).await?;
         }
-        // Each month's statement writes its days' and its month's rows whole: already folded,
+        // Each month's statements write its days' and its month's rows whole: already folded,
         // so that the first fold after the migration has nothing to merge.
         backfill(db, "key counts", |filter| {
-            keys_add("user_events", "", filter, true)
+            [DAILY, MONTHLY]
+                .map(|level| keys_insert(level, "user_events", "", filter, true))
+                .join(";\n")
         })
         .await?;
-        for (table, _, _) in KEY_TABLES {
+        for (table, _, _) in [DAILY, MONTHLY] {
             execute(db, &format!("ANALYZE {table}")).await?;
         }
         Ok(())
@@ -130,7 +138,7 @@ impl MigrationTrait for Migration {
         execute(db, &rollup_apply(Summary::UserUpdates)).await?;
         execute(db, &rollup_clear(Summary::UserUpdates)).await?;
         execute(db, &pin_search_path()).await?;
-        for (table, _, _) in KEY_TABLES {
+        for (table, _, _) in [DAILY, MONTHLY] {
             execute(db, &format!("DROP TABLE IF EXISTS {table}")).await?;
         }
         Ok(())

@@ -8,7 +8,7 @@ use crate::m20261201_000010_usage_rollups::usage_add;
 use crate::m20261201_000011_login_rollup::logins_add;
 use crate::m20261201_000013_sharing_changes::{remove_parsed, sharing_add, sharing_remove};
 use crate::m20261201_000015_user_updates::updates_add;
-use crate::m20261201_000017_key_counts::{KEY_TABLES, keys_add};
+use crate::m20261201_000017_key_counts::{KEYS_DAILY, KEYS_MONTHLY, keys_add};
 
 /// A summary kept by the rollup triggers, in the order of the migrations that added it.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -48,7 +48,7 @@ impl Summary {
             Summary::Logins => vec!["user_events_logins_hourly"],
             Summary::Sharing => vec!["user_events_sharing"],
             Summary::UserUpdates => vec!["user_events_user_updates"],
-            Summary::Keys => KEY_TABLES.iter().map(|(table, _, _)| *table).collect(),
+            Summary::Keys => vec![KEYS_DAILY, KEYS_MONTHLY],
             Summary::LoginSets => vec!["user_events_login_sets"],
         }
     }
@@ -78,8 +78,8 @@ impl Summary {
                 format!("{};", updates_add("new_rows", "")),
             ),
             Summary::Keys => (
-                format!("{};", keys_add("old_rows", "-", "", false)),
-                format!("{};", keys_add("new_rows", "", "", false)),
+                format!("{};", keys_add("old_rows", "-")),
+                format!("{};", keys_add("new_rows", "")),
             ),
             // Derived by the fold, not by writers.
             Summary::LoginSets => (String::new(), String::new()),

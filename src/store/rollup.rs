@@ -5,6 +5,14 @@ use sea_orm::{ConnectionTrait, IsolationLevel, TransactionTrait};
 
 use super::{Dialect, Store, StoreError};
 
+/// Where a fold adds the fresh deltas it folds, besides folding them: a table of the same keys
+/// over a coarser period.
+struct Carry {
+    table: &'static str,
+    time: &'static str,
+    unit: &'static str,
+}
+
 impl Store {
     /// Folds the rollups' fresh deltas into one row per time and name (PostgreSQL, where the
     /// triggers append deltas so that writers never wait on each other). Safe to run from
@@ -17,37 +25,48 @@ impl Store {
         }
         const COUNTS: &[&str] = &["n"];
         const USAGE: &[&str] = &["used", "cpu", "memory", "gpu"];
-        for (table, keys, measures) in [
+        const ORIGIN: [&str; 3] = ["user_key", "ipaddr", "user_agent"];
+        let keys_daily = [&["day_start"][..], &ORIGIN].concat();
+        let keys_monthly = [&["month_start"][..], &ORIGIN].concat();
+        // The daily key counts' folded deltas are added to the monthly ones in the same
+        // statement (as monthly deltas, folded right after).
+        let to_months = Carry {
+            table: migration::KEYS_MONTHLY,
+            time: "month_start",
+            unit: "month",
+        };
+        for (table, keys, measures, carry) in [
             (
                 "user_events_hourly",
                 &["hour_start", "event_name"][..],
                 COUNTS,
+                None,
             ),
             (
                 "user_events_daily",
                 &["day_start", "event_name"][..],
                 COUNTS,
+                None,
             ),
             (
                 "user_events_usage_hourly",
                 &["hour_start", "event_name"][..],
                 USAGE,
+                None,
             ),
             (
                 "user_events_usage_daily",
                 &["day_start", "event_name"][..],
                 USAGE,
+                None,
             ),
             (
-                "user_events_keys_daily",
-                &["day_start", "key_kind", "key"][..],
+                migration::KEYS_DAILY,
+                &keys_daily[..],
                 COUNTS,
+                Some(&to_months),
             ),
-            (
-                "user_events_keys_monthly",
-                &["month_start", "key_kind", "key"][..],
-                COUNTS,
-            ),
+            (migration::KEYS_MONTHLY, &keys_monthly[..], COUNTS, None),
         ] {
             let list = |prefix: &str, names: &[&str]| -> String {
                 names
@@ -63,10 +82,29 @@ impl Store {
             let nonzero: Vec<String> = sums.iter().map(|s| format!("{s} <> 0")).collect();
             // Raw SQL: a DELETE ... RETURNING feeding an INSERT in one statement, on tables the
             // entities name; sea-query builds neither a data-modifying CTE nor this fold.
+            // The fresh deltas among what is folded, carried to a coarser table.
+            let carried = match carry {
+                None => String::new(),
+                Some(Carry {
+                    table: coarser,
+                    time,
+                    unit,
+                }) => {
+                    let rest = list("", &keys[1..]);
+                    format!(
+                        ", carried AS (INSERT INTO {coarser} ({time}, {rest}, {measures}) \
+                         SELECT date_trunc('{unit}', {first}), {rest}, {sums} FROM gone \
+                         WHERE fresh GROUP BY date_trunc('{unit}', {first}), {rest})",
+                        first = keys[0],
+                        measures = list("", measures),
+                        sums = sums.join(", "),
+                    )
+                }
+            };
             let statement = format!(
                 "WITH touched AS (SELECT DISTINCT {keys} FROM {table} WHERE fresh), \
                  gone AS (DELETE FROM {table} r USING touched t WHERE {same} \
-                          RETURNING {returned}) \
+                          RETURNING {returned}, r.fresh){carried} \
                  INSERT INTO {table} ({keys}, {measures}, fresh) \
                  SELECT {keys}, {sums}, false FROM gone GROUP BY {keys} HAVING {nonzero}",
                 keys = list("", keys),

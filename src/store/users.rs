@@ -113,10 +113,9 @@ impl Store {
             .expr(per_user(Func::max(created_at()).into()))
             .expr(match self.dialect {
                 // The key counts hold every user's events over all time, exactly.
-                Dialect::Postgres => sub_query(Store::key_total(
-                    migration::KEY_USER,
-                    &format!("CAST({U}.{ID} AS TEXT)"),
-                )),
+                Dialect::Postgres => {
+                    sub_query(Store::user_total(&format!("CAST({U}.{ID} AS TEXT)")))
+                }
                 Dialect::Sqlite => per_user(Func::count(Expr::col(Asterisk)).into()),
             })
             .expr(sub_query(self.newest_key("username", None, asked_id())))

@@ -1,12 +1,14 @@
 //! The busiest users, addresses or user agents over a range, from the key counts on PostgreSQL:
-//! the range is cut into whole UTC months (the monthly key counts), the whole days at either
-//! end (the daily ones) and what is left inside a day at either end (the events), and one
-//! statement adds each key's parts and keeps the largest. It gives the events' answer exactly,
-//! down to the order of ties.
+//! the range is cut into whole UTC months (the monthly key counts, plus the daily deltas of
+//! those months that the fold has not carried to them yet), the whole days at either end (the
+//! daily ones) and what is left inside a day at either end (the events), and one statement adds
+//! each key's parts and keeps the largest. It gives the events' answer exactly, down to the
+//! order of ties.
 
 use entity::stored::StoredUuid;
-use sea_orm::ConnectionTrait;
+use entity::user_events_keys_daily::Column as Daily;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order, Query, SelectStatement, UnionType};
+use sea_orm::{ConnectionTrait, IdenStatic};
 
 use super::parts::{Grain, parts};
 use super::source::Source;
@@ -20,14 +22,14 @@ const KEY: &str = "key";
 const COUNT: &str = "c";
 
 impl Store {
-    /// Events per value of `key` (of kind `kind` in the key counts) over `filter`'s range, the
-    /// `limit` largest (all, without one), at most `max_rows` rows. The caller has checked that
-    /// the filter holds nothing but time bounds.
+    /// Events per value of `key` (the key counts' `column`) over `filter`'s range, the `limit`
+    /// largest (all, without one), at most `max_rows` rows. The caller has checked that the
+    /// filter holds nothing but time bounds.
     pub(super) async fn key_counts(
         &self,
         filter: &EventFilter,
         key: GroupKey,
-        kind: &'static str,
+        column: &'static str,
         limit: Option<u64>,
         max_rows: usize,
     ) -> Result<Vec<UsageRow>, StoreError> {
@@ -38,10 +40,10 @@ impl Store {
         let mut statements =
             parts(filter.from, filter.to, &ladder)
                 .into_iter()
-                .map(|(source, from, to)| {
+                .flat_map(|(source, from, to)| {
                     let mut part = filter.clone();
                     (part.from, part.to) = (from, to);
-                    self.key_part(source, key, kind, &part)
+                    self.key_parts(source, key, column, &part)
                 });
         let Some(mut union) = statements.next() else {
             return Ok(Vec::new());
@@ -107,50 +109,79 @@ impl Store {
             .collect()
     }
 
-    /// `SELECT <events of one key value over all time>` from the monthly key counts, for the
-    /// value `value` (SQL text of the key's value as text): a few rows found by index.
-    pub(in crate::store) fn key_total(kind: &'static str, value: &str) -> SelectStatement {
-        let table = Source::KeysMonthly.table();
-        Query::select()
-            .expr(Expr::cust("CAST(COALESCE(SUM(k.n), 0) AS BIGINT)"))
-            .from_as(Alias::new(table), Alias::new("k"))
-            .and_where(Expr::col((Alias::new("k"), Alias::new("key_kind"))).eq(kind))
-            // The index is on the MD5 of the key (see the key counts' migration).
-            .and_where(Expr::cust(format!("md5(k.{KEY}) = md5({value})")))
-            .and_where(Expr::cust(format!("k.{KEY} = {value}")))
-            .to_owned()
-    }
-
-    /// `SELECT key, count FROM <source> WHERE <bounds> GROUP BY key`: the events' own column,
-    /// as text, or the key counts' rows of `kind`.
-    fn key_part(
+    /// The statements that count one part of the range by key: `SELECT key, count ... GROUP BY
+    /// key` over the events (their own column, as text), the daily key counts, or the monthly
+    /// ones and the daily deltas of those months not carried to them yet.
+    fn key_parts(
         &self,
         source: Source,
         key: GroupKey,
-        kind: &'static str,
+        column: &'static str,
         filter: &EventFilter,
-    ) -> SelectStatement {
-        let mut select = Query::select();
-        match source {
-            Source::Events => select
-                .expr_as(
-                    Expr::cust(format!(
-                        "COALESCE(CAST({} AS TEXT), '')",
-                        key_expression(key)
-                    )),
-                    Alias::new(KEY),
-                )
-                .expr_as(Expr::cust("COUNT(*)"), Alias::new(COUNT))
-                .cond_where(filter.condition_on(self.dialect, source.time())),
-            _ => select
-                .column(Alias::new(KEY))
+    ) -> Vec<SelectStatement> {
+        let counts = |source: Source, fresh_only: bool| {
+            let mut select = Query::select();
+            select
+                .expr_as(Expr::col(Alias::new(column)), Alias::new(KEY))
                 .expr_as(Expr::cust(source.count()), Alias::new(COUNT))
-                .and_where(Expr::col(Alias::new("key_kind")).eq(kind))
-                .cond_where(filter.condition_on_time(self.dialect, source.time())),
+                .from(Alias::new(source.table()))
+                .cond_where(filter.condition_on_time(self.dialect, source.time()))
+                .group_by_col(Alias::new(KEY));
+            if fresh_only {
+                select.and_where(Expr::col(Daily::Fresh).eq(true));
+            }
+            select
         };
-        select
-            .from(Alias::new(source.table()))
-            .group_by_col(Alias::new(KEY))
+        match source {
+            Source::Events => {
+                let events = Query::select()
+                    .expr_as(
+                        Expr::cust(format!(
+                            "COALESCE(CAST({} AS TEXT), '')",
+                            key_expression(key)
+                        )),
+                        Alias::new(KEY),
+                    )
+                    .expr_as(Expr::cust("COUNT(*)"), Alias::new(COUNT))
+                    .from(Alias::new(source.table()))
+                    .cond_where(filter.condition_on(self.dialect, source.time()))
+                    .group_by_col(Alias::new(KEY))
+                    .to_owned();
+                vec![events]
+            }
+            Source::KeysMonthly => vec![
+                counts(Source::KeysMonthly, false),
+                counts(Source::KeysDaily, true),
+            ],
+            _ => vec![counts(source, false)],
+        }
+    }
+
+    /// `SELECT <events of one user over all time>` from the key counts, for `user` (SQL text of
+    /// the user id as text): the user's monthly rows, found by the index on the MD5 of the
+    /// user, and their daily deltas not carried to them yet.
+    pub(in crate::store) fn user_total(user: &str) -> SelectStatement {
+        let part = |source: Source, fresh_only: bool| {
+            let key = Daily::UserKey.as_str();
+            let mut select = Query::select();
+            select
+                .expr_as(Expr::cust(source.count()), Alias::new(COUNT))
+                .from(Alias::new(source.table()))
+                .and_where(Expr::cust(format!("{key} = {user}")));
+            if fresh_only {
+                select.and_where(Expr::col(Daily::Fresh).eq(true));
+            } else {
+                select.and_where(Expr::cust(format!("md5({key}) = md5({user})")));
+            }
+            select
+        };
+        let mut union = part(Source::KeysMonthly, false);
+        union.union(UnionType::All, part(Source::KeysDaily, true));
+        Query::select()
+            .expr(Expr::cust(format!(
+                "CAST(COALESCE(SUM({COUNT}), 0) AS BIGINT)"
+            )))
+            .from_subquery(union, Alias::new("parts"))
             .to_owned()
     }
 }

@@ -138,7 +138,7 @@ impl CountSource {
 }
 
 impl CountSource {
-    /// The key counts' name for `keys` when they answer a count over `filter` grouped by
+    /// The key counts' column for `keys` when they answer a count over `filter` grouped by
     /// `keys` without buckets exactly: PostgreSQL, one key among user, address and user agent,
     /// and no condition but the time bounds.
     pub(super) fn key_counts(
@@ -159,9 +159,9 @@ impl CountSource {
             return None;
         }
         match keys {
-            [GroupKey::User] => Some(migration::KEY_USER),
-            [GroupKey::IpAddress] => Some(migration::KEY_ADDRESS),
-            [GroupKey::UserAgent] => Some(migration::KEY_AGENT),
+            [GroupKey::User] => Some(user_events_keys_daily::Column::UserKey.as_str()),
+            [GroupKey::IpAddress] => Some(user_events_keys_daily::Column::Ipaddr.as_str()),
+            [GroupKey::UserAgent] => Some(user_events_keys_daily::Column::UserAgent.as_str()),
             _ => None,
         }
     }
