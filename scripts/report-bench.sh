@@ -59,6 +59,8 @@ eventCounts top 10 addresses, 30 days|{ eventCounts(filter: {$days}, groupBy: [I
 events totalCount, no filter|{ events(first: 50) { totalCount } }
 events totalCount, Sessions over 30 days|{ events(first: 50, filter: {categories: [SESSIONS], $days}) { totalCount } }
 eventCounts by category and day, a year|{ eventCounts(filter: {$year}, groupBy: [CATEGORY], bucket: DAY) { count } }
+eventCounts by category and day in Europe/Berlin, a year|{ eventCounts(filter: {$year}, groupBy: [CATEGORY], bucket: DAY, timeZone: "Europe/Berlin") { count } }
+loginActivity by day in Europe/Berlin, a year|{ loginActivity(filter: {$year}, bucket: DAY, timeZone: "Europe/Berlin") { logins byAuthMethod { method count } } }
 userTimeline by day, a year|{ userTimeline(userId: "$user", $year, bucket: DAY) { total buckets { start total } } }
 EOF
   kill $server
