@@ -35,6 +35,8 @@ pub(in crate::store) struct Shape<'a> {
     with_offset: bool,
     /// Whether categories and kinds may be grouped by name and folded here (see `folds`).
     fold_names: bool,
+    /// The time that buckets are taken of, when not the source's time column.
+    time: Option<&'static str>,
 }
 
 impl<'a> Shape<'a> {
@@ -49,7 +51,21 @@ impl<'a> Shape<'a> {
             source: EVENTS,
             with_offset: bucket == Some(TimeBucket::Hour),
             fold_names: true,
+            time: None,
         }
+    }
+
+    /// The same shape with buckets taken of `time` (SQL over the source's columns).
+    pub(super) fn at(self, time: &'static str) -> Shape<'a> {
+        Shape {
+            time: Some(time),
+            ..self
+        }
+    }
+
+    /// The time buckets are taken of.
+    fn time(&self) -> &str {
+        self.time.unwrap_or(self.source.time())
     }
 
     /// The same shape over another source.
@@ -238,7 +254,7 @@ impl<'a> Shape<'a> {
                 let mut offset = first.offset;
                 for segment in rest {
                     sql.push(" WHEN ")
-                        .push(self.source.time())
+                        .push(self.time())
                         .push(" < ")
                         .push(&self.dialect.time_literal(segment.start))
                         .push(" THEN ")
@@ -250,7 +266,7 @@ impl<'a> Shape<'a> {
             _ => {
                 let (before, after) = segments.split_at(segments.len() / 2);
                 sql.push("(CASE WHEN ")
-                    .push(self.source.time())
+                    .push(self.time())
                     .push(" < ")
                     .push(&self.dialect.time_literal(after[0].start))
                     .push(" THEN ");
@@ -263,14 +279,14 @@ impl<'a> Shape<'a> {
     }
 
     /// The local start of each row's bucket (see [`Dialect::bucket_start`]), as SQL text.
-    fn bucket(&self, bucket: TimeBucket) -> String {
+    pub(super) fn bucket(&self, bucket: TimeBucket) -> String {
         let offset = if self.segments.iter().all(|s| s.offset == 0) {
             None
         } else {
             Some(self.offset())
         };
         self.dialect
-            .bucket_start(bucket, self.source.time(), offset.as_deref())
+            .bucket_start(bucket, self.time(), offset.as_deref())
     }
 
     /// The sums of `cpu`, `memory` and whole `gpu`: of what each event reports, or of a usage
