@@ -1,8 +1,8 @@
 //! Upkeep no request waits for: folding the rollups' deltas into one row per key (PostgreSQL,
 //! where the triggers append deltas so that writers never wait on each other).
 //!
-//! Every server process runs it; several on one database do no harm, since a delta is folded
-//! by whichever deletes it first.
+//! Every server process runs it; several on one database do no harm, since folds take a lock
+//! (which a `TRUNCATE` of the log takes too) and run one at a time.
 
 use std::time::Duration;
 

@@ -17,6 +17,9 @@ pub struct Model {
     /// The month's start, UTC.
     #[sea_orm(primary_key, auto_increment = false)]
     pub month_start: StoredTime,
+    /// The MD5 of the three keys (user, address and agent joined by `\x01`): with the
+    /// time, what the index finds a row's other deltas by.
+    pub origin: String,
     /// The user id as text; empty for events without a user.
     pub user_key: String,
     /// The address.

@@ -11,9 +11,12 @@
 //! daily deltas not folded yet; readers add both, and the answer is exact at every moment.
 //!
 //! The keys are never null (an event without a user is kept under the empty text, which no
-//! user id is), so that folds match them by hashing. None is indexed as it is: a value of any
-//! length never makes an index row too long for the platform's write. The monthly counts are
-//! indexed by the MD5 of the user, so that one user's events over all time are a few rows.
+//! user id is), so that folds match them by hashing. None is indexed as it is, so that a value
+//! of any length never makes an index row too long for the platform's write: a row carries the
+//! MD5 of its three keys (`origin`), and the time with that digest is the index a fold finds a
+//! row's other deltas by. The monthly counts and
+//! the daily deltas are indexed by the MD5 of the user, so that one user's events over all time
+//! are a few rows.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DbBackend;
@@ -43,11 +46,14 @@ fn keys_insert(
 ) -> String {
     let fresh = !folded;
     format!(
-        "INSERT INTO {table} ({time}, user_key, ipaddr, user_agent, n, fresh)
-        SELECT date_trunc('{unit}', r.created_at), COALESCE(CAST(r.user_id AS TEXT), ''),
-            r.ipaddr, r.user_agent, {sign}COUNT(*), {fresh}
-        FROM {rows} AS r WHERE true{filter}
-        GROUP BY 1, 2, 3, 4"
+        "INSERT INTO {table} ({time}, origin, user_key, ipaddr, user_agent, n, fresh)
+        SELECT t, md5(u || chr(1) || ipaddr || chr(1) || user_agent), u, ipaddr, user_agent, n,
+            {fresh}
+        FROM (SELECT date_trunc('{unit}', r.created_at) AS t,
+                COALESCE(CAST(r.user_id AS TEXT), '') AS u, r.ipaddr, r.user_agent,
+                {sign}COUNT(*) AS n
+            FROM {rows} AS r WHERE true{filter}
+            GROUP BY 1, 2, 3, 4) AS g"
     )
 }
 
@@ -81,6 +87,7 @@ impl MigrationTrait for Migration {
                 &format!(
                     "CREATE TABLE IF NOT EXISTS {table} (
                         {time} TIMESTAMP NOT NULL,
+                        origin TEXT NOT NULL,
                         user_key TEXT NOT NULL,
                         ipaddr TEXT NOT NULL,
                         user_agent TEXT NOT NULL,
@@ -92,7 +99,7 @@ impl MigrationTrait for Migration {
             .await?;
             execute(
                 db,
-                &format!("CREATE INDEX IF NOT EXISTS {table}_time_idx ON {table} ({time})"),
+                &format!("CREATE INDEX IF NOT EXISTS {table}_key_idx ON {table} ({time}, origin)"),
             )
             .await?;
             execute(
@@ -107,6 +114,15 @@ impl MigrationTrait for Migration {
             db,
             &format!(
                 "CREATE INDEX IF NOT EXISTS {KEYS_MONTHLY}_user_idx ON {KEYS_MONTHLY} (md5(user_key))"
+            ),
+        )
+        .await?;
+        // A user's daily deltas not carried to the months yet, found without reading the others'.
+        execute(
+            db,
+            &format!(
+                "CREATE INDEX IF NOT EXISTS {KEYS_DAILY}_fresh_user_idx
+                    ON {KEYS_DAILY} (md5(user_key)) WHERE fresh"
             ),
         )
         .await?;

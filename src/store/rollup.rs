@@ -25,7 +25,9 @@ impl Store {
         }
         const COUNTS: &[&str] = &["n"];
         const USAGE: &[&str] = &["used", "cpu", "memory", "gpu"];
-        const ORIGIN: [&str; 3] = ["user_key", "ipaddr", "user_agent"];
+        // The origin's digest first: with the time, the key counts' index.
+        const ORIGIN: [&str; 4] = ["origin", "user_key", "ipaddr", "user_agent"];
+        let mut folds = Vec::new();
         let keys_daily = [&["day_start"][..], &ORIGIN].concat();
         let keys_monthly = [&["month_start"][..], &ORIGIN].concat();
         // The daily key counts' folded deltas are added to the monthly ones in the same
@@ -75,7 +77,8 @@ impl Store {
                     .collect::<Vec<_>>()
                     .join(", ")
             };
-            // Every key is never null and compared with `=`, which a hash join can use.
+            // Every key is never null and compared with `=`, which a hash join or the key index
+            // can use.
             let same: Vec<String> = keys.iter().map(|k| format!("r.{k} = t.{k}")).collect();
             let sums: Vec<String> = measures.iter().map(|m| format!("SUM({m})")).collect();
             // A key whose every measure sums to zero holds nothing: its rows go.
@@ -114,10 +117,18 @@ impl Store {
                 sums = sums.join(", "),
                 nonzero = nonzero.join(" OR "),
             );
-            self.locked_fold(&statement).await?;
+            folds.push(statement);
         }
         // The login rollup is folded with its login sets rebuilt.
-        self.locked_fold(&migration::postgres_logins_fold()).await
+        folds.push(migration::postgres_logins_fold());
+        // Every fold runs even when one fails; the first failure is reported.
+        let mut first_error = None;
+        for statement in &folds {
+            if let Err(error) = self.locked_fold(statement).await {
+                first_error.get_or_insert(error);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
     }
 
     /// Runs one fold `statement` in a transaction that first takes the folds' lock. Read

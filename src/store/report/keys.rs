@@ -168,10 +168,11 @@ impl Store {
                 .expr_as(Expr::cust(source.count()), Alias::new(COUNT))
                 .from(Alias::new(source.table()))
                 .and_where(Expr::cust(format!("{key} = {user}")));
+            // Both parts are found by an index on the MD5 of the user (the daily one's holds
+            // only the deltas not carried yet).
+            select.and_where(Expr::cust(format!("md5({key}) = md5({user})")));
             if fresh_only {
                 select.and_where(Expr::col(Daily::Fresh).eq(true));
-            } else {
-                select.and_where(Expr::cust(format!("md5({key}) = md5({user})")));
             }
             select
         };

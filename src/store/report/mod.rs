@@ -20,6 +20,8 @@ mod statement;
 mod total;
 mod zoned;
 
+use zoned::Zoned;
+
 use chrono::NaiveDateTime;
 use jiff::tz::TimeZone;
 use sea_orm::ConnectionTrait;
@@ -251,15 +253,22 @@ impl Store {
             grouping.bucket,
             &zone_segments,
         );
+        let shape = Shape::new(self.dialect, grouping.bucket, &zone_segments).on(source);
         if source == Source::Hourly && measure == Measure::Count {
-            if let Some(rows) = self
+            match self
                 .zoned_counts(filter, grouping, &zone_segments, max_rows)
                 .await?
             {
-                return Ok(rows);
+                Zoned::Answer(rows) => return Ok(rows),
+                Zoned::TooManyNames => {
+                    let shape = shape.unfolded();
+                    return self
+                        .grouped_rows(&shape, filter, grouping, measure, max_rows)
+                        .await;
+                }
+                Zoned::NotHere => {}
             }
         }
-        let shape = Shape::new(self.dialect, grouping.bucket, &zone_segments).on(source);
         if shape.folds(grouping) {
             // Several names fold into one category or kind, so the names' rows may number a
             // few times the answer's: up to FOLDED_ROWS_PER_ROW times `max_rows` are read.

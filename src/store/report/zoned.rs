@@ -20,8 +20,9 @@ use crate::store::filter::EventFilter;
 use crate::store::zone::{Segment, hours_fit};
 use crate::store::{Dialect, Store, StoreError};
 
-/// The longest range read this way (in days); a longer one reads the hourly rollup.
-const MOST_DAYS: i64 = 36_600;
+/// The longest range read this way (in days, about ten years, so that the hours to move stay a
+/// few tens of thousands); a longer one reads the hourly rollup.
+const MOST_DAYS: i64 = 3_660;
 
 /// The noon of the UTC day of a daily row, and of an hourly row: the time whose bucket a whole
 /// UTC day is counted in.
@@ -30,17 +31,16 @@ const HOUR_DAY_NOON: &str = "(date_trunc('day', hour_start) + INTERVAL '12 hours
 
 impl Store {
     /// The rows of a count grouped by names in `bucket`s of a zone with `segments`, read from
-    /// the daily rollup with hourly corrections; `None` when the request is not one this
-    /// answers (the caller then reads the hourly rollup).
+    /// the daily rollup with hourly corrections, when the request is one this answers.
     pub(super) async fn zoned_counts(
         &self,
         filter: &EventFilter,
         grouping: &Grouping,
         segments: &[Segment],
         max_rows: usize,
-    ) -> Result<Option<Vec<UsageRow>>, StoreError> {
+    ) -> Result<Zoned, StoreError> {
         let Some(plan) = Plan::new(self.dialect, filter, grouping, segments) else {
-            return Ok(None);
+            return Ok(Zoned::NotHere);
         };
         let shape = || Shape::new(self.dialect, grouping.bucket, segments);
         let hourly = shape().on(Source::Hourly);
@@ -179,14 +179,14 @@ impl Store {
         let statement = self.dialect.backend().build(&answer);
         let rows = self.db.query_all_raw(statement).await?;
         if rows.len() >= limit {
-            return Ok(None);
+            return Ok(Zoned::TooManyNames);
         }
         let kinds = super::fold::kind_names();
         let rows = rows
             .iter()
             .map(|row| hourly.decode(row, grouping, Measure::Count, &kinds))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Some(if hourly.folds(grouping) {
+        Ok(Zoned::Answer(if hourly.folds(grouping) {
             let mut folded = super::fold::fold(rows);
             folded.truncate(max_rows);
             folded
@@ -199,6 +199,17 @@ impl Store {
 /// The bucket of an hourly row's own hour.
 fn hourly_bucket(shape: Shape<'_>, bucket: TimeBucket) -> String {
     shape.on(Source::Hourly).bucket(bucket)
+}
+
+/// What [`Store::zoned_counts`] found.
+pub(super) enum Zoned {
+    /// The rows.
+    Answer(Vec<UsageRow>),
+    /// Not a request read this way: the hourly rollup answers.
+    NotHere,
+    /// More rows of names than a fold may read: the database must derive categories and kinds
+    /// itself (from the hourly rollup), so that the bound applies to the answer.
+    TooManyNames,
 }
 
 /// What a request read this way is cut into.
