@@ -102,27 +102,30 @@ impl MigrationTrait for Migration {
                 &format!("CREATE INDEX IF NOT EXISTS {table}_key_idx ON {table} ({time}, origin)"),
             )
             .await?;
-            execute(
-                db,
-                &format!(
-                    "CREATE INDEX IF NOT EXISTS {table}_fresh_idx ON {table} ({time}) WHERE fresh"
-                ),
-            )
-            .await?;
         }
+        // The deltas not folded yet: what a fold starts from, what a month adds to its monthly
+        // rows, and, by the MD5 of the user, a user's count adds to theirs. Writers maintain
+        // this one index besides the key's.
+        execute(
+            db,
+            &format!(
+                "CREATE INDEX IF NOT EXISTS {KEYS_DAILY}_fresh_idx
+                    ON {KEYS_DAILY} (md5(user_key)) WHERE fresh"
+            ),
+        )
+        .await?;
+        execute(
+            db,
+            &format!(
+                "CREATE INDEX IF NOT EXISTS {KEYS_MONTHLY}_fresh_idx
+                    ON {KEYS_MONTHLY} (month_start) WHERE fresh"
+            ),
+        )
+        .await?;
         execute(
             db,
             &format!(
                 "CREATE INDEX IF NOT EXISTS {KEYS_MONTHLY}_user_idx ON {KEYS_MONTHLY} (md5(user_key))"
-            ),
-        )
-        .await?;
-        // A user's daily deltas not carried to the months yet, found without reading the others'.
-        execute(
-            db,
-            &format!(
-                "CREATE INDEX IF NOT EXISTS {KEYS_DAILY}_fresh_user_idx
-                    ON {KEYS_DAILY} (md5(user_key)) WHERE fresh"
             ),
         )
         .await?;
