@@ -362,8 +362,8 @@ const REPORTS_AT_ONCE: usize = 4;
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error(
     "the reports of this request would return more than {max} rows, the most the server \
-     returns (--max-report-rows {max}); narrow the filter or the bucket, or ask for fewer rows \
-     with `limit`"
+     returns (--max-report-rows {max}); narrow the range, use a wider bucket or fewer group \
+     keys, or, where the report takes one, a smaller `limit`"
 )]
 pub struct TooManyReportRows {
     /// The budget of the request.

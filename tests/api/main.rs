@@ -30,6 +30,7 @@ mod observe;
 mod parsers;
 mod persisted;
 mod properties;
+mod readme;
 mod report_rows;
 mod reports;
 mod rollup;
