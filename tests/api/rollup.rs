@@ -648,6 +648,56 @@ on_both_backends! {
 }
 
 on_both_backends! {
+    async fn local_buckets_of_many_zones_match_the_events(app: TestApp) {
+        // An event every five hours (names in turn) from March to May 2026, across the spring
+        // changes of Europe, North America, Chile, Australia and New Zealand; zones east and
+        // west of UTC, a quarter-hour one and two twelve or more hours ahead.
+        let names = ["session launched", "user login", "file downloaded", "mystery"];
+        let start = at("2026-03-01 00:00:00");
+        let values: Vec<String> = (0..336)
+            .map(|i: i64| {
+                let t = start + chrono::Duration::hours(5 * i) + chrono::Duration::minutes(i % 60);
+                format!(
+                    "('10.0.0.{}', 'ua', '{}', '{{}}', '{}')",
+                    i % 7,
+                    names[(i % 4) as usize],
+                    t.format("%Y-%m-%d %H:%M:%S")
+                )
+            })
+            .collect();
+        app.sql(&format!(
+            "INSERT INTO user_events (ipaddr, user_agent, event_name, description, created_at) VALUES {}",
+            values.join(", ")
+        ))
+        .await;
+        let zones = [
+            "Europe/Berlin", "America/New_York", "Australia/Sydney", "America/Santiago",
+            "Asia/Karachi", "Pacific/Noumea", "Pacific/Pago_Pago", "Asia/Kathmandu",
+            "Pacific/Auckland", "Pacific/Kiritimati",
+        ];
+        let ranges = [
+            ("2026-03-01 00:00:00", "2026-05-10 00:00:00"),
+            ("2026-03-02 07:00:00", "2026-05-09 13:00:00"),
+            ("2026-03-28 22:00:00", "2026-04-06 03:00:00"),
+        ];
+        for zone in zones {
+            for (from, to) in ranges {
+                for bucket in [TimeBucket::Day, TimeBucket::Week, TimeBucket::Month] {
+                    let mut filter = EventFilter::default();
+                    filter.from = Some(at(from));
+                    filter.to = Some(at(to));
+                    let grouping = Grouping {
+                        keys: vec![GroupKey::Category],
+                        bucket: Some(bucket),
+                        zone: parse_zone(zone).expect("zone"),
+                        limit: None,
+                    };
+                    assert_counts_agree(&app, &filter, &grouping).await;
+                }
+            }
+        }
+    }
+
     async fn a_zone_that_changed_offset_inside_an_hour_is_not_read_from_hours(app: TestApp) {
         // America/Moncton went from -3 to -4 at 03:01 UTC on 2005-10-30: the hour from 03:00
         // holds local times of two days.
