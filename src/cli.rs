@@ -193,7 +193,10 @@ impl Cli {
             Command::Migrate => {
                 let store = Store::connect(&self.database.store_options()).await?;
                 let ran = store.migrate().await?;
-                eprintln!("user-events: schema is up to date ({ran} migrations applied)");
+                match ran {
+                    0 => eprintln!("user-events: schema is up to date"),
+                    _ => eprintln!("user-events: schema migrated ({ran} migrations applied)"),
+                }
                 store.close().await;
                 Ok(())
             }

@@ -45,7 +45,10 @@ pub enum ServeError {
 pub async fn serve(database: &DatabaseArgs, args: &ServeArgs) -> Result<(), ServeError> {
     let store = Store::connect(&database.store_options()).await?;
     let ran = store.migrate().await?;
-    tracing::info!(migrations = ran, "schema is up to date");
+    match ran {
+        0 => tracing::info!("schema is up to date"),
+        _ => tracing::info!(migrations = ran, "schema migrated"),
+    }
     if args.demo {
         if store.is_empty().await? {
             tracing::info!(

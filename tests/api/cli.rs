@@ -299,3 +299,23 @@ fn command_line_errors_name_what_is_wrong_and_exit_non_zero() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot connect to the database"));
 }
+
+/// `migrate` says whether it changed the schema: a new database is migrated, a second run finds
+/// it up to date.
+#[tokio::test]
+async fn migrate_says_whether_it_changed_the_schema() {
+    let (url, _dir) = fresh_database(Backend::Sqlite).await;
+    let run = || {
+        let out = bin()
+            .args(["migrate", "--database-url", &url])
+            .output()
+            .expect("run");
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let first = run();
+    assert!(first.contains("schema migrated ("), "{first}");
+    let second = run();
+    assert!(second.contains("schema is up to date"), "{second}");
+    assert!(!second.contains("migrated"), "{second}");
+}
