@@ -227,7 +227,7 @@ impl Store {
         source: CountSource,
         max_rows: usize,
     ) -> Result<Vec<UsageRow>, StoreError> {
-        if let (Some(kind), [key]) = (
+        if let (Some(column), [key]) = (
             source.key_counts(
                 measure,
                 self.dialect,
@@ -238,7 +238,7 @@ impl Store {
             grouping.keys.as_slice(),
         ) {
             return self
-                .key_counts(filter, *key, kind, grouping.limit, max_rows)
+                .key_counts(filter, *key, column, grouping.limit, max_rows)
                 .await;
         }
         let zone_segments = match grouping.bucket {
