@@ -165,6 +165,11 @@ pub struct Import {
     rebuild_rollups: bool,
     /// Whether the PostgreSQL staging table exists.
     staging: bool,
+    /// Whether `user_events` is a partitioned table (PostgreSQL): its primary key is then
+    /// `(id, created_at)`, so no unique index on `id` alone exists for `ON CONFLICT`, and its
+    /// indexes are partitioned ones, which a definition read back cannot recreate on the
+    /// partitions.
+    partitioned: bool,
 }
 
 /// Rows per SQLite INSERT statement (7 values a row, under SQLite's 32,766 placeholders).
@@ -191,17 +196,26 @@ impl Store {
                     restore: Vec::new(),
                     rebuild_rollups: false,
                     staging: false,
+                    partitioned: false,
                 };
                 import.set_aside_sqlite().await?;
                 Ok(import)
             }
             Dialect::Postgres => {
-                let tx = self.db.get_postgres_connection_pool().begin().await?;
+                let mut tx = self.db.get_postgres_connection_pool().begin().await?;
+                let conn: &mut PgConnection = &mut tx;
+                // Raw SQL: the catalog says how the platform made its table.
+                let partitioned: bool = sqlx::query_scalar(
+                    "SELECT relkind = 'p' FROM pg_class WHERE oid = 'user_events'::regclass",
+                )
+                .fetch_one(conn)
+                .await?;
                 let mut import = Import {
                     connection: Connection::Postgres(tx),
                     restore: Vec::new(),
                     rebuild_rollups: false,
                     staging: false,
+                    partitioned,
                 };
                 import.set_aside_postgres().await?;
                 Ok(import)
@@ -257,15 +271,22 @@ impl Import {
         if !table_is_empty_postgres(conn).await? {
             return Ok(());
         }
-        let indexes: Vec<(String, String)> = sqlx::query_as(
-            "SELECT i.indexname::text, i.indexdef FROM pg_indexes i \
+        // A partitioned table keeps its indexes: they are built per partition, and the
+        // definition of the parent's cannot be replayed onto the partitions.
+        let indexes: Vec<(String, String)> = match self.partitioned {
+            true => Vec::new(),
+            false => {
+                sqlx::query_as(
+                    "SELECT i.indexname::text, i.indexdef FROM pg_indexes i \
              WHERE i.schemaname = current_schema() AND i.tablename = 'user_events' \
              AND NOT EXISTS (SELECT 1 FROM pg_constraint c \
                  WHERE c.conrelid = 'user_events'::regclass AND c.conname = i.indexname) \
              ORDER BY 1",
-        )
-        .fetch_all(&mut *conn)
-        .await?;
+                )
+                .fetch_all(&mut *conn)
+                .await?
+            }
+        };
         for (name, definition) in indexes {
             sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP INDEX {}", quote(&name))))
                 .execute(&mut *conn)
@@ -353,14 +374,28 @@ impl Import {
                             &batch.copy_with_id,
                         )
                         .await?;
-                        inserted += sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-                            "INSERT INTO user_events (id, {COPY_COLUMNS}) \
-                             SELECT id, {COPY_COLUMNS} FROM user_events_import \
-                             ON CONFLICT (id) DO NOTHING"
-                        )))
-                        .execute(&mut *conn)
-                        .await?
-                        .rows_affected();
+                        // Rows whose id is stored, or came earlier in the file, are
+                        // skipped: by the primary key on id, or, on a partitioned table
+                        // (whose key also holds the time), by looking the id up and keeping
+                        // the first of the batch's rows with it.
+                        let skip_stored = match self.partitioned {
+                            false => format!(
+                                "INSERT INTO user_events (id, {COPY_COLUMNS}) \
+                                 SELECT id, {COPY_COLUMNS} FROM user_events_import \
+                                 ON CONFLICT (id) DO NOTHING"
+                            ),
+                            true => format!(
+                                "INSERT INTO user_events (id, {COPY_COLUMNS}) \
+                                 SELECT DISTINCT ON (id) id, {COPY_COLUMNS} \
+                                 FROM user_events_import s WHERE NOT EXISTS \
+                                 (SELECT 1 FROM user_events u WHERE u.id = s.id) \
+                                 ORDER BY id, ctid"
+                            ),
+                        };
+                        inserted += sqlx::raw_sql(sqlx::AssertSqlSafe(skip_stored))
+                            .execute(&mut *conn)
+                            .await?
+                            .rows_affected();
                         sqlx::raw_sql("TRUNCATE user_events_import")
                             .execute(&mut *conn)
                             .await?;

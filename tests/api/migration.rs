@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement};
 
 use crate::helpers::{Backend, fresh_database};
 
@@ -236,5 +236,100 @@ async fn the_summaries_filled_at_migration_hold_rows_at_any_time() {
             Some(expected),
             "{sql}"
         );
+    }
+}
+
+/// A `user_events` its owner has partitioned by month (primary key `(id, created_at)`): the
+/// migrations apply, an import into the empty table keeps every partition's indexes valid, and
+/// an import of rows already stored skips them like on a plain table.
+#[tokio::test]
+async fn imports_into_a_partitioned_table_keep_its_indexes_and_skip_stored_ids() {
+    if std::env::var("TEST_DATABASE_URL").is_err() {
+        return;
+    }
+    let (url, _dir) = fresh_database(Backend::Postgres).await;
+    let db = Database::connect(&url).await.expect("connect");
+    db.execute_unprepared(
+        "CREATE TABLE user_events (id BIGSERIAL, user_id UUID, ipaddr TEXT NOT NULL, \
+         user_agent TEXT NOT NULL, event_name TEXT NOT NULL, description TEXT NOT NULL, \
+         created_at TIMESTAMP NOT NULL, PRIMARY KEY (id, created_at)) PARTITION BY RANGE (created_at); \
+         CREATE TABLE user_events_2026_03 PARTITION OF user_events \
+             FOR VALUES FROM ('2026-03-01') TO ('2026-04-01'); \
+         CREATE TABLE user_events_2026_04 PARTITION OF user_events \
+             FOR VALUES FROM ('2026-04-01') TO ('2026-05-01'); \
+         CREATE TABLE user_events_rest PARTITION OF user_events DEFAULT",
+    )
+    .await
+    .expect("partitioned table");
+    let out = crate::helpers::invoke(&url, &["migrate"], None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let csv = "id,user_id,ipaddr,user_agent,event_name,description,created_at\n\
+               1,0a0a0a0a-0000-4000-8000-000000000001,10.0.0.1,ua,user login,{},2026-03-28 10:00:00\n\
+               2,,10.0.0.2,ua,session launched,{},2026-04-02 11:00:00\n\
+               3,,10.0.0.3,ua,file downloaded,{},2026-06-01 12:00:00\n\
+               2,,10.0.0.9,ua,job started,{},2026-04-03 11:00:00\n";
+    for round in ["into the empty table", "again, every row stored"] {
+        let out = crate::helpers::invoke(
+            &url,
+            &["import", "-", "--format", "csv"],
+            Some(csv.as_bytes()),
+        );
+        assert!(
+            out.status.success(),
+            "{round}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stored = db
+            .query_one_raw(Statement::from_string(
+                DbBackend::Postgres,
+                "SELECT COUNT(*) FROM user_events",
+            ))
+            .await
+            .expect("count")
+            .expect("row");
+        assert_eq!(
+            stored.try_get_by_index::<i64>(0).expect("count"),
+            3,
+            "{round}"
+        );
+        // The first row of an id in the file wins, as on a plain table.
+        let second = db
+            .query_one_raw(Statement::from_string(
+                DbBackend::Postgres,
+                "SELECT event_name FROM user_events WHERE id = 2",
+            ))
+            .await
+            .expect("row 2")
+            .expect("row");
+        assert_eq!(
+            second.try_get_by_index::<String>(0).expect("name"),
+            "session launched",
+            "{round}"
+        );
+        // Every index valid, and each partition carries the server's three indexes besides its
+        // primary key.
+        for (sql, expected) in [
+            ("SELECT COUNT(*) FROM pg_index WHERE NOT indisvalid", 0),
+            (
+                "SELECT COUNT(*) FROM pg_indexes WHERE tablename = 'user_events_2026_03' \
+                 AND indexname NOT LIKE '%pkey'",
+                3,
+            ),
+        ] {
+            let row = db
+                .query_one_raw(Statement::from_string(DbBackend::Postgres, sql))
+                .await
+                .expect(sql)
+                .expect("row");
+            assert_eq!(
+                row.try_get_by_index::<i64>(0).expect("count"),
+                expected,
+                "{round}: {sql}"
+            );
+        }
     }
 }
