@@ -11,8 +11,7 @@ use sea_orm_migration::sea_orm::DbBackend;
 use crate::m20261201_000010_usage_rollups::{
     backfill, execute, may_have_keys, pg_json_is_true, pg_json_string, postgres_locked,
 };
-use crate::m20261201_000014_trigger_search_path::pin_search_path;
-use crate::summaries::{Summary, rollup_apply, rollup_clear};
+use crate::summaries::{Summary, install};
 
 /// Adds the parsed user updates, extends the rollup triggers, and fills them.
 #[derive(DeriveMigrationName)]
@@ -73,9 +72,7 @@ impl MigrationTrait for Migration {
                 ON user_events_user_updates (md5(target_username), created_at, id)",
         )
         .await?;
-        execute(db, &rollup_apply(Summary::UserUpdates)).await?;
-        execute(db, &rollup_clear(Summary::UserUpdates)).await?;
-        execute(db, &pin_search_path()).await?;
+        install(db, Summary::UserUpdates).await?;
         execute(db, "TRUNCATE user_events_user_updates").await?;
         backfill(db, "user updates", |filter| {
             updates_add("user_events", filter)
@@ -89,9 +86,7 @@ impl MigrationTrait for Migration {
         if db.get_database_backend() != DbBackend::Postgres {
             return Ok(());
         }
-        execute(db, &rollup_apply(Summary::Sharing)).await?;
-        execute(db, &rollup_clear(Summary::Sharing)).await?;
-        execute(db, &pin_search_path()).await?;
+        install(db, Summary::Sharing).await?;
         execute(db, "DROP TABLE IF EXISTS user_events_user_updates").await
     }
 }

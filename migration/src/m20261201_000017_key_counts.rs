@@ -22,8 +22,7 @@ use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DbBackend;
 
 use crate::m20261201_000010_usage_rollups::{backfill, execute, postgres_locked};
-use crate::m20261201_000014_trigger_search_path::pin_search_path;
-use crate::summaries::{Summary, rollup_apply, rollup_clear};
+use crate::summaries::{Summary, install};
 
 /// Adds the key counts, extends the rollup triggers, and fills them.
 #[derive(DeriveMigrationName)]
@@ -129,9 +128,7 @@ impl MigrationTrait for Migration {
             ),
         )
         .await?;
-        execute(db, &rollup_apply(Summary::Keys)).await?;
-        execute(db, &rollup_clear(Summary::Keys)).await?;
-        execute(db, &pin_search_path()).await?;
+        install(db, Summary::Keys).await?;
         for (table, _, _) in [DAILY, MONTHLY] {
             execute(db, &format!("TRUNCATE {table}")).await?;
         }
@@ -154,9 +151,7 @@ impl MigrationTrait for Migration {
         if db.get_database_backend() != DbBackend::Postgres {
             return Ok(());
         }
-        execute(db, &rollup_apply(Summary::UserUpdates)).await?;
-        execute(db, &rollup_clear(Summary::UserUpdates)).await?;
-        execute(db, &pin_search_path()).await?;
+        install(db, Summary::UserUpdates).await?;
         for (table, _, _) in [DAILY, MONTHLY] {
             execute(db, &format!("DROP TABLE IF EXISTS {table}")).await?;
         }

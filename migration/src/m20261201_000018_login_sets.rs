@@ -14,8 +14,7 @@ use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DbBackend;
 
 use crate::m20261201_000010_usage_rollups::{execute, postgres_locked};
-use crate::m20261201_000014_trigger_search_path::pin_search_path;
-use crate::summaries::{Summary, rollup_clear};
+use crate::summaries::{Summary, install};
 
 /// Adds the login sets and fills them from the login rollup.
 #[derive(DeriveMigrationName)]
@@ -160,8 +159,7 @@ impl MigrationTrait for Migration {
             )",
         )
         .await?;
-        execute(db, &rollup_clear(Summary::LoginSets)).await?;
-        execute(db, &pin_search_path()).await?;
+        install(db, Summary::LoginSets).await?;
         execute(db, &postgres_fold_lock()).await?;
         tracing::info!("filling the login sets from the login rollup");
         let started = std::time::Instant::now();
@@ -179,8 +177,7 @@ impl MigrationTrait for Migration {
         if db.get_database_backend() != DbBackend::Postgres {
             return Ok(());
         }
-        execute(db, &rollup_clear(Summary::Keys)).await?;
-        execute(db, &pin_search_path()).await?;
+        install(db, Summary::Keys).await?;
         execute(db, "DROP TABLE IF EXISTS user_events_login_sets").await?;
         execute(db, "DROP TABLE IF EXISTS user_events_login_ordinals").await
     }

@@ -131,3 +131,20 @@ pub fn postgres_summaries_add_all() -> Vec<String> {
         .filter(|statement| !statement.is_empty())
         .collect()
 }
+
+/// Installs the rollup trigger function and the `TRUNCATE` function for every summary up to
+/// `last`, with their search path pinned (what each summary migration from the 15th on runs,
+/// and its `down` with the summary before it).
+pub(crate) async fn install(
+    db: &sea_orm_migration::SchemaManagerConnection<'_>,
+    last: Summary,
+) -> Result<(), sea_orm_migration::DbErr> {
+    use crate::m20261201_000010_usage_rollups::execute;
+    execute(db, &rollup_apply(last)).await?;
+    execute(db, &rollup_clear(last)).await?;
+    execute(
+        db,
+        &crate::m20261201_000014_trigger_search_path::pin_search_path(),
+    )
+    .await
+}

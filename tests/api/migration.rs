@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
 
 use crate::helpers::{Backend, fresh_database};
 
@@ -23,6 +23,16 @@ const POSTGRES_PLATFORM: &[&str] = &[
      ('0a0a0a0a-0000-4000-8000-000000000001', '10.1.1.1', 'ua', 'user login', '{\"username\":\"ana\"}', '2025-01-01 10:00:00'), \
      (NULL, '127.0.0.1', 'cron', 'session stopped', 'plain text', '2025-01-02 11:00:00.5')",
 ];
+
+/// The first column of the one row `sql` returns.
+async fn one<T: sea_orm::TryGetable>(db: &DatabaseConnection, sql: &str) -> T {
+    db.query_one_raw(Statement::from_string(db.get_database_backend(), sql))
+        .await
+        .expect(sql)
+        .expect("a row")
+        .try_get_by_index(0)
+        .expect(sql)
+}
 
 /// The table's columns and every row, as text.
 async fn snapshot(db: &DatabaseConnection, backend: Backend) -> Vec<String> {
@@ -87,16 +97,8 @@ async fn platform_table_survives_migration(backend: Backend) {
             "SELECT count(*) FROM pg_indexes WHERE indexname LIKE 'user_events_%_id_idx'"
         }
     };
-    let row = db
-        .query_one_raw(Statement::from_string(
-            db.get_database_backend(),
-            index_query,
-        ))
-        .await
-        .expect("indexes")
-        .expect("row");
     assert_eq!(
-        row.try_get_by_index::<i64>(0).expect("count"),
+        one::<i64>(&db, index_query).await,
         3,
         "the three keyset indexes exist"
     );
@@ -111,27 +113,18 @@ async fn platform_table_survives_migration(backend: Backend) {
             "SELECT indexdef FROM pg_indexes WHERE indexname = 'user_events_user_id_created_at_id_idx'"
         }
     };
-    let row = db
-        .query_one_raw(Statement::from_string(
-            db.get_database_backend(),
-            definition,
-        ))
-        .await
-        .expect("index")
-        .expect("row");
-    let definition: String = row.try_get_by_index(0).expect("definition");
+    let definition: String = one(&db, definition).await;
     assert!(definition.contains("event_name"), "{definition}");
 
     // The rollups were filled from the rows already there, once, however often migrate ran.
-    let row = db
-        .query_one_raw(Statement::from_string(
-            db.get_database_backend(),
+    assert_eq!(
+        one::<i64>(
+            &db,
             "SELECT CAST((SELECT SUM(n) FROM user_events_hourly) + (SELECT SUM(n) FROM user_events_daily) AS BIGINT)",
-        ))
-        .await
-        .expect("rollup")
-        .expect("row");
-    assert_eq!(row.try_get_by_index::<i64>(0).expect("sum"), 2 + 2);
+        )
+        .await,
+        2 + 2
+    );
 
     // The server reads the platform's rows, and new rows continue the platform's ids.
     let store = user_events::store::Store::connect(&user_events::store::StoreOptions {
@@ -226,16 +219,7 @@ async fn the_summaries_filled_at_migration_hold_rows_at_any_time() {
             6,
         ),
     ] {
-        let row = db
-            .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
-            .await
-            .expect(sql)
-            .expect("row");
-        assert_eq!(
-            row.try_get_by_index::<Option<i64>>(0).expect("sum"),
-            Some(expected),
-            "{sql}"
-        );
+        assert_eq!(one::<Option<i64>>(&db, sql).await, Some(expected), "{sql}");
     }
 }
 
@@ -283,30 +267,14 @@ async fn imports_into_a_partitioned_table_keep_its_indexes_and_skip_stored_ids()
             "{round}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let stored = db
-            .query_one_raw(Statement::from_string(
-                DbBackend::Postgres,
-                "SELECT COUNT(*) FROM user_events",
-            ))
-            .await
-            .expect("count")
-            .expect("row");
         assert_eq!(
-            stored.try_get_by_index::<i64>(0).expect("count"),
+            one::<i64>(&db, "SELECT COUNT(*) FROM user_events").await,
             3,
             "{round}"
         );
         // The first row of an id in the file wins, as on a plain table.
-        let second = db
-            .query_one_raw(Statement::from_string(
-                DbBackend::Postgres,
-                "SELECT event_name FROM user_events WHERE id = 2",
-            ))
-            .await
-            .expect("row 2")
-            .expect("row");
         assert_eq!(
-            second.try_get_by_index::<String>(0).expect("name"),
+            one::<String>(&db, "SELECT event_name FROM user_events WHERE id = 2").await,
             "session launched",
             "{round}"
         );
@@ -320,16 +288,7 @@ async fn imports_into_a_partitioned_table_keep_its_indexes_and_skip_stored_ids()
                 3,
             ),
         ] {
-            let row = db
-                .query_one_raw(Statement::from_string(DbBackend::Postgres, sql))
-                .await
-                .expect(sql)
-                .expect("row");
-            assert_eq!(
-                row.try_get_by_index::<i64>(0).expect("count"),
-                expected,
-                "{round}: {sql}"
-            );
+            assert_eq!(one::<i64>(&db, sql).await, expected, "{round}: {sql}");
         }
     }
 }

@@ -57,12 +57,7 @@ impl Store {
         let part = |source: Source, bucket_of: String, sign: &str, from, to| {
             let mut select = Query::select();
             select.expr_as(Expr::cust(bucket_of), Alias::new("b"));
-            for (i, _) in grouping.keys.iter().enumerate() {
-                select.expr_as(
-                    Expr::col(Alias::new("event_name")),
-                    Alias::new(format!("k{i}")),
-                );
-            }
+            name_keys(&mut select, grouping);
             let bounds = EventFilter {
                 from,
                 to,
@@ -75,7 +70,7 @@ impl Store {
                 .cond_where(bounds.condition_on(self.dialect, source.time()));
             select
         };
-        let own = hourly_bucket(shape(), bucket);
+        let own = shape().on(Source::Hourly).bucket(bucket);
         let noon = shape().on(Source::Hourly).at(HOUR_DAY_NOON).bucket(bucket);
         let mut parts: Vec<SelectStatement> = Vec::new();
         if plan.from < plan.days.0 {
@@ -132,12 +127,7 @@ impl Store {
         );
         let mut moved = Query::select();
         moved.expr_as(Expr::cust("v.b"), Alias::new("b"));
-        for (i, _) in grouping.keys.iter().enumerate() {
-            moved.expr_as(
-                Expr::col(Alias::new("event_name")),
-                Alias::new(format!("k{i}")),
-            );
-        }
+        name_keys(&mut moved, grouping);
         let bounds = EventFilter {
             from: days.0,
             to: days.1,
@@ -196,9 +186,14 @@ impl Store {
     }
 }
 
-/// The bucket of an hourly row's own hour.
-fn hourly_bucket(shape: Shape<'_>, bucket: TimeBucket) -> String {
-    shape.on(Source::Hourly).bucket(bucket)
+/// Each group key's column as the event name (categories and kinds are folded from it).
+fn name_keys(select: &mut SelectStatement, grouping: &Grouping) {
+    for i in 0..grouping.keys.len() {
+        select.expr_as(
+            Expr::col(Alias::new("event_name")),
+            Alias::new(format!("k{i}")),
+        );
+    }
 }
 
 /// What [`Store::zoned_counts`] found.
