@@ -24,6 +24,7 @@ mod m20261201_000015_user_updates;
 mod m20261201_000016_user_index_covers_names;
 mod m20261201_000017_key_counts;
 mod m20261201_000018_login_sets;
+mod m20261201_000019_hourly_index_covers_counts;
 mod summaries;
 
 pub use summaries::postgres_summaries_add_all;
@@ -74,6 +75,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000016_user_index_covers_names::Migration),
             Box::new(m20261201_000017_key_counts::Migration),
             Box::new(m20261201_000018_login_sets::Migration),
+            Box::new(m20261201_000019_hourly_index_covers_counts::Migration),
         ]
     }
 }

@@ -10,11 +10,17 @@ use super::{GroupKey, GroupValues, UsageRow};
 use crate::catalog::{CATALOG, EventCategory, EventKind};
 
 /// Merges rows that fall in the same bucket and group once names are folded into categories
-/// and kinds.
-pub(super) fn fold(rows: Vec<UsageRow>) -> Vec<UsageRow> {
+/// and kinds, as they are decoded (`expected` of them), so that the names' rows are never all
+/// held at once.
+pub(super) fn fold<E>(
+    rows: impl Iterator<Item = Result<UsageRow, E>>,
+    expected: usize,
+) -> Result<Vec<UsageRow>, E> {
+    // A few names fold into each group, so a quarter of the rows is room for the groups.
     let mut merged: HashMap<(Option<NaiveDateTime>, GroupValues), UsageRow> =
-        HashMap::with_capacity(rows.len());
+        HashMap::with_capacity(expected / 4 + 1);
     for row in rows {
+        let row = row?;
         match merged.entry((row.bucket_start, row.group.clone())) {
             std::collections::hash_map::Entry::Occupied(mut slot) => {
                 let total = slot.get_mut();
@@ -28,7 +34,7 @@ pub(super) fn fold(rows: Vec<UsageRow>) -> Vec<UsageRow> {
             }
         }
     }
-    merged.into_values().collect()
+    Ok(merged.into_values().collect())
 }
 
 pub(super) fn kind_names() -> HashMap<String, EventKind> {

@@ -30,7 +30,7 @@ use uuid::Uuid;
 use super::filter::EventFilter;
 use super::{Store, StoreError};
 use crate::catalog::{EventCategory, EventKind};
-use fold::{compare_groups, fold, kind_names};
+use fold::compare_groups;
 pub(in crate::store) use source::Source;
 pub(in crate::store) use statement::{Shape, row_limit};
 
@@ -273,14 +273,13 @@ impl Store {
             // Several names fold into one category or kind, so the names' rows may number a
             // few times the answer's: up to FOLDED_ROWS_PER_ROW times `max_rows` are read.
             let name_rows = max_rows.saturating_mul(FOLDED_ROWS_PER_ROW);
-            let rows = self
-                .grouped_rows(&shape, filter, grouping, measure, name_rows)
-                .await?;
+            let statement = shape.statement(filter, grouping, measure, name_rows);
+            let rows = self.db.query_all_raw(statement).await?;
             // Fewer rows than allowed is every name's row: their fold is the whole answer
             // (cut to `max_rows`). Otherwise the names alone are too many; the database then
             // derives categories and kinds itself, so that the bound applies to the answer.
             if rows.len() < name_rows {
-                let mut folded = fold(rows);
+                let mut folded = shape.decode_all(&rows, grouping, measure)?;
                 folded.truncate(max_rows);
                 return Ok(folded);
             }
@@ -304,10 +303,7 @@ impl Store {
     ) -> Result<Vec<UsageRow>, StoreError> {
         let statement = shape.statement(filter, grouping, measure, max_rows);
         let rows = self.db.query_all_raw(statement).await?;
-        let kinds = kind_names();
-        rows.iter()
-            .map(|row| shape.decode(row, grouping, measure, &kinds))
-            .collect()
+        shape.decode_all(&rows, grouping, measure)
     }
 }
 

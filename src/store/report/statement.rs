@@ -325,7 +325,29 @@ impl<'a> Shape<'a> {
             )
     }
 
-    pub(super) fn decode(
+    /// The report rows of the database's `rows` of this shape's statement, with names folded
+    /// into categories and kinds as they are decoded when the shape [`folds`](Self::folds).
+    pub(super) fn decode_all(
+        &self,
+        rows: &[QueryResult],
+        grouping: &Grouping,
+        measure: Measure,
+    ) -> Result<Vec<UsageRow>, StoreError> {
+        let kinds = super::fold::kind_names();
+        let decoded = rows
+            .iter()
+            .map(|row| self.decode(row, grouping, measure, &kinds));
+        if self.folds(grouping) {
+            return super::fold::fold(decoded, rows.len());
+        }
+        let mut all = Vec::with_capacity(rows.len());
+        for row in decoded {
+            all.push(row?);
+        }
+        Ok(all)
+    }
+
+    fn decode(
         &self,
         row: &QueryResult,
         grouping: &Grouping,

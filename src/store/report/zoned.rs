@@ -171,18 +171,9 @@ impl Store {
         if rows.len() >= limit {
             return Ok(Zoned::TooManyNames);
         }
-        let kinds = super::fold::kind_names();
-        let rows = rows
-            .iter()
-            .map(|row| hourly.decode(row, grouping, Measure::Count, &kinds))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Zoned::Answer(if hourly.folds(grouping) {
-            let mut folded = super::fold::fold(rows);
-            folded.truncate(max_rows);
-            folded
-        } else {
-            rows
-        }))
+        let mut rows = hourly.decode_all(&rows, grouping, Measure::Count)?;
+        rows.truncate(max_rows);
+        Ok(Zoned::Answer(rows))
     }
 }
 
