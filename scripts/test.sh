@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: installs what it needs (PostgreSQL 15, Chromium),
-# starts a throwaway PostgreSQL cluster under a temp dir on a free loopback port, runs
-# `cargo fmt --check`, `cargo clippy -D warnings` and every test on SQLite and PostgreSQL, and
-# stops the cluster whatever happens. Extra arguments go to `cargo test` (e.g. a test name).
+# starts a throwaway PostgreSQL cluster and a hot standby of it under a temp dir on free
+# loopback ports, runs `cargo fmt --check`, `cargo clippy -D warnings` and every test on
+# SQLite and PostgreSQL, and stops both clusters whatever happens. Extra arguments go to `cargo test` (e.g. a test name).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,6 +35,7 @@ run_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; f
 if [ "$(id -u)" = 0 ]; then chown postgres: "$pgdir"; fi
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 cleanup() {
+  run_pg "$pgbin/pg_ctl" -D "$pgdir/standby" -m immediate stop >/dev/null 2>&1 || true
   run_pg "$pgbin/pg_ctl" -D "$pgdir/data" -m immediate stop >/dev/null 2>&1 || true
   rm -rf "$pgdir"
 }
@@ -45,6 +46,14 @@ run_pg "$pgbin/pg_ctl" -D "$pgdir/data" -l "$pgdir/server.log" -w -t 60 \
   start >/dev/null
 export TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
 echo "test.sh: PostgreSQL $("$pgbin/postgres" --version | awk '{print $3}') on 127.0.0.1:$port"
+# A hot standby of it by streaming replication, for the tests of reading from a standby.
+standby_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+run_pg "$pgbin/pg_basebackup" -h 127.0.0.1 -p "$port" -U postgres -D "$pgdir/standby" -R -X stream -c fast
+run_pg "$pgbin/pg_ctl" -D "$pgdir/standby" -l "$pgdir/standby.log" -w -t 60 \
+  -o "-c listen_addresses=127.0.0.1 -c port=$standby_port -c unix_socket_directories=$pgdir -c max_connections=300" \
+  start >/dev/null
+export TEST_STANDBY_URL="postgres://postgres@127.0.0.1:$standby_port/postgres"
+echo "test.sh: its hot standby on 127.0.0.1:$standby_port"
 
 # A one-off build gains nothing from incremental state, which would double the disk it takes.
 export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"

@@ -60,6 +60,18 @@ pub struct ServeArgs {
     #[arg(long, env = "USER_EVENTS_ALLOW_LIST")]
     pub allow_list: Option<std::path::PathBuf>,
 
+    /// A PostgreSQL hot standby of the database to read from: pages, reports, exports, replays
+    /// and the live feed's reads go there while it is reachable and within
+    /// `--read-max-lag-ms` of the primary; writes, tokens, the access log, rollup upkeep,
+    /// migrations and the wake-up `LISTEN` stay on `--database-url`.
+    #[arg(long, env = "USER_EVENTS_READ_DATABASE_URL")]
+    pub read_database_url: Option<String>,
+
+    /// How far (in milliseconds) the standby may lag behind the primary and still be read;
+    /// beyond, reads go to the primary until it has caught up.
+    #[arg(long, env = "USER_EVENTS_READ_MAX_LAG_MS", default_value_t = defaults::READ_MAX_LAG_MS)]
+    pub read_max_lag_ms: u64,
+
     /// What a request may cost.
     #[command(flatten)]
     pub limits: Limits,
@@ -69,6 +81,8 @@ pub struct ServeArgs {
 pub mod defaults {
     /// Days the access log keeps its entries.
     pub const ACCESS_LOG_DAYS: u32 = 90;
+    /// See [`super::ServeArgs::read_max_lag_ms`].
+    pub const READ_MAX_LAG_MS: u64 = 5_000;
     /// See [`super::Limits`].
     pub const MAX_DEPTH: usize = 20;
     /// See [`super::Limits`].

@@ -10,7 +10,7 @@ use crate::config::{DatabaseArgs, ServeArgs};
 use crate::demo::{DEMO_EVENTS, DemoOptions};
 use crate::http::{AppState, router};
 use crate::live::Live;
-use crate::store::{Store, StoreError};
+use crate::store::{Standby, Store, StoreError};
 
 /// Why the server could not run.
 #[derive(Debug, thiserror::Error)]
@@ -88,6 +88,35 @@ pub async fn serve(database: &DatabaseArgs, args: &ServeArgs) -> Result<(), Serv
         statement_timeout: None,
     })
     .await?;
+    let (store, tail, _watch) = match &args.read_database_url {
+        Some(_) if store.dialect() != crate::store::Dialect::Postgres => {
+            return Err(StoreError::NotAStandby(
+                "--read-database-url needs a PostgreSQL --database-url".into(),
+            )
+            .into());
+        }
+        Some(url) => {
+            let standby = std::sync::Arc::new(
+                Standby::connect(
+                    &crate::store::StoreOptions {
+                        url: url.clone(),
+                        statement_timeout: Some(args.limits.statement_timeout()),
+                        ..database.store_options()
+                    },
+                    std::time::Duration::from_millis(args.read_max_lag_ms),
+                )
+                .await?,
+            );
+            tracing::info!(
+                "reading from the standby while it is within {} ms of the primary",
+                args.read_max_lag_ms
+            );
+            let store = store.with_standby(standby.clone());
+            let watch = store.watch_standby();
+            (store, tail.with_standby(standby), watch)
+        }
+        None => (store, tail, None),
+    };
     let _upkeep = crate::maintenance::start(tail.clone(), crate::maintenance::COMPACT_EVERY);
     let live = Live::start(tail, &options.url).await?;
     let persisted = std::sync::Arc::new(match &args.allow_list {

@@ -111,7 +111,7 @@ impl Live {
         database_url: &str,
         buffer: usize,
     ) -> Result<Live, StoreError> {
-        let start = store.max_id().await?;
+        let start = store.feed_start().await?;
         let (sender, _) = broadcast::channel(buffer.max(1));
         let (stop, _) = watch::channel(false);
         let initially = store.revoked_token_names().await?;

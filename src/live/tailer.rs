@@ -12,22 +12,37 @@
 //! the range again, publishes what committed, and only then treats what is still missing as
 //! never to appear. This assumes the id sequence hands out values in order across sessions
 //! (PostgreSQL's default sequence cache of 1).
+//!
+//! With a standby, rows are read there, and only once it has replayed everything the primary
+//! had when the tailer was woken (or, past the standby's lag bound, from the primary, after
+//! which reads stay on the primary until the standby has replayed as far). A standby replays
+//! commits in the primary's order, so what it shows is what the primary showed at some moment,
+//! and the reasoning above holds; the running transactions are always the primary's.
 
 use std::time::Duration;
 
 use tokio::sync::watch;
 
 use super::{Live, SAFETY_NET, SQLITE_POLL, stopped};
-use crate::store::{Dialect, EventFilter, Store, StoreError};
+use crate::store::{Dialect, EventFilter, StandbyWait, Store, StoreError};
 
 /// Rows read, and published as one batch, at a time.
 pub const BATCH: u64 = 256;
-/// How soon to look again while a gap waits for transactions to end.
+/// How soon to look again while a gap waits for transactions to end, or the standby for
+/// replay.
 const GAP_RETRY: Duration = Duration::from_millis(5);
 /// The channel the notify trigger signals on.
 pub const CHANNEL: &str = "user_events_created";
 /// The channel PostgreSQL notifies when a token is created or revoked.
 pub const TOKENS_CHANNEL: &str = "api_tokens_changed";
+
+/// What the tailer waits for between two reads.
+struct State {
+    /// A gap it may not publish past yet.
+    gap: Option<Gap>,
+    /// The standby's replay of what the primary had when the tailer was woken.
+    standby: Option<StandbyWait>,
+}
 
 /// A gap below `horizon`, waiting for the transactions that were running when it was seen.
 struct Gap {
@@ -60,13 +75,19 @@ pub(super) async fn spawn(
 
 async fn run(live: Live, store: Store, mut listener: Option<sea_orm::sqlx::postgres::PgListener>) {
     let mut stop: watch::Receiver<bool> = live.inner.stop.subscribe();
-    let mut gap: Option<Gap> = None;
+    let mut state = State {
+        gap: None,
+        standby: None,
+    };
     let idle = match store.dialect() {
         Dialect::Sqlite => SQLITE_POLL,
         Dialect::Postgres => SAFETY_NET,
     };
     loop {
-        let wait = if gap.is_some() { GAP_RETRY } else { idle };
+        let wait = match state.gap.is_some() || state.standby.is_some() {
+            true => GAP_RETRY,
+            false => idle,
+        };
         tokio::select! {
             () = stopped(&mut stop) => break,
             () = live.inner.wake.notified() => {}
@@ -87,7 +108,7 @@ async fn run(live: Live, store: Store, mut listener: Option<sea_orm::sqlx::postg
                 }
             }
         }
-        if let Err(error) = catch_up(&live, &store, &mut gap).await {
+        if let Err(error) = catch_up(&live, &store, &mut state).await {
             tracing::warn!(%error, "reading new events failed; trying again");
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
@@ -104,8 +125,14 @@ async fn recv(
     }
 }
 
-/// Publishes every row that can be published now, in id order.
-async fn catch_up(live: &Live, store: &Store, gap: &mut Option<Gap>) -> Result<(), StoreError> {
+/// Publishes every row that can be published now, in id order. With a standby, rows are read
+/// there once it has replayed what the primary has now (or from the primary if it does not get
+/// there soon), so that a subscriber is never sent an event that a read cannot show.
+async fn catch_up(live: &Live, store: &Store, state: &mut State) -> Result<(), StoreError> {
+    if state.gap.is_none() && !store.reads_caught_up(&mut state.standby).await? {
+        return Ok(());
+    }
+    let gap = &mut state.gap;
     loop {
         let watermark = live.watermark();
         if let Some(waiting) = gap {
@@ -114,8 +141,12 @@ async fn catch_up(live: &Live, store: &Store, gap: &mut Option<Gap>) -> Result<(
             }
             // Everyone who could fill the gap is done: what committed is visible now, and
             // what is still missing below the horizon never will be.
+            if !store.reads_caught_up(&mut state.standby).await? {
+                return Ok(());
+            }
             let horizon = waiting.horizon;
             *gap = None;
+            let mark = store.read_mark();
             let mut from = watermark;
             loop {
                 let rows = store.events_between(from, horizon, BATCH).await?;
@@ -125,9 +156,11 @@ async fn catch_up(live: &Live, store: &Store, gap: &mut Option<Gap>) -> Result<(
                 live.publish(rows);
                 from = tail;
             }
+            store.published_after(mark).await?;
             live.advance(horizon);
             continue;
         }
+        let mark = store.read_mark();
         let rows = store
             .events_after(watermark, &EventFilter::default(), BATCH)
             .await?;
@@ -138,6 +171,7 @@ async fn catch_up(live: &Live, store: &Store, gap: &mut Option<Gap>) -> Result<(
         for row in rows {
             if row.id != expected && store.dialect() == Dialect::Postgres {
                 live.publish(ready);
+                store.published_after(mark).await?;
                 *gap = Some(Gap {
                     horizon,
                     running: store.running_transactions().await?,
@@ -148,6 +182,7 @@ async fn catch_up(live: &Live, store: &Store, gap: &mut Option<Gap>) -> Result<(
             ready.push(row);
         }
         live.publish(ready);
+        store.published_after(mark).await?;
         if !full {
             return Ok(());
         }

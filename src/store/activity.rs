@@ -137,7 +137,7 @@ impl Store {
             .add_group_by(grouped.into_iter().map(Expr::col))
             .limit(row_limit(max_rows).unsigned_abs());
         let statement = self.dialect.backend().build(&select);
-        let rows = self.db.query_all_raw(statement).await?;
+        let rows = self.reads().query_all_raw(statement).await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in &rows {
             let mut at = 0;
@@ -179,7 +179,7 @@ impl Store {
         if filter.admits_name(LOGIN) {
             let statement = self.logins_from_sets(filter, bucket, segments, max_rows);
             let shape = Shape::new(self.dialect, Some(bucket), segments);
-            for row in &self.db.query_all_raw(statement).await? {
+            for row in &self.reads().query_all_raw(statement).await? {
                 let mut at = 0;
                 let start = shape.decode_bucket(row, &mut at, zone)?;
                 let count = |i: usize| row.try_get_by_index::<i64>(at + i);
@@ -373,7 +373,7 @@ impl Store {
             .expr(Func::max(Expr::col(Column::CreatedAt)))
             .filter(filter.condition(self.dialect))
             .into_tuple::<(Option<StoredTime>, Option<StoredTime>)>()
-            .one(&self.db)
+            .one(self.reads())
             .await?;
         Ok(match span {
             Some((first, last)) => Span {

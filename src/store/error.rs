@@ -18,6 +18,9 @@ pub enum StoreError {
     /// A migration failed.
     #[error("migration failed: {0}")]
     Migration(#[source] DbErr),
+    /// The read database is not a PostgreSQL hot standby.
+    #[error("cannot read from this database: {0}")]
+    NotAStandby(String),
     /// A statement failed.
     #[error("database error: {0}")]
     Database(#[from] DbErr),

@@ -300,7 +300,7 @@ impl Store {
     /// The rows of a select over `user_events`.
     async fn fetch(&self, select: Select<UserEvents>) -> Result<Vec<EventRow>, StoreError> {
         let statement = select.build(self.dialect.backend());
-        decode_rows(&self.db.query_all_raw(statement).await?)
+        decode_rows(&self.reads().query_all_raw(statement).await?)
     }
 }
 
@@ -413,7 +413,7 @@ impl Store {
         sql.push(" ORDER BY id LIMIT ")
             .bind(i64::try_from(limit).unwrap_or(i64::MAX))
             .push(")");
-        let Some(row) = self.db.query_one_raw(sql.into_statement()).await? else {
+        let Some(row) = self.reads().query_one_raw(sql.into_statement()).await? else {
             return Ok(Vec::new());
         };
         let packed: String = row.try_get_by_index(0)?;
@@ -494,13 +494,59 @@ impl Store {
             .expr(Func::max(Expr::col(Column::Id)))
             .filter(condition)
             .into_tuple::<Option<i64>>()
-            .one(&self.db)
+            .one(self.reads())
             .await?;
         Ok(largest.flatten().unwrap_or(0))
     }
 }
 
+/// How far below the largest stored id a live feed looks, when it starts, for ids that
+/// transactions still running may yet commit.
+pub const FEED_START_WINDOW: i64 = 100_000;
+
 impl Store {
+    /// Where a live feed starting now begins: the id below which every event is either stored
+    /// or will never be published by it. That is the largest id stored, unless transactions
+    /// are running that may still commit smaller ids: then it is just below the first id
+    /// missing in the last [`FEED_START_WINDOW`] ids, and the feed publishes from there as
+    /// those transactions end (stored events above the first missing id are published too, in
+    /// id order, so a subscriber may see a few events older than its subscription; one that
+    /// resumes with `after` never sees an id twice). Read on the primary, which alone knows its
+    /// running transactions.
+    pub async fn feed_start(&self) -> Result<i64, StoreError> {
+        let largest = UserEvents::find()
+            .select_only()
+            .expr(Func::max(Expr::col(Column::Id)))
+            .into_tuple::<Option<i64>>()
+            .one(&self.db)
+            .await?
+            .flatten()
+            .unwrap_or(0);
+        if self.dialect != Dialect::Postgres || self.running_transactions().await?.is_empty() {
+            return Ok(largest);
+        }
+        let low = Ord::max(largest.saturating_sub(FEED_START_WINDOW), 0);
+        let stored: Vec<i64> = UserEvents::find()
+            .select_only()
+            .column(Column::Id)
+            .filter(Column::Id.gt(low))
+            .filter(Column::Id.lte(largest))
+            .order_by_asc(Column::Id)
+            .into_tuple::<i64>()
+            .all(&self.db)
+            .await?;
+        // Ids are handed out in order from 1, so every id of the window that is not stored is
+        // missing: rolled back, deleted, or not committed yet.
+        let mut expected = low + 1;
+        for id in stored {
+            if id != expected {
+                return Ok(expected - 1);
+            }
+            expected = id + 1;
+        }
+        Ok(largest)
+    }
+
     /// The virtual transaction ids of every other session's open transaction (PostgreSQL).
     pub async fn running_transactions(&self) -> Result<Vec<String>, StoreError> {
         // Raw SQL: a PostgreSQL catalog (pg_locks), which no entity maps.

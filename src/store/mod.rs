@@ -16,6 +16,7 @@ mod report;
 mod rollup;
 mod sharing;
 mod sql;
+mod standby;
 mod time;
 mod tokens;
 mod users;
@@ -41,6 +42,7 @@ pub use filter::{EventFilter, INTERNAL_ADDRESS};
 pub use import::{Import, ImportBatch, ImportRow};
 pub use report::{CountRow, CountSource, GroupKey, GroupValues, Grouping, TimeBucket, UsageRow};
 pub use sharing::{Exposure, SharedResource};
+pub use standby::{ReadMark, Standby, StandbyWait};
 pub use time::{
     FIRST_INSTANT, LAST_INSTANT, OutOfRange, accepted_instant, format_db_time, parse_db_time,
     push_db_time,
@@ -64,6 +66,8 @@ pub struct StoreOptions {
 #[derive(Clone, Debug)]
 pub struct Store {
     db: DatabaseConnection,
+    /// Where reads go while it is usable (see [`standby`]).
+    standby: Option<Arc<Standby>>,
     dialect: Dialect,
     statements: Arc<AtomicU64>,
 }
@@ -114,6 +118,7 @@ impl Store {
         });
         Ok(Store {
             db,
+            standby: None,
             dialect,
             statements,
         })

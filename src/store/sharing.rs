@@ -211,7 +211,7 @@ impl Store {
     /// The exposures a statement selects: every `user_events` column, and the resource id.
     async fn exposures(&self, select: &SelectStatement) -> Result<Vec<Exposure>, StoreError> {
         let statement = self.dialect.backend().build(select);
-        let rows = self.db.query_all_raw(statement).await?;
+        let rows = self.reads().query_all_raw(statement).await?;
         let mut out = Vec::with_capacity(rows.len());
         let columns = match rows.first() {
             Some(first) => EventColumns::of(first)?,

@@ -127,7 +127,7 @@ impl Store {
             .from(Alias::new(U))
             .to_owned();
         let statement = self.dialect.backend().build(&select.with(asked));
-        let rows = self.db.query_all_raw(statement).await?;
+        let rows = self.reads().query_all_raw(statement).await?;
         for row in &rows {
             if let Some(user) = self.decode_user(row)? {
                 out.insert(user.id, user);
@@ -223,7 +223,7 @@ impl Store {
             select.and_where(self.dialect.contains_folded(username, needle));
         }
         let rows = self
-            .db
+            .reads()
             .query_all_raw(self.dialect.backend().build(&select.with(walk)))
             .await?;
         let mut keys = Vec::with_capacity(rows.len());
@@ -288,7 +288,7 @@ impl Store {
                 .and_where(Expr::col(Alias::new(RANK)).eq(1))
                 .to_owned();
             let statement = self.dialect.backend().build(&select);
-            for row in self.db.query_all_raw(statement).await? {
+            for row in self.reads().query_all_raw(statement).await? {
                 out.insert(row.try_get_by_index(0)?, row.try_get_by_index(1)?);
             }
             return Ok(out);
@@ -330,7 +330,7 @@ impl Store {
             .and_where(Expr::col(Alias::new(RANK)).eq(1))
             .to_owned();
         let statement = self.dialect.backend().build(&select);
-        for row in self.db.query_all_raw(statement).await? {
+        for row in self.reads().query_all_raw(statement).await? {
             let name: String = row.try_get_by_index(0)?;
             let banned: bool = row.try_get_by_index(1)?;
             out.insert(name, banned);

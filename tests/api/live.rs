@@ -135,7 +135,7 @@ impl Subscriber {
         message["payload"]["data"]["eventCreated"].clone()
     }
 
-    async fn next_ids(&mut self, n: usize) -> Vec<i64> {
+    pub(crate) async fn next_ids(&mut self, n: usize) -> Vec<i64> {
         let mut ids = Vec::new();
         for _ in 0..n {
             let event = self.next_event().await;
@@ -145,7 +145,7 @@ impl Subscriber {
     }
 
     /// Nothing more arrives for a while.
-    async fn quiet(&mut self) {
+    pub(crate) async fn quiet(&mut self) {
         let next = tokio::time::timeout(Duration::from_millis(600), self.socket.next()).await;
         assert!(next.is_err(), "unexpected message: {next:?}");
     }
@@ -490,6 +490,37 @@ async fn transactions_committing_out_of_id_order_are_both_delivered() {
         .await;
     gone.rollback().await.expect("rollback");
     assert_eq!(subscriber.next_ids(1).await, kept);
+}
+
+/// A transaction that took its id before the server started and commits after it: its event
+/// reaches the live subscribers, in id order before the events that follow.
+#[tokio::test]
+async fn an_event_with_a_smaller_id_committed_just_after_start_is_delivered() {
+    use sea_orm::{Database, TransactionTrait};
+    let app = TestApp::new(Backend::Postgres).await;
+    let connection = Database::connect(&app.url).await.expect("connect");
+    let insert = "INSERT INTO user_events (ipaddr, user_agent, event_name, description, created_at) \
+                  VALUES ('10.0.0.1', 'ua', 'user login', '{}', now()) RETURNING id";
+    let early = connection.begin().await.expect("begin");
+    let early_id = insert_returning_id(&early, insert).await;
+    let stored = app
+        .insert(&[Row::new("user logout", "2026-01-01 10:00:00")])
+        .await;
+    assert!(stored[0] > early_id);
+    let server = ServerProcess::start(&app.url, &[]);
+    let mut subscriber = Subscriber::connect(&server.address, false, json!({})).await;
+    early
+        .commit()
+        .await
+        .expect("commit after the server started");
+    let later = app
+        .insert(&[Row::new("user login", "2026-01-01 10:01:00")])
+        .await;
+    // The event stored before the start follows the one it waited for: every id once, in order.
+    assert_eq!(
+        subscriber.next_ids(3).await,
+        vec![early_id, stored[0], later[0]]
+    );
 }
 
 /// Two server processes on one PostgreSQL database both deliver every event.

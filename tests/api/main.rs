@@ -37,5 +37,6 @@ mod rollup;
 mod schema;
 mod sharing;
 mod spec;
+mod standby;
 mod time_range;
 mod users;

@@ -81,7 +81,7 @@ impl Store {
             .limit(rows)
             .to_owned();
         let found = self
-            .db
+            .reads()
             .query_all_raw(self.dialect.backend().build(&select))
             .await?;
         found

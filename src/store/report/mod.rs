@@ -274,7 +274,7 @@ impl Store {
             // few times the answer's: up to FOLDED_ROWS_PER_ROW times `max_rows` are read.
             let name_rows = max_rows.saturating_mul(FOLDED_ROWS_PER_ROW);
             let statement = shape.statement(filter, grouping, measure, name_rows);
-            let rows = self.db.query_all_raw(statement).await?;
+            let rows = self.reads().query_all_raw(statement).await?;
             // Fewer rows than allowed is every name's row: their fold is the whole answer
             // (cut to `max_rows`). Otherwise the names alone are too many; the database then
             // derives categories and kinds itself, so that the bound applies to the answer.
@@ -302,7 +302,7 @@ impl Store {
         max_rows: usize,
     ) -> Result<Vec<UsageRow>, StoreError> {
         let statement = shape.statement(filter, grouping, measure, max_rows);
-        let rows = self.db.query_all_raw(statement).await?;
+        let rows = self.reads().query_all_raw(statement).await?;
         shape.decode_all(&rows, grouping, measure)
     }
 }

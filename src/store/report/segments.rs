@@ -78,7 +78,7 @@ impl Store {
             .filter(Column::CreatedAt.gte(self.dialect.bound(from)))
             .filter(Column::CreatedAt.lte(self.dialect.time(to)))
             .into_tuple::<Option<StoredTime>>()
-            .one(&self.db)
+            .one(self.reads())
             .await?;
         Ok(first.flatten().map(|t| t.at))
     }
@@ -91,7 +91,7 @@ impl Store {
             .expr(Func::min(Expr::col(Column::CreatedAt)))
             .expr(Func::max(Expr::col(Column::CreatedAt)))
             .into_tuple::<(Option<StoredTime>, Option<StoredTime>)>()
-            .one(&self.db)
+            .one(self.reads())
             .await?;
         let (lo, hi) = range.unwrap_or_default();
         let lo = lo.map_or(now, |t| t.at);

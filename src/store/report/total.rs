@@ -50,7 +50,7 @@ impl Store {
             .from_subquery(union, Alias::new("parts"))
             .to_owned();
         let row: Option<QueryResult> = self
-            .db
+            .reads()
             .query_one_raw(self.dialect.backend().build(&total))
             .await?;
         Ok(match row {

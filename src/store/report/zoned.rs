@@ -167,7 +167,7 @@ impl Store {
             .and_having(Expr::cust("SUM(c) > 0"))
             .limit(row_limit(limit).unsigned_abs());
         let statement = self.dialect.backend().build(&answer);
-        let rows = self.db.query_all_raw(statement).await?;
+        let rows = self.reads().query_all_raw(statement).await?;
         if rows.len() >= limit {
             return Ok(Zoned::TooManyNames);
         }
