@@ -11,6 +11,7 @@ mod bad_input;
 mod browser;
 mod catalog;
 mod cli;
+mod cluster;
 mod conformance;
 mod console;
 mod description_keys;
