@@ -22,6 +22,10 @@ if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null
   echo "test.sh: installing chromium and chromedriver (browser tests over WebDriver)"
   apt_install chromium chromium-driver
 fi
+if ! command -v haproxy >/dev/null 2>&1 && [ ! -x /usr/sbin/haproxy ]; then
+  echo "test.sh: installing haproxy (the scaled-out cluster's load balancer)"
+  apt_install haproxy
+fi
 if ! command -v node >/dev/null 2>&1; then
   echo "test.sh: installing nodejs and npm (outside conformance suites)"
   apt_install nodejs npm
@@ -59,4 +63,7 @@ echo "test.sh: its hot standby on 127.0.0.1:$standby_port"
 export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
+# The cluster test's three servers stream to 100 subscribers: they run an optimised build.
+cargo build --release --quiet
+export USER_EVENTS_CLUSTER_BIN="$PWD/target/release/user-events"
 cargo test --workspace "$@"
