@@ -96,24 +96,32 @@ pub async fn serve(database: &DatabaseArgs, args: &ServeArgs) -> Result<(), Serv
             .into());
         }
         Some(url) => {
-            let standby = std::sync::Arc::new(
-                Standby::connect(
-                    &crate::store::StoreOptions {
-                        url: url.clone(),
-                        statement_timeout: Some(args.limits.statement_timeout()),
-                        ..database.store_options()
-                    },
-                    std::time::Duration::from_millis(args.read_max_lag_ms),
-                )
-                .await?,
-            );
+            let requests = crate::store::StoreOptions {
+                url: url.clone(),
+                statement_timeout: Some(args.limits.statement_timeout()),
+                ..database.store_options()
+            };
+            let standby = Standby::connect(
+                &requests,
+                std::time::Duration::from_millis(args.read_max_lag_ms),
+            )
+            .await?;
+            // The live feed reads the standby through a small pool of its own, as it does the
+            // primary.
+            let feed = standby
+                .another_pool(&crate::store::StoreOptions {
+                    url: url.clone(),
+                    pool_size: 2,
+                    statement_timeout: None,
+                })
+                .await?;
             tracing::info!(
                 "reading from the standby while it is within {} ms of the primary",
                 args.read_max_lag_ms
             );
-            let store = store.with_standby(standby.clone());
+            let store = store.with_standby(standby);
             let watch = store.watch_standby();
-            (store, tail.with_standby(standby), watch)
+            (store, tail.with_standby(feed), watch)
         }
         None => (store, tail, None),
     };

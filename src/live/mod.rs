@@ -112,6 +112,8 @@ impl Live {
         buffer: usize,
     ) -> Result<Live, StoreError> {
         let start = store.feed_start().await?;
+        // Reads from a standby wait until it shows what the feed starts above.
+        store.require_primary_position().await?;
         let (sender, _) = broadcast::channel(buffer.max(1));
         let (stop, _) = watch::channel(false);
         let initially = store.revoked_token_names().await?;

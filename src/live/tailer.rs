@@ -40,14 +40,18 @@ pub const TOKENS_CHANNEL: &str = "api_tokens_changed";
 struct State {
     /// A gap it may not publish past yet.
     gap: Option<Gap>,
-    /// The standby's replay of what the primary had when the tailer was woken.
+    /// The standby's replay of what the primary had when the catch-up began.
     standby: Option<StandbyWait>,
+    /// Whether to look again soon: notifications may have come while it waited.
+    again: bool,
 }
 
 /// A gap below `horizon`, waiting for the transactions that were running when it was seen.
 struct Gap {
     horizon: i64,
     running: Vec<String>,
+    /// Whether every one of them has ended.
+    over: bool,
 }
 
 /// Starts the tailer task; on PostgreSQL it listens first, so no wake-up is lost.
@@ -78,13 +82,14 @@ async fn run(live: Live, store: Store, mut listener: Option<sea_orm::sqlx::postg
     let mut state = State {
         gap: None,
         standby: None,
+        again: false,
     };
     let idle = match store.dialect() {
         Dialect::Sqlite => SQLITE_POLL,
         Dialect::Postgres => SAFETY_NET,
     };
     loop {
-        let wait = match state.gap.is_some() || state.standby.is_some() {
+        let wait = match state.gap.is_some() || state.standby.is_some() || state.again {
             true => GAP_RETRY,
             false => idle,
         };
@@ -126,63 +131,75 @@ async fn recv(
 }
 
 /// Publishes every row that can be published now, in id order. With a standby, rows are read
-/// there once it has replayed what the primary has now (or from the primary if it does not get
-/// there soon), so that a subscriber is never sent an event that a read cannot show.
+/// there once it has replayed what the primary had when the catch-up began (or from the
+/// primary if it lags past its bound), all of one catch-up from the same server, and each
+/// batch is noted before it is published so that a read never shows less than a subscriber
+/// was sent.
 async fn catch_up(live: &Live, store: &Store, state: &mut State) -> Result<(), StoreError> {
-    if state.gap.is_none() && !store.reads_caught_up(&mut state.standby).await? {
-        return Ok(());
-    }
-    let gap = &mut state.gap;
-    loop {
-        let watermark = live.watermark();
-        if let Some(waiting) = gap {
+    if let Some(waiting) = &mut state.gap {
+        if !waiting.over {
             if store.any_still_running(&waiting.running).await? {
                 return Ok(());
             }
-            // Everyone who could fill the gap is done: what committed is visible now, and
-            // what is still missing below the horizon never will be.
-            if !store.reads_caught_up(&mut state.standby).await? {
-                return Ok(());
-            }
-            let horizon = waiting.horizon;
-            *gap = None;
-            let mark = store.read_mark();
-            let mut from = watermark;
-            loop {
-                let rows = store.events_between(from, horizon, BATCH).await?;
-                let Some(tail) = rows.last().map(|r| r.id) else {
-                    break;
-                };
-                live.publish(rows);
-                from = tail;
-            }
-            store.published_after(mark).await?;
-            live.advance(horizon);
-            continue;
+            // Everyone who could fill the gap is done. The reads below see what the primary
+            // had after this, so what committed is visible to them, and what is still missing
+            // below the horizon never will be.
+            waiting.over = true;
         }
-        let mark = store.read_mark();
-        let rows = store
+    }
+    let waited = state.standby.is_some();
+    let Some(reads) = store.feed_reads(&mut state.standby).await? else {
+        return Ok(());
+    };
+    // Woken while waiting for the standby: what committed since is looked for again soon.
+    state.again = waited;
+    if let Some(waiting) = state.gap.take() {
+        let mut from = live.watermark();
+        loop {
+            let rows = reads
+                .store
+                .events_between(from, waiting.horizon, BATCH)
+                .await?;
+            let Some(tail) = rows.last().map(|r| r.id) else {
+                break;
+            };
+            store.before_publishing(&reads).await?;
+            live.publish(rows);
+            from = tail;
+        }
+        live.advance(waiting.horizon);
+    }
+    loop {
+        let watermark = live.watermark();
+        let rows = reads
+            .store
             .events_after(watermark, &EventFilter::default(), BATCH)
             .await?;
         let full = rows.len() as u64 == BATCH;
         let horizon = rows.last().map_or(watermark, |r| r.id);
         let mut expected = watermark + 1;
         let mut ready = Vec::with_capacity(rows.len());
+        let mut gap_seen = false;
         for row in rows {
             if row.id != expected && store.dialect() == Dialect::Postgres {
-                live.publish(ready);
-                store.published_after(mark).await?;
-                *gap = Some(Gap {
-                    horizon,
-                    running: store.running_transactions().await?,
-                });
-                return Ok(());
+                gap_seen = true;
+                break;
             }
             expected = row.id + 1;
             ready.push(row);
         }
-        live.publish(ready);
-        store.published_after(mark).await?;
+        if !ready.is_empty() {
+            store.before_publishing(&reads).await?;
+            live.publish(ready);
+        }
+        if gap_seen {
+            state.gap = Some(Gap {
+                horizon,
+                running: store.running_transactions().await?,
+                over: false,
+            });
+            return Ok(());
+        }
         if !full {
             return Ok(());
         }

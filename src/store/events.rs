@@ -501,18 +501,19 @@ impl Store {
 }
 
 /// How far below the largest stored id a live feed looks, when it starts, for ids that
-/// transactions still running may yet commit.
-pub const FEED_START_WINDOW: i64 = 100_000;
+/// transactions still running may yet commit. A transaction that took its id further back and
+/// commits after the start reaches `after` replays but not that feed's live subscribers.
+pub const FEED_START_WINDOW: i64 = 10_000;
 
 impl Store {
     /// Where a live feed starting now begins: the id below which every event is either stored
     /// or will never be published by it. That is the largest id stored, unless transactions
-    /// are running that may still commit smaller ids: then it is just below the first id
-    /// missing in the last [`FEED_START_WINDOW`] ids, and the feed publishes from there as
-    /// those transactions end (stored events above the first missing id are published too, in
-    /// id order, so a subscriber may see a few events older than its subscription; one that
-    /// resumes with `after` never sees an id twice). Read on the primary, which alone knows its
-    /// running transactions.
+    /// that have written to this database are running (they may still commit smaller ids):
+    /// then it is just below the first id missing in the last [`FEED_START_WINDOW`] ids, and
+    /// the feed publishes from there in id order as those transactions end. Stored events above
+    /// that id are then published too: a subscriber may see up to that many events older than
+    /// its subscription (one that resumes with `after` never sees an id twice). Read on the
+    /// primary, which alone knows its running transactions.
     pub async fn feed_start(&self) -> Result<i64, StoreError> {
         let largest = UserEvents::find()
             .select_only()
@@ -522,7 +523,7 @@ impl Store {
             .await?
             .flatten()
             .unwrap_or(0);
-        if self.dialect != Dialect::Postgres || self.running_transactions().await?.is_empty() {
+        if self.dialect != Dialect::Postgres || !self.writers_running().await? {
             return Ok(largest);
         }
         let low = Ord::max(largest.saturating_sub(FEED_START_WINDOW), 0);
@@ -545,6 +546,21 @@ impl Store {
             expected = id + 1;
         }
         Ok(largest)
+    }
+
+    /// Whether another session of this database has an open transaction that has written.
+    async fn writers_running(&self) -> Result<bool, StoreError> {
+        // Raw SQL: a PostgreSQL catalog (pg_stat_activity), which no entity maps.
+        let mut sql = Sql::new(self.dialect);
+        sql.push(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND backend_xid IS NOT NULL AND pid <> pg_backend_pid()",
+        );
+        let row = self.db.query_one_raw(sql.into_statement()).await?;
+        Ok(match row {
+            Some(row) => row.try_get_by_index::<i64>(0)? > 0,
+            None => false,
+        })
     }
 
     /// The virtual transaction ids of every other session's open transaction (PostgreSQL).

@@ -42,7 +42,7 @@ pub use filter::{EventFilter, INTERNAL_ADDRESS};
 pub use import::{Import, ImportBatch, ImportRow};
 pub use report::{CountRow, CountSource, GroupKey, GroupValues, Grouping, TimeBucket, UsageRow};
 pub use sharing::{Exposure, SharedResource};
-pub use standby::{ReadMark, Standby, StandbyWait};
+pub use standby::{FeedReads, Standby, StandbyWait};
 pub use time::{
     FIRST_INSTANT, LAST_INSTANT, OutOfRange, accepted_instant, format_db_time, parse_db_time,
     push_db_time,
@@ -67,7 +67,10 @@ pub struct StoreOptions {
 pub struct Store {
     db: DatabaseConnection,
     /// Where reads go while it is usable (see [`standby`]).
-    standby: Option<Arc<Standby>>,
+    standby: Option<Standby>,
+    /// Reads held on the standby (`true`) or the primary for a while, whatever the standby's
+    /// state; `None`: as the standby's state says.
+    pinned: Option<bool>,
     dialect: Dialect,
     statements: Arc<AtomicU64>,
 }
@@ -119,6 +122,7 @@ impl Store {
         Ok(Store {
             db,
             standby: None,
+            pinned: None,
             dialect,
             statements,
         })

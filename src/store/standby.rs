@@ -2,11 +2,11 @@
 //!
 //! A store with a standby sends its reads (pages, reports, exports, replays, the live feed's
 //! reads) there and everything else (writes, tokens, the access log, rollup upkeep, the
-//! transaction catalog) to the primary. A standby is read only while it is *usable*: it
-//! answered its last health check, it has replayed what the primary had written `max_lag`
-//! ago, and it has replayed everything the live feed published from the primary while it was
-//! not usable. Otherwise reads go to the primary, so a reader never sees less than a
-//! subscriber was sent.
+//! transaction catalog) to the primary. A standby is read only while it is *usable*: its last
+//! health check answered in time, it had replayed what the primary had written `max_lag` before,
+//! and it has replayed at least `required`: the position at which everything the live feed has
+//! published is visible. So a reader never sees less than a subscriber was sent; when the
+//! standby falls behind or fails, reads go to the primary.
 //!
 //! Positions in the primary's write-ahead log (LSNs) are compared as byte offsets. A commit
 //! record is inserted before its transaction becomes visible, so everything a statement saw on
@@ -24,22 +24,32 @@ use super::{Store, StoreError, StoreOptions};
 
 /// How often the standby's health and replay position are checked.
 const CHECK_EVERY: Duration = Duration::from_millis(250);
+/// How long a check of the standby may take before it counts as failed (a standby host that
+/// stops answering leaves connections hanging, with no error).
+const CHECK_TIMEOUT: Duration = Duration::from_millis(1_000);
+/// A WAL page; its header (at most 40 bytes) holds no records.
+const WAL_PAGE: u64 = 8_192;
+const WAL_PAGE_HEADER: u64 = 40;
 
-/// A hot standby and what is known of it.
-#[derive(Debug)]
+/// A hot standby: a pool to it and what is known of it.
+#[derive(Clone, Debug)]
 pub struct Standby {
     db: DatabaseConnection,
+    state: Arc<State>,
+}
+
+/// What is known of a standby, shared by every pool to it.
+#[derive(Debug)]
+struct State {
     /// The most a standby may lag behind the primary and still be read.
     max_lag: Duration,
-    /// Whether the last health check found it reachable and within `max_lag`.
+    /// Whether the last check found it reachable and within `max_lag`.
     healthy: AtomicBool,
-    /// Its replay position at the last check.
+    /// Its replay position when last seen (it goes back when the standby restarts).
     replayed: AtomicU64,
-    /// The position every read from it must have replayed: what the feed read from the
-    /// primary while the standby was not usable.
+    /// The position at which everything the live feed published is visible: reads go to the
+    /// standby only once it has replayed this far.
     required: AtomicU64,
-    /// Counts changes of `healthy`, so that a reader can tell that it stayed the same.
-    changes: AtomicU64,
 }
 
 /// The primary's current WAL insert position, as a byte offset. Raw SQL: a PostgreSQL
@@ -50,17 +60,21 @@ const PRIMARY_POSITION: &str = "SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_
 const REPLAY_POSITION: &str =
     "SELECT pg_is_in_recovery(), (pg_last_wal_replay_lsn() - '0/0'::pg_lsn)::bigint";
 
+/// Whether a standby that has replayed up to `replayed` shows everything written before the
+/// primary's insert position `target`. An insert position just past a page header is reached
+/// by a replay that ended at the page's start: only the header lies between them.
+fn reached(replayed: u64, target: u64) -> bool {
+    let page_start = target - target % WAL_PAGE;
+    replayed >= target || (target % WAL_PAGE <= WAL_PAGE_HEADER && replayed >= page_start)
+}
+
 impl Standby {
     /// Connects to the standby at `options.url`, which must be a PostgreSQL server in
-    /// recovery.
+    /// recovery. Until the standby has replayed what the primary has when the live feed
+    /// starts (see [`Store::require_primary_position`]), reads go to the primary.
     pub async fn connect(options: &StoreOptions, max_lag: Duration) -> Result<Standby, StoreError> {
-        let store = Store::connect(options).await?;
-        if store.dialect() != super::Dialect::Postgres {
-            return Err(StoreError::NotAStandby(
-                "reads from a standby need PostgreSQL".into(),
-            ));
-        }
-        let (in_recovery, replayed) = replay_position(store.connection()).await?;
+        let db = Self::pool(options).await?;
+        let (in_recovery, replayed) = replay_position(&db).await?;
         if !in_recovery {
             return Err(StoreError::NotAStandby(
                 "the read database is not a standby in recovery (pg_is_in_recovery() is false)"
@@ -68,41 +82,76 @@ impl Standby {
             ));
         }
         Ok(Standby {
-            db: store.connection().clone(),
-            max_lag,
-            healthy: AtomicBool::new(true),
-            replayed: AtomicU64::new(replayed),
-            required: AtomicU64::new(0),
-            changes: AtomicU64::new(0),
+            db,
+            state: Arc::new(State {
+                max_lag,
+                healthy: AtomicBool::new(true),
+                replayed: AtomicU64::new(replayed),
+                required: AtomicU64::new(u64::MAX),
+            }),
         })
+    }
+
+    /// Another pool to the same standby (sharing what is known of it), for the live feed.
+    pub async fn another_pool(&self, options: &StoreOptions) -> Result<Standby, StoreError> {
+        Ok(Standby {
+            db: Self::pool(options).await?,
+            state: self.state.clone(),
+        })
+    }
+
+    async fn pool(options: &StoreOptions) -> Result<DatabaseConnection, StoreError> {
+        let store = Store::connect(options).await?;
+        if store.dialect() != super::Dialect::Postgres {
+            return Err(StoreError::NotAStandby(
+                "reads from a standby need PostgreSQL".into(),
+            ));
+        }
+        Ok(store.db)
     }
 
     /// Whether reads may go here now.
     fn usable(&self) -> bool {
-        self.healthy()
-            && self.replayed.load(Ordering::Acquire) >= self.required.load(Ordering::Acquire)
-    }
-
-    /// Whether the last check found it reachable and within its lag bound.
-    fn healthy(&self) -> bool {
-        self.healthy.load(Ordering::Acquire)
+        let state = &self.state;
+        state.healthy.load(Ordering::Acquire)
+            && state.replayed.load(Ordering::Acquire) >= state.required.load(Ordering::Acquire)
     }
 
     fn set_healthy(&self, healthy: bool) {
-        if self.healthy.swap(healthy, Ordering::AcqRel) != healthy {
-            self.changes.fetch_add(1, Ordering::AcqRel);
+        if self.state.healthy.swap(healthy, Ordering::AcqRel) != healthy {
             match healthy {
-                true => tracing::info!("the standby is back in use for reads"),
+                true => tracing::info!("the standby is reachable and within its lag bound"),
                 false => tracing::warn!(
                     "the standby is unreachable or lags more than {} ms: reading from the primary",
-                    self.max_lag.as_millis()
+                    self.state.max_lag.as_millis()
                 ),
             }
         }
     }
 
-    fn note_replayed(&self, position: u64) {
-        self.replayed.fetch_max(position, Ordering::AcqRel);
+    /// Reads the standby's replay position (and notes it), or marks it unhealthy.
+    async fn check(&self) -> Option<u64> {
+        match tokio::time::timeout(CHECK_TIMEOUT, replay_position(&self.db)).await {
+            Ok(Ok((true, replayed))) => {
+                self.state.replayed.store(replayed, Ordering::Release);
+                Some(replayed)
+            }
+            Ok(Ok((false, _))) => {
+                tracing::warn!("the read database left recovery (promoted?)");
+                self.set_healthy(false);
+                None
+            }
+            Ok(Err(error)) => {
+                tracing::debug!(%error, "the standby did not answer");
+                self.set_healthy(false);
+                None
+            }
+            Err(_) => {
+                tracing::debug!("the standby did not answer in time");
+                self.set_healthy(false);
+                None
+            }
+        }
     }
 }
 
@@ -124,17 +173,18 @@ pub struct StandbyWait {
     since: Instant,
 }
 
-/// A reader's view of the standby between two moments: whether its reads went to the
-/// primary in between.
-#[derive(Clone, Copy, Debug)]
-pub struct ReadMark {
-    standby: bool,
-    changes: u64,
+/// Where the live feed reads one batch from: a store whose reads go to one server for the
+/// whole batch, and which knows what to note before the batch is published.
+#[derive(Clone, Debug)]
+pub struct FeedReads {
+    /// The store, its reads pinned.
+    pub store: Store,
+    on_standby: bool,
 }
 
 impl Store {
     /// This store with its reads sent to `standby` while it is usable.
-    pub fn with_standby(mut self, standby: Arc<Standby>) -> Store {
+    pub fn with_standby(mut self, standby: Standby) -> Store {
         self.standby = Some(standby);
         self
     }
@@ -142,14 +192,18 @@ impl Store {
     /// Where reads go now: the standby while it is usable, else the primary.
     pub(super) fn reads(&self) -> &DatabaseConnection {
         match &self.standby {
-            Some(standby) if standby.usable() => &standby.db,
+            Some(standby) if self.pinned.unwrap_or_else(|| standby.usable()) => &standby.db,
             _ => &self.db,
         }
     }
 
-    /// Whether this store has a standby and reads from it now.
-    pub fn reads_from_standby(&self) -> bool {
-        self.standby.as_ref().is_some_and(|s| s.usable())
+    /// This store with its reads on the standby (`true`) or the primary, whatever happens to
+    /// the standby meanwhile.
+    fn pinned_to(&self, standby: bool) -> Store {
+        Store {
+            pinned: Some(standby && self.standby.is_some()),
+            ..self.clone()
+        }
     }
 
     /// The primary's WAL insert position.
@@ -166,19 +220,35 @@ impl Store {
         Ok(position.max(0).unsigned_abs())
     }
 
-    /// Whether a read now sees everything committed on the primary when `wait` began (a read
-    /// from the standby once it has replayed that far, or from the primary once the standby
-    /// has lagged more than its bound). Not ready yet: `wait` holds where and since when it is
-    /// waited for; ask again soon. Without a usable standby, always ready.
-    pub async fn reads_caught_up(
+    /// Reads go to the primary until the standby has replayed what the primary has now; the
+    /// live feed calls this once it knows where it starts. Without a standby, does nothing.
+    pub async fn require_primary_position(&self) -> Result<(), StoreError> {
+        if let Some(standby) = &self.standby {
+            let position = self.primary_position().await?;
+            standby.state.required.store(position, Ordering::Release);
+        }
+        Ok(())
+    }
+
+    /// Where the live feed may read now so that it sees everything committed on the primary
+    /// when `wait` began: the standby once it has replayed that far, else (the standby
+    /// unhealthy, or lagging past its bound) the primary. `None`: not yet; `wait` holds the
+    /// target, ask again soon. Without a standby, the primary at once.
+    pub async fn feed_reads(
         &self,
         wait: &mut Option<StandbyWait>,
-    ) -> Result<bool, StoreError> {
-        // A healthy standby that is not read only because the feed read the primary last is
-        // waited for too: once it has replayed what the primary has now, it is read again.
-        let Some(standby) = self.standby.as_ref().filter(|s| s.healthy()) else {
+    ) -> Result<Option<FeedReads>, StoreError> {
+        let primary = || FeedReads {
+            store: self.pinned_to(false),
+            on_standby: false,
+        };
+        let Some(standby) = self
+            .standby
+            .as_ref()
+            .filter(|s| s.state.healthy.load(Ordering::Acquire))
+        else {
             *wait = None;
-            return Ok(true);
+            return Ok(Some(primary()));
         };
         let pending = match *wait {
             Some(pending) => pending,
@@ -187,56 +257,42 @@ impl Store {
                 since: Instant::now(),
             },
         };
-        if standby.replayed.load(Ordering::Acquire) < pending.target {
-            match replay_position(&standby.db).await {
-                Ok((_, replayed)) => standby.note_replayed(replayed),
-                Err(error) => {
-                    tracing::warn!(%error, "the standby did not answer");
-                    standby.set_healthy(false);
-                }
+        match standby.check().await {
+            Some(replayed) if reached(replayed, pending.target) => {
+                *wait = None;
+                Ok(Some(FeedReads {
+                    store: self.pinned_to(true),
+                    on_standby: true,
+                }))
+            }
+            Some(_) if pending.since.elapsed() < standby.state.max_lag => {
+                *wait = Some(pending);
+                Ok(None)
+            }
+            _ => {
+                *wait = None;
+                Ok(Some(primary()))
             }
         }
-        if standby.replayed.load(Ordering::Acquire) >= pending.target || !standby.healthy() {
-            *wait = None;
-            return Ok(true);
-        }
-        if pending.since.elapsed() >= standby.max_lag {
-            // Reads go to the primary until the standby has replayed this far.
-            standby.required.fetch_max(pending.target, Ordering::AcqRel);
-            *wait = None;
-            return Ok(true);
-        }
-        *wait = Some(pending);
-        Ok(false)
     }
 
-    /// Notes, before a read, where reads go.
-    pub fn read_mark(&self) -> ReadMark {
-        match &self.standby {
-            Some(standby) => ReadMark {
-                standby: standby.usable(),
-                changes: standby.changes.load(Ordering::Acquire),
-            },
-            None => ReadMark {
-                standby: true,
-                changes: 0,
-            },
-        }
-    }
-
-    /// After a read that began at `mark` and whose rows were published: if the read may have
-    /// gone to the primary, later reads must not go to a standby that has not replayed as far.
-    pub async fn published_after(&self, mark: ReadMark) -> Result<(), StoreError> {
+    /// Before the live feed publishes rows read through `reads`: when they came from the
+    /// primary, reads stay on the primary until the standby has replayed them; when they came
+    /// from the standby, until the standby is back to where it read them (after a restart).
+    pub async fn before_publishing(&self, reads: &FeedReads) -> Result<(), StoreError> {
         let Some(standby) = &self.standby else {
             return Ok(());
         };
-        let stayed = mark.standby
-            && standby.usable()
-            && standby.changes.load(Ordering::Acquire) == mark.changes;
-        if !stayed {
-            let position = self.primary_position().await?;
-            standby.required.fetch_max(position, Ordering::AcqRel);
-        }
+        // What the standby showed is visible at its position after the read; should it not
+        // answer, at the primary's (which is further).
+        let position = match reads.on_standby {
+            true => match standby.check().await {
+                Some(replayed) => replayed,
+                None => self.primary_position().await?,
+            },
+            false => self.primary_position().await?,
+        };
+        standby.state.required.fetch_max(position, Ordering::AcqRel);
         Ok(())
     }
 
@@ -255,7 +311,7 @@ impl Store {
                     history.push_back((now, position));
                 }
                 // The newest position at least `max_lag` old is what the standby must have.
-                let old = |at: Instant| now.duration_since(at) >= standby.max_lag;
+                let old = |at: Instant| now.duration_since(at) >= standby.state.max_lag;
                 while history.len() >= 2 && history.get(1).is_some_and(|&(at, _)| old(at)) {
                     history.pop_front();
                 }
@@ -263,21 +319,25 @@ impl Store {
                     Some(&(at, position)) if old(at) => position,
                     _ => 0,
                 };
-                match replay_position(&standby.db).await {
-                    Ok((true, replayed)) => {
-                        standby.note_replayed(replayed);
-                        standby.set_healthy(replayed >= due);
-                    }
-                    Ok((false, _)) => {
-                        tracing::warn!("the read database left recovery (promoted?)");
-                        standby.set_healthy(false);
-                    }
-                    Err(error) => {
-                        tracing::debug!(%error, "the standby did not answer");
-                        standby.set_healthy(false);
-                    }
+                if let Some(replayed) = standby.check().await {
+                    standby.set_healthy(due == 0 || reached(replayed, due));
                 }
             }
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_position_past_a_page_header_is_reached_at_the_page_start() {
+        assert!(reached(100, 100));
+        assert!(!reached(99, 100));
+        assert!(reached(8_192, 8_192 + 24));
+        assert!(reached(16_384, 16_384 + 40));
+        assert!(!reached(8_191, 8_192 + 24));
+        assert!(!reached(8_192, 8_192 + 41));
     }
 }

@@ -60,7 +60,10 @@ impl Cluster {
     }
 
     fn primary_url(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/user_events", self.port + 1)
+        format!(
+            "postgres://postgres@127.0.0.1:{}/user_events",
+            self.port + 1
+        )
     }
 
     fn front(&self) -> String {
@@ -108,7 +111,15 @@ impl Cluster {
             self.cluster_dir().display()
         );
         let status = command
-            .args(["-D", &data.display().to_string(), "-m", "fast", "-w", "-t", "60"])
+            .args([
+                "-D",
+                &data.display().to_string(),
+                "-m",
+                "fast",
+                "-w",
+                "-t",
+                "60",
+            ])
             .args(["-l", &log.display().to_string(), "-o", &options, action])
             .stdout(std::process::Stdio::null())
             .status()
@@ -378,9 +389,16 @@ async fn everyone_has_everything(
             (0, 0),
             "{phase}: subscriber {n} lost {lost} and repeated {repeated} events"
         );
-        assert_eq!(got.ids, stored, "{phase}: subscriber {n}'s events are not the stored ones in order");
+        assert_eq!(
+            got.ids, stored,
+            "{phase}: subscriber {n}'s events are not the stored ones in order"
+        );
     }
-    println!("{phase}: {} subscribers each got all {} events once, in order (lost 0, repeated 0)", subscribers.len(), stored.len());
+    println!(
+        "{phase}: {} subscribers each got all {} events once, in order (lost 0, repeated 0)",
+        subscribers.len(),
+        stored.len()
+    );
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -399,20 +417,16 @@ async fn the_cluster_survives_a_killed_server_a_restarted_primary_and_a_stopped_
         tokio::spawn(subscribe(cluster.front(), s.clone(), until.clone()));
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let admin = Database::connect(
-        cluster
-            .primary_url()
-            .replace("/user_events", "/postgres"),
-    )
-    .await
-    .expect("connect");
+    let admin = Database::connect(cluster.primary_url().replace("/user_events", "/postgres"))
+        .await
+        .expect("connect");
 
     // Steady streaming: latency from commit to delivery, and the primary's load.
     let before = primary_transactions(&admin).await;
     let started = Instant::now();
     let committed = write(cluster.primary_url(), 4).await;
-    let per_second = (primary_transactions(&admin).await - before) as f64
-        / started.elapsed().as_secs_f64();
+    let per_second =
+        (primary_transactions(&admin).await - before) as f64 / started.elapsed().as_secs_f64();
     let stored = stored_ids(&cluster.primary_url()).await;
     everyone_has_everything(&subscribers, &stored, "steady").await;
     let mut latencies = Vec::new();
@@ -431,7 +445,9 @@ async fn the_cluster_survives_a_killed_server_a_restarted_primary_and_a_stopped_
         percentile(&latencies, 0.5),
         percentile(&latencies, 0.99)
     );
-    println!("steady: primary transactions per second with 3 replicas: {per_second:.0} (the writer's {RATE} included)");
+    println!(
+        "steady: primary transactions per second with 3 replicas: {per_second:.0} (the writer's {RATE} included)"
+    );
 
     // One replica killed with SIGKILL while the writer goes on.
     let writer = tokio::spawn(write(cluster.primary_url(), 6));
@@ -496,7 +512,10 @@ async fn the_cluster_survives_a_killed_server_a_restarted_primary_and_a_stopped_
     writer.await.expect("writer");
     let stored = stored_ids(&cluster.primary_url()).await;
     everyone_has_everything(&subscribers, &stored, "standby stopped").await;
-    assert!(answered > 0, "no query was answered with the standby stopped");
+    assert!(
+        answered > 0,
+        "no query was answered with the standby stopped"
+    );
     println!("standby stopped: {answered} counts answered right, {failed} clear errors");
     cluster.pg_ctl("standby", "start");
 
@@ -507,10 +526,13 @@ async fn the_cluster_survives_a_killed_server_a_restarted_primary_and_a_stopped_
     let before = primary_transactions(&admin).await;
     let started = Instant::now();
     write(cluster.primary_url(), 4).await;
-    let one = (primary_transactions(&admin).await - before) as f64 / started.elapsed().as_secs_f64();
+    let one =
+        (primary_transactions(&admin).await - before) as f64 / started.elapsed().as_secs_f64();
     let stored = stored_ids(&cluster.primary_url()).await;
     everyone_has_everything(&subscribers, &stored, "one replica").await;
-    println!("one replica: primary transactions per second: {one:.0} (the writer's {RATE} included)");
+    println!(
+        "one replica: primary transactions per second: {one:.0} (the writer's {RATE} included)"
+    );
 
     until.store(*stored.last().expect("events"), Ordering::Release);
 }
