@@ -18,6 +18,10 @@ if [ ! -x "$pgbin/initdb" ]; then
   echo "test.sh: installing postgresql-15"
   apt_install postgresql-15
 fi
+if [ ! -e /usr/share/postgresql/15/extension/pg_partman.control ]; then
+  echo "test.sh: installing postgresql-15-partman (tests on a table it partitions)"
+  apt_install postgresql-15-partman
+fi
 if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
   echo "test.sh: installing chromium and chromedriver (browser tests over WebDriver)"
   apt_install chromium chromium-driver

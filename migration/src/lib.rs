@@ -25,6 +25,7 @@ mod m20261201_000016_user_index_covers_names;
 mod m20261201_000017_key_counts;
 mod m20261201_000018_login_sets;
 mod m20261201_000019_hourly_index_covers_counts;
+mod m20261201_000020_forget_dropped_partitions;
 mod summaries;
 
 pub use summaries::postgres_summaries_add_all;
@@ -39,6 +40,7 @@ pub use m20261201_000013_sharing_changes::{SHARING_CHANGES, postgres_sharing_add
 pub use m20261201_000015_user_updates::postgres_user_updates_add_all;
 pub use m20261201_000017_key_counts::{KEYS_DAILY, KEYS_MONTHLY, postgres_keys_add_all};
 pub use m20261201_000018_login_sets::{postgres_fold_lock, postgres_logins_fold};
+pub use m20261201_000020_forget_dropped_partitions::POSTGRES_FORGET_DROPPED;
 
 /// The server's PostgreSQL triggers on `user_events` that a bulk load into an empty table may
 /// set aside: their whole effect (every summary, one notification) is redone by the loader with
@@ -76,6 +78,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000017_key_counts::Migration),
             Box::new(m20261201_000018_login_sets::Migration),
             Box::new(m20261201_000019_hourly_index_covers_counts::Migration),
+            Box::new(m20261201_000020_forget_dropped_partitions::Migration),
         ]
     }
 }

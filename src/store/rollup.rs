@@ -27,7 +27,8 @@ impl Store {
         const USAGE: &[&str] = &["used", "cpu", "memory", "gpu"];
         // The origin's digest first: with the time, the key counts' index.
         const ORIGIN: [&str; 4] = ["origin", "user_key", "ipaddr", "user_agent"];
-        let mut folds = Vec::new();
+        // Summaries of partitions dropped or detached since the last look go first.
+        let mut folds = vec![migration::POSTGRES_FORGET_DROPPED.to_string()];
         let keys_daily = [&["day_start"][..], &ORIGIN].concat();
         let keys_monthly = [&["month_start"][..], &ORIGIN].concat();
         // The daily key counts' folded deltas are added to the monthly ones in the same

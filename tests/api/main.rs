@@ -29,6 +29,7 @@ mod migration;
 mod mutations;
 mod observe;
 mod parsers;
+mod partitions;
 mod persisted;
 mod properties;
 mod readme;
