@@ -10,8 +10,10 @@
 //! partly dropped is rebuilt from its days already folded, exactly what was carried into it.
 //! Exact for partitions of whole UTC days (daily, weekly, monthly); the daily rows of a day
 //! partly dropped (hourly partitions) are not rebuilt. A range that the default partition (if
-//! any) holds events of is left as it is, with a warning. A table that is not partitioned by
-//! `created_at` covers every time: nothing is forgotten.
+//! any) holds events of is left as it is, with a warning, and looked at again each time. A
+//! partition attached with events in it is not counted (a warning says so). Not noticed: the
+//! default partition dropped, partitions of a partition, rows removed from a partition
+//! directly. A table that is not partitioned by `created_at` covers every time.
 //!
 //! Raw SQL: PostgreSQL's catalog (`pg_inherits`, partition bounds) and a function of its own.
 
@@ -54,6 +56,8 @@ const UP: &[&str] = &[
          now_covered tsmultirange := user_events_covered();
          was tsmultirange;
          gone tsrange;
+         added tsrange;
+         kept_back tsmultirange := '{}'::tsmultirange;
          fallback regclass;
          kept boolean;
          lo timestamp;
@@ -81,6 +85,8 @@ const UP: &[&str] = &[
                  IF kept THEN
                      RAISE WARNING 'user_events: the default partition holds events from % to %, '
                          'so the summaries of that range still count the events dropped there', lo, hi;
+                     -- Looked at again next time, until the default partition holds none.
+                     kept_back := kept_back + tsmultirange(gone);
                      CONTINUE;
                  END IF;
              END IF;
@@ -108,7 +114,17 @@ const UP: &[&str] = &[
                  HAVING SUM(n) <> 0;
              END LOOP;
          END LOOP;
-         UPDATE user_events_partitions_seen SET covered = now_covered;
+         -- A partition attached with events in it was never counted by the triggers.
+         FOR added IN SELECT unnest(now_covered - was) LOOP
+             IF EXISTS (SELECT 1 FROM user_events
+                        WHERE created_at >= coalesce(lower(added), '-infinity'::timestamp)
+                          AND created_at < coalesce(upper(added), 'infinity'::timestamp)) THEN
+                 RAISE WARNING 'user_events: a partition attached from % to % holds events that '
+                     'the summaries do not count; insert them through user_events instead',
+                     lower(added), upper(added);
+             END IF;
+         END LOOP;
+         UPDATE user_events_partitions_seen SET covered = now_covered + kept_back;
      END
      $$",
     POSTGRES_FORGET_DROPPED,

@@ -31,6 +31,8 @@ pub const BATCH: u64 = 256;
 /// How soon to look again while a gap waits for transactions to end, or the standby for
 /// replay.
 const GAP_RETRY: Duration = Duration::from_millis(5);
+/// The longest a catch-up may take before its reads are given up.
+const READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// The channel the notify trigger signals on.
 pub const CHANNEL: &str = "user_events_created";
 /// The channel PostgreSQL notifies when a token is created or revoked.
@@ -113,9 +115,18 @@ async fn run(live: Live, store: Store, mut listener: Option<sea_orm::sqlx::postg
                 }
             }
         }
-        if let Err(error) = catch_up(&live, &store, &mut state).await {
-            tracing::warn!(%error, "reading new events failed; trying again");
-            tokio::time::sleep(Duration::from_millis(200)).await;
+        // A standby host that stops answering leaves a read hanging with no error: past the
+        // bound, the read is given up and reads go to the primary.
+        match tokio::time::timeout(READ_TIMEOUT, catch_up(&live, &store, &mut state)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "reading new events failed; trying again");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(_) => {
+                tracing::warn!("reading new events took over 10 s; reading the primary");
+                store.standby_stalled();
+            }
         }
     }
 }

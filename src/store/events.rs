@@ -508,7 +508,7 @@ pub const FEED_START_WINDOW: i64 = 10_000;
 impl Store {
     /// Where a live feed starting now begins: the id below which every event is either stored
     /// or will never be published by it. That is the largest id stored, unless transactions
-    /// that have written to this database are running (they may still commit smaller ids):
+    /// are open in this database (they may still commit smaller ids):
     /// then it is just below the first id missing in the last [`FEED_START_WINDOW`] ids, and
     /// the feed publishes from there in id order as those transactions end. Stored events above
     /// that id are then published too: a subscriber may see up to that many events older than
@@ -548,13 +548,15 @@ impl Store {
         Ok(largest)
     }
 
-    /// Whether another session of this database has an open transaction that has written.
+    /// Whether another session of this database has an open transaction (one that has taken an
+    /// id may not have written yet, so every open transaction counts).
     async fn writers_running(&self) -> Result<bool, StoreError> {
-        // Raw SQL: a PostgreSQL catalog (pg_stat_activity), which no entity maps.
+        // Raw SQL: PostgreSQL catalogs (pg_locks, pg_stat_activity), which no entity maps.
         let mut sql = Sql::new(self.dialect);
         sql.push(
-            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() \
-             AND backend_xid IS NOT NULL AND pid <> pg_backend_pid()",
+            "SELECT COUNT(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+             WHERE l.locktype = 'virtualxid' AND l.pid <> pg_backend_pid() \
+             AND a.datname = current_database()",
         );
         let row = self.db.query_one_raw(sql.into_statement()).await?;
         Ok(match row {

@@ -64,6 +64,9 @@ const REPLAY_POSITION: &str =
 /// primary's insert position `target`. An insert position just past a page header is reached
 /// by a replay that ended at the page's start: only the header lies between them.
 fn reached(replayed: u64, target: u64) -> bool {
+    if target == u64::MAX {
+        return false;
+    }
     let page_start = target - target % WAL_PAGE;
     replayed >= target || (target % WAL_PAGE <= WAL_PAGE_HEADER && replayed >= page_start)
 }
@@ -114,7 +117,10 @@ impl Standby {
     fn usable(&self) -> bool {
         let state = &self.state;
         state.healthy.load(Ordering::Acquire)
-            && state.replayed.load(Ordering::Acquire) >= state.required.load(Ordering::Acquire)
+            && reached(
+                state.replayed.load(Ordering::Acquire),
+                state.required.load(Ordering::Acquire),
+            )
     }
 
     fn set_healthy(&self, healthy: bool) {
@@ -294,6 +300,14 @@ impl Store {
         };
         standby.state.required.fetch_max(position, Ordering::AcqRel);
         Ok(())
+    }
+
+    /// The live feed's read of the standby did not finish in time: reads go to the primary
+    /// until a check finds the standby answering again.
+    pub fn standby_stalled(&self) {
+        if let Some(standby) = &self.standby {
+            standby.set_healthy(false);
+        }
     }
 
     /// Checks the standby every quarter second until the process ends: reachable, and within
