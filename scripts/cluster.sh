@@ -9,7 +9,8 @@
 #
 # Environment: CLUSTER_DIR (default /tmp/user-events-cluster), CLUSTER_PORT (HAProxy's port,
 # default 8400; PostgreSQL takes the next two, the servers the three after that),
-# USER_EVENTS_BIN (a built binary; default: a release build of this repository), SERVERS (3).
+# USER_EVENTS_BIN (a built binary; default: a release build of this repository), SERVERS (3),
+# DEMO_EVENTS (demo events written into the new database first; default none).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 dir=${CLUSTER_DIR:-/tmp/user-events-cluster}
@@ -78,13 +79,22 @@ up() {
     -o "-c listen_addresses=127.0.0.1 -c port=$standby_port -c unix_socket_directories=$dir -c max_connections=300" \
     start >/dev/null
   "$bin" migrate --database-url "$primary_url" 2>>"$dir/migrate.log"
+  if [ "${DEMO_EVENTS:-0}" -gt 0 ]; then
+    "$bin" demo --events "$DEMO_EVENTS" --database-url "$primary_url" 2>>"$dir/migrate.log"
+  fi
 
   for n in $(seq 1 "$servers"); do start_server "$n"; done
   for n in $(seq 1 "$servers"); do wait_http $((port + 2 + n)); done
 
+  local fds maxconn
+  fds=$(ulimit -n)
+  if [ "$fds" = unlimited ]; then fds=65536; fi
+  maxconn=$(( (fds - 100) / 2 ))
+  if [ "$maxconn" -gt 4000 ]; then maxconn=4000; fi
   {
     echo "global"
-    echo "  maxconn 4000"
+    # Two descriptors a connection: stay within what this shell may open.
+    echo "  maxconn $maxconn"
     echo "defaults"
     echo "  mode http"
     echo "  timeout connect 2s"
