@@ -8,8 +8,8 @@ use sea_orm::sea_query::{
     Query, SelectStatement, WindowStatement,
 };
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, IdenStatic, Iterable, QueryFilter, QueryOrder,
-    QueryResult, QuerySelect, QueryTrait, Select, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IdenStatic, Iterable,
+    QueryFilter, QueryOrder, QueryResult, QuerySelect, QueryTrait, Select, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -489,15 +489,20 @@ impl Store {
     }
 
     async fn largest_id(&self, condition: Condition) -> Result<i64, StoreError> {
-        let largest = UserEvents::find()
-            .select_only()
-            .expr(Func::max(Expr::col(Column::Id)))
-            .filter(condition)
-            .into_tuple::<Option<i64>>()
-            .one(self.reads())
-            .await?;
-        Ok(largest.flatten().unwrap_or(0))
+        largest_id_on(self.reads(), condition).await
     }
+}
+
+/// The largest id of the events matching `condition` on `db`; 0 when none.
+async fn largest_id_on(db: &DatabaseConnection, condition: Condition) -> Result<i64, StoreError> {
+    let largest = UserEvents::find()
+        .select_only()
+        .expr(Func::max(Expr::col(Column::Id)))
+        .filter(condition)
+        .into_tuple::<Option<i64>>()
+        .one(db)
+        .await?;
+    Ok(largest.flatten().unwrap_or(0))
 }
 
 /// How far below the largest stored id a live feed looks, when it starts, for ids that
@@ -515,15 +520,8 @@ impl Store {
     /// its subscription (one that resumes with `after` never sees an id twice). Read on the
     /// primary, which alone knows its running transactions.
     pub async fn feed_start(&self) -> Result<i64, StoreError> {
-        let largest = UserEvents::find()
-            .select_only()
-            .expr(Func::max(Expr::col(Column::Id)))
-            .into_tuple::<Option<i64>>()
-            .one(&self.db)
-            .await?
-            .flatten()
-            .unwrap_or(0);
-        if self.dialect != Dialect::Postgres || !self.writers_running().await? {
+        let largest = largest_id_on(&self.db, Condition::all()).await?;
+        if self.dialect != Dialect::Postgres || self.running_transactions().await?.is_empty() {
             return Ok(largest);
         }
         let low = Ord::max(largest.saturating_sub(FEED_START_WINDOW), 0);
@@ -548,30 +546,16 @@ impl Store {
         Ok(largest)
     }
 
-    /// Whether another session of this database has an open transaction (one that has taken an
-    /// id may not have written yet, so every open transaction counts).
-    async fn writers_running(&self) -> Result<bool, StoreError> {
+    /// The virtual transaction ids of every other session's open transaction in this database
+    /// (PostgreSQL), written or not: one that has taken an id may not have written yet, and
+    /// only a session of this database can take one of its ids.
+    pub async fn running_transactions(&self) -> Result<Vec<String>, StoreError> {
         // Raw SQL: PostgreSQL catalogs (pg_locks, pg_stat_activity), which no entity maps.
         let mut sql = Sql::new(self.dialect);
         sql.push(
-            "SELECT COUNT(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+            "SELECT l.virtualxid FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
              WHERE l.locktype = 'virtualxid' AND l.pid <> pg_backend_pid() \
-             AND a.datname = current_database()",
-        );
-        let row = self.db.query_one_raw(sql.into_statement()).await?;
-        Ok(match row {
-            Some(row) => row.try_get_by_index::<i64>(0)? > 0,
-            None => false,
-        })
-    }
-
-    /// The virtual transaction ids of every other session's open transaction (PostgreSQL).
-    pub async fn running_transactions(&self) -> Result<Vec<String>, StoreError> {
-        // Raw SQL: a PostgreSQL catalog (pg_locks), which no entity maps.
-        let mut sql = Sql::new(self.dialect);
-        sql.push(
-            "SELECT virtualxid FROM pg_locks WHERE locktype = 'virtualxid' \
-             AND pid <> pg_backend_pid() AND virtualxid IS NOT NULL",
+             AND l.virtualxid IS NOT NULL AND a.datname = current_database()",
         );
         let rows = self.db.query_all_raw(sql.into_statement()).await?;
         rows.iter()

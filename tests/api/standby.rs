@@ -233,3 +233,22 @@ async fn out_of_order_commits_through_the_standby_are_delivered_in_order() {
     subscriber.quiet().await;
     assert_eq!(total(&server).await, 2);
 }
+
+/// A standby of an embedded SQLite database does not exist: the flag is refused, with why.
+#[tokio::test]
+async fn a_read_database_beside_sqlite_is_refused() {
+    let (url, _dir) = fresh_database(Backend::Sqlite).await;
+    let standby =
+        std::env::var("TEST_STANDBY_URL").unwrap_or_else(|_| "postgres://localhost/x".into());
+    let output = bin()
+        .args(["serve", "--listen", "127.0.0.1:0", "--database-url", &url])
+        .args(["--read-database-url", &standby])
+        .output()
+        .expect("run serve");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("needs a PostgreSQL --database-url"),
+        "{stderr}"
+    );
+}
